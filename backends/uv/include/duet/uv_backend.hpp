@@ -1,0 +1,35 @@
+// The native backend: the loop core driven by libuv. One idle handle while work is ready,
+// one uv_timer_t for the whole timer heap, one uv_async_t for call_soon_threadsafe.
+#pragma once
+
+#include <memory>
+
+#include <duet/base_events.hpp>
+
+struct uv_loop_s;
+
+namespace duet {
+
+class uv_backend {
+public:
+    static constexpr const char* name = "uv";
+    explicit uv_backend(base_event_loop& loop);
+    ~uv_backend();
+    uv_backend(const uv_backend&) = delete;
+    uv_backend& operator=(const uv_backend&) = delete;
+
+    double now() const noexcept;
+    void wake(base_event_loop::wake_plan p);
+    void run();
+    void wake_threadsafe() noexcept;
+    void close() noexcept;
+    // The libuv loop, for native I/O built on this backend.
+    uv_loop_s* uv_loop() noexcept;
+
+    struct impl;
+
+private:
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace duet

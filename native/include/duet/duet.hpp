@@ -1,0 +1,12 @@
+// Everything duet offers on the native target.
+#pragma once
+
+#include <duet/base_events.hpp>
+#include <duet/coro.hpp>
+#include <duet/event_loop.hpp>
+#include <duet/events.hpp>
+#include <duet/exceptions.hpp>
+#include <duet/futures.hpp>
+#include <duet/runners.hpp>
+#include <duet/tasks.hpp>
+#include <duet/virtual_clock.hpp>

@@ -1,0 +1,187 @@
+// coro<T>: what a duet coroutine function returns (Python's coroutine object). Lazy: it
+// runs only when awaited (inline, by symmetric transfer, no trip through the loop) or
+// wrapped in a task.
+#pragma once
+
+#include <exception>
+#include <stdexcept>
+#include <type_traits>
+#include <utility>
+
+#include <duet/coroutine.hpp>
+#include <duet/detail/pool.hpp>
+#include <duet/futures.hpp>
+
+namespace duet {
+
+template <class T = void>
+class coro;
+
+namespace detail {
+
+class task_core;
+
+// The task the running loop is executing, or null.
+task_core* current_task_core() noexcept;
+// Called by awaiters when their coroutine suspends: the current task will be resumed at
+// `h` once `f` is done. Throws (into the coroutine) when there is no current task, when
+// the future belongs to another loop, or when a task awaits itself.
+task_core* suspend_current_task_on(future_core& f, co::coroutine_handle<> h);
+// The current task resumes at `h` on the next loop iteration (asyncio's bare yield).
+task_core* suspend_current_task_yield(co::coroutine_handle<> h);
+// Throws cancelled_error if the task's wake-up carries a cancellation.
+void throw_if_cancel_injected(task_core* t);
+
+// Marks a type as a duet awaitable that cooperates with tasks (it suspends only through
+// suspend_current_task_*), so coroutines may co_await it.
+struct awaiter_tag {};
+
+template <class A>
+concept duet_awaiter = std::is_base_of_v<awaiter_tag, std::remove_cvref_t<A>>;
+
+template <class T>
+class future_awaiter : public awaiter_tag {
+public:
+    explicit future_awaiter(future<T> f) noexcept : f_(std::move(f)) {}
+    bool await_ready() const noexcept { return f_.done(); }
+    void await_suspend(co::coroutine_handle<> h) { task_ = suspend_current_task_on(*f_.core(), h); }
+    T await_resume() {
+        if (task_) throw_if_cancel_injected(task_);
+        if constexpr (std::is_void_v<T> || std::is_reference_v<T> || !std::is_copy_constructible_v<T>)
+            return f_.take_result();
+        else
+            return f_.result();
+    }
+
+private:
+    future<T> f_;
+    task_core* task_ = nullptr;
+};
+
+struct yield_awaiter : awaiter_tag {
+    task_core* task_ = nullptr;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(co::coroutine_handle<> h) { task_ = suspend_current_task_yield(h); }
+    void await_resume() const { throw_if_cancel_injected(task_); }
+};
+
+struct coro_promise_base {
+    co::coroutine_handle<> continuation_;
+    std::exception_ptr exception_;
+
+    co::suspend_always initial_suspend() const noexcept { return {}; }
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        co::coroutine_handle<> await_suspend(co::coroutine_handle<P> h) const noexcept {
+            if (auto c = h.promise().continuation_) return c;
+            return co::noop_coroutine();
+        }
+        void await_resume() const noexcept {}
+    };
+    final_awaiter final_suspend() const noexcept { return {}; }
+    void unhandled_exception() noexcept { exception_ = std::current_exception(); }
+
+    static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
+
+    // What a duet coroutine may co_await: coroutines, futures and tasks, and duet's own
+    // awaiters. Anything else could suspend without telling the task, which would then
+    // never be resumed, so it is refused at compile time.
+    template <class U>
+    decltype(auto) await_transform(coro<U>&& c) noexcept {
+        return std::move(c);
+    }
+    template <class U>
+    decltype(auto) await_transform(coro<U>& c) noexcept {
+        return std::move(c);
+    }
+    template <class F>
+    requires std::is_base_of_v<basic_future, std::remove_cvref_t<F>>
+    auto await_transform(F&& f) {
+        using T = typename std::remove_cvref_t<F>::value_type;
+        return future_awaiter<T>(future<T>(f));
+    }
+    template <duet_awaiter A>
+    A&& await_transform(A&& a) noexcept {
+        return std::forward<A>(a);
+    }
+};
+
+template <class T>
+struct coro_promise : coro_promise_base {
+    result_slot<T> result;
+    coro<T> get_return_object() noexcept;
+    template <class U>
+    void return_value(U&& v) {
+        if constexpr (std::is_reference_v<T>)
+            result.value = &v;
+        else
+            result.value.emplace(std::forward<U>(v));
+    }
+};
+template <>
+struct coro_promise<void> : coro_promise_base {
+    result_slot<void> result;
+    coro<void> get_return_object() noexcept;
+    void return_void() noexcept {}
+};
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] coro {
+public:
+    using promise_type = detail::coro_promise<T>;
+    using handle_type = co::coroutine_handle<promise_type>;
+    using value_type = T;
+
+    coro() noexcept = default;
+    explicit coro(handle_type h) noexcept : h_(h) {}
+    coro(coro&& o) noexcept : h_(std::exchange(o.h_, {})) {}
+    coro& operator=(coro&& o) noexcept {
+        if (this != &o) {
+            if (h_) h_.destroy();
+            h_ = std::exchange(o.h_, {});
+        }
+        return *this;
+    }
+    ~coro() {
+        if (h_) h_.destroy();
+    }
+
+    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
+    // Gives the frame to a new owner (a task).
+    handle_type release() noexcept { return std::exchange(h_, {}); }
+
+    // `co_await c` runs the coroutine inline and returns its result.
+    bool await_ready() const {
+        if (!h_ || h_.done()) throw std::runtime_error("cannot reuse already awaited coroutine");
+        return false;
+    }
+    co::coroutine_handle<> await_suspend(co::coroutine_handle<> parent) noexcept {
+        h_.promise().continuation_ = parent;
+        return h_;
+    }
+    T await_resume() {
+        auto& p = h_.promise();
+        if (p.exception_) std::rethrow_exception(p.exception_);
+        if constexpr (std::is_reference_v<T>)
+            return static_cast<T>(*p.result.value);
+        else if constexpr (!std::is_void_v<T>)
+            return std::move(*p.result.value);
+    }
+
+private:
+    handle_type h_;
+};
+
+template <class T>
+coro<T> detail::coro_promise<T>::get_return_object() noexcept {
+    return coro<T>(coro<T>::handle_type::from_promise(*this));
+}
+inline coro<void> detail::coro_promise<void>::get_return_object() noexcept {
+    return coro<void>(coro<void>::handle_type::from_promise(*this));
+}
+
+}  // namespace duet

@@ -1,0 +1,51 @@
+// The ready queue: a growable ring of (function, argument) pairs. A coroutine wake-up is
+// two words; nothing is allocated per entry once the ring has grown to its working size.
+#pragma once
+
+#include <cstddef>
+#include <cstdlib>
+#include <new>
+#include <utility>
+
+namespace duet::detail {
+
+struct ready_entry {
+    void (*fn)(void*, bool run) noexcept;  // run=false: drop without running
+    void* arg;
+};
+
+class ready_queue {
+public:
+    ready_queue() = default;
+    ready_queue(const ready_queue&) = delete;
+    ready_queue& operator=(const ready_queue&) = delete;
+    ~ready_queue() { std::free(buf_); }
+
+    bool empty() const noexcept { return head_ == tail_; }
+    std::size_t size() const noexcept { return tail_ - head_; }
+    void push(void (*fn)(void*, bool) noexcept, void* arg) {
+        if (tail_ - head_ == cap_) grow();
+        buf_[tail_++ & (cap_ - 1)] = {fn, arg};
+    }
+    ready_entry pop() noexcept { return buf_[head_++ & (cap_ - 1)]; }
+
+private:
+    void grow() {
+        std::size_t ncap = cap_ ? cap_ * 2 : 256;
+        auto* nb = static_cast<ready_entry*>(std::malloc(ncap * sizeof(ready_entry)));
+        if (!nb) throw std::bad_alloc();
+        std::size_t n = tail_ - head_;
+        for (std::size_t i = 0; i < n; ++i) nb[i] = buf_[(head_ + i) & (cap_ - 1)];
+        std::free(buf_);
+        buf_ = nb;
+        cap_ = ncap;
+        head_ = 0;
+        tail_ = n;
+    }
+    ready_entry* buf_ = nullptr;
+    std::size_t cap_ = 0;
+    std::size_t head_ = 0;
+    std::size_t tail_ = 0;
+};
+
+}  // namespace duet::detail

@@ -1,0 +1,93 @@
+// A move-only type-erased callable with inline storage: scheduling a small lambda or a
+// coroutine resumption never touches the heap (std::function would, and is copyable).
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+namespace duet::detail {
+
+template <class Sig, std::size_t Capacity = 32>
+class small_callable;
+
+template <class R, class... Args, std::size_t Capacity>
+class small_callable<R(Args...), Capacity> {
+    struct ops {
+        R (*invoke)(void*, Args&&...);
+        void (*move_to)(void* from, void* to) noexcept;
+        void (*destroy)(void*) noexcept;
+    };
+
+    template <class F>
+    static constexpr bool fits_inline =
+        sizeof(F) <= Capacity && alignof(F) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<F>;
+
+    template <class F>
+    static const ops* inline_ops() noexcept {
+        static constexpr ops o{
+            [](void* s, Args&&... a) -> R { return (*static_cast<F*>(s))(std::forward<Args>(a)...); },
+            [](void* from, void* to) noexcept {
+                ::new (to) F(std::move(*static_cast<F*>(from)));
+                static_cast<F*>(from)->~F();
+            },
+            [](void* s) noexcept { static_cast<F*>(s)->~F(); }};
+        return &o;
+    }
+    template <class F>
+    static const ops* heap_ops() noexcept {
+        static constexpr ops o{
+            [](void* s, Args&&... a) -> R { return (**static_cast<F**>(s))(std::forward<Args>(a)...); },
+            [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
+            [](void* s) noexcept { delete *static_cast<F**>(s); }};
+        return &o;
+    }
+
+public:
+    small_callable() noexcept = default;
+    small_callable(std::nullptr_t) noexcept {}
+
+    template <class F, class D = std::decay_t<F>,
+              class = std::enable_if_t<!std::is_same_v<D, small_callable> && std::is_invocable_r_v<R, D&, Args...>>>
+    small_callable(F&& f) {
+        if constexpr (fits_inline<D>) {
+            ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
+            ops_ = inline_ops<D>();
+        } else {
+            *reinterpret_cast<D**>(buf_) = new D(std::forward<F>(f));
+            ops_ = heap_ops<D>();
+        }
+    }
+    small_callable(small_callable&& o) noexcept : ops_(o.ops_) {
+        if (ops_) {
+            ops_->move_to(o.buf_, buf_);
+            o.ops_ = nullptr;
+        }
+    }
+    small_callable& operator=(small_callable&& o) noexcept {
+        if (this != &o) {
+            reset();
+            if (o.ops_) {
+                o.ops_->move_to(o.buf_, buf_);
+                ops_ = std::exchange(o.ops_, nullptr);
+            }
+        }
+        return *this;
+    }
+    small_callable(const small_callable&) = delete;
+    small_callable& operator=(const small_callable&) = delete;
+    ~small_callable() { reset(); }
+
+    void reset() noexcept {
+        if (ops_) std::exchange(ops_, nullptr)->destroy(buf_);
+    }
+    explicit operator bool() const noexcept { return ops_ != nullptr; }
+    R operator()(Args... a) { return ops_->invoke(buf_, std::forward<Args>(a)...); }
+
+private:
+    alignas(std::max_align_t) unsigned char buf_[Capacity];
+    const ops* ops_ = nullptr;
+};
+
+}  // namespace duet::detail

@@ -1,0 +1,156 @@
+// The event loop interface (asyncio.AbstractEventLoop) and the running-loop accessors.
+#pragma once
+
+#include <chrono>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include <duet/coro.hpp>
+#include <duet/futures.hpp>
+#include <duet/handles.hpp>
+#include <duet/tasks.hpp>
+
+namespace duet {
+
+// What call_exception_handler receives (asyncio's context dict).
+struct exception_context {
+    std::string message;
+    std::exception_ptr exception;
+    std::optional<duet::basic_future> future;
+    std::optional<duet::basic_task> task;
+    std::optional<duet::handle> handle;
+};
+
+using exception_handler = std::function<void(abstract_event_loop&, const exception_context&)>;
+
+// How a task factory starts the task it is given: on the next iteration (asyncio's
+// default) or at once, running its first step inside create_task (eager tasks).
+enum class task_start { soon, eager };
+using task_factory = std::function<task_start(abstract_event_loop&, basic_task&)>;
+
+class abstract_event_loop {
+public:
+    abstract_event_loop() = default;
+    abstract_event_loop(const abstract_event_loop&) = delete;
+    abstract_event_loop& operator=(const abstract_event_loop&) = delete;
+    virtual ~abstract_event_loop() = default;
+
+    // --- running and stopping
+    // Runs until stop() is called.
+    virtual void run_forever() = 0;
+    // Runs until the future is done; returns its result or rethrows its exception.
+    template <class T>
+    T run_until_complete(future<T> f) {
+        run_until_done(f);
+        if constexpr (std::is_void_v<T>)
+            f.result();
+        else
+            return f.take_result();
+    }
+    // Wraps the coroutine in a task and runs until it is done.
+    template <class T>
+    T run_until_complete(coro<T> c) {
+        return run_until_complete(future<T>(create_task(std::move(c))));
+    }
+    virtual void stop() = 0;
+    virtual bool is_running() const noexcept = 0;
+    virtual bool is_closed() const noexcept = 0;
+    // Drops pending callbacks and closes the backend; the loop must not be running.
+    virtual void close() = 0;
+
+    // --- scheduling callbacks
+    template <class F, class... A>
+    handle call_soon(F&& f, A&&... a) {
+        return call_soon_cb(bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    // Thread-safe: the only loop method other threads may call.
+    template <class F, class... A>
+    handle call_soon_threadsafe(F&& f, A&&... a) {
+        return call_soon_threadsafe_cb(bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    template <class F, class... A>
+    timer_handle call_later(double delay, F&& f, A&&... a) {
+        return call_at_cb(time() + delay, bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    template <class Rep, class Period, class F, class... A>
+    timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f, A&&... a) {
+        return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(f), std::forward<A>(a)...);
+    }
+    template <class F, class... A>
+    timer_handle call_at(double when, F&& f, A&&... a) {
+        return call_at_cb(when, bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    // The loop's monotonic clock, in seconds.
+    virtual double time() const noexcept = 0;
+
+    // --- futures and tasks
+    template <class T = void>
+    future<T> create_future() {
+        check_open_for("create_future");
+        auto* st = new detail::future_state<T>(&base());
+        return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
+    }
+    template <class T>
+    task<T> create_task(coro<T> c, std::string name = {}) {
+        check_open_for("create_task");
+        if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
+        auto* st = new detail::task_state<T>(&base(), c.release());
+        task<T> t(st);
+        if (!name.empty()) st->set_name(std::move(name));
+        start_task(t);
+        return t;
+    }
+    virtual void set_task_factory(task_factory f) = 0;
+    virtual const task_factory& get_task_factory() const noexcept = 0;
+
+    // --- errors
+    virtual void set_exception_handler(exception_handler h) = 0;
+    virtual const exception_handler& get_exception_handler() const noexcept = 0;
+    virtual void default_exception_handler(const exception_context& ctx) = 0;
+    virtual void call_exception_handler(const exception_context& ctx) noexcept = 0;
+
+    // --- debug
+    virtual bool get_debug() const noexcept = 0;
+    virtual void set_debug(bool on) = 0;
+
+    // The shared implementation every duet loop derives from.
+    virtual base_event_loop& base() noexcept = 0;
+
+protected:
+    virtual handle call_soon_cb(callback cb) = 0;
+    virtual handle call_soon_threadsafe_cb(callback cb) = 0;
+    virtual timer_handle call_at_cb(double when, callback cb) = 0;
+    virtual void run_until_done(basic_future f) = 0;
+    virtual void start_task(basic_task t) = 0;
+    virtual void check_open_for(const char* what) const = 0;
+
+private:
+    template <class F, class... A>
+    static callback bind(F&& f, A&&... a) {
+        if constexpr (sizeof...(A) == 0)
+            return callback(std::forward<F>(f));
+        else
+            return callback([f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable { std::invoke(f, a...); });
+    }
+};
+
+// The loop running in this thread; std::runtime_error("no running event loop") if none.
+abstract_event_loop& get_running_loop();
+// The loop running in this thread, or null.
+abstract_event_loop* running_loop() noexcept;
+
+// asyncio.create_task: a task on the running loop.
+template <class T>
+task<T> create_task(coro<T> c, std::string name = {}) {
+    return get_running_loop().create_task(std::move(c), std::move(name));
+}
+
+// A new loop of the target's default backend (uv natively, browser under Emscripten).
+std::unique_ptr<abstract_event_loop> new_event_loop();
+
+}  // namespace duet

@@ -1,0 +1,79 @@
+// Handles returned by call_soon / call_later (asyncio.Handle, asyncio.TimerHandle).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include <duet/detail/intrusive.hpp>
+#include <duet/detail/small_callable.hpp>
+
+namespace duet {
+
+class base_event_loop;
+
+// The callable a loop runs; small lambdas are stored inline.
+using callback = detail::small_callable<void(), 40>;
+
+namespace detail {
+
+// One scheduled callback. Pooled; reference counted (atomically only for handles that
+// crossed threads through call_soon_threadsafe).
+class handle_node {
+public:
+    handle_node(base_event_loop* loop, callback fn, bool threadsafe) noexcept
+        : loop_(loop), fn_(std::move(fn)), threadsafe_(threadsafe) {}
+
+    void add_ref() noexcept {
+        if (threadsafe_)
+            __atomic_fetch_add(&refs_, 1, __ATOMIC_RELAXED);
+        else
+            ++refs_;
+    }
+    void release() noexcept {
+        if (threadsafe_ ? __atomic_sub_fetch(&refs_, 1, __ATOMIC_ACQ_REL) == 0 : --refs_ == 0) delete this;
+    }
+
+    bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
+    void cancel() noexcept;
+    // Runs the callback unless cancelled; exceptions go to the loop's exception handler.
+    void run();
+
+    static void* operator new(std::size_t);
+    static void operator delete(void*) noexcept;
+
+    base_event_loop* loop_;
+    callback fn_;
+    double when_ = 0;
+    std::uint32_t refs_ = 1;
+    std::atomic<bool> cancelled_{false};
+    bool threadsafe_;
+    bool is_timer_ = false;
+    bool in_heap_ = false;
+};
+
+}  // namespace detail
+
+class handle {
+public:
+    handle() = default;
+    explicit handle(detail::intrusive_ptr<detail::handle_node> n) noexcept : n_(std::move(n)) {}
+    // Cancels the callback; a no-op if it already ran or was cancelled.
+    void cancel() noexcept {
+        if (n_) n_->cancel();
+    }
+    bool cancelled() const noexcept { return n_ && n_->cancelled(); }
+    explicit operator bool() const noexcept { return static_cast<bool>(n_); }
+    friend bool operator==(const handle& a, const handle& b) noexcept { return a.n_ == b.n_; }
+
+protected:
+    detail::intrusive_ptr<detail::handle_node> n_;
+};
+
+class timer_handle : public handle {
+public:
+    using handle::handle;
+    // The absolute loop time the callback is scheduled for.
+    double when() const noexcept { return n_ ? n_->when_ : 0.0; }
+};
+
+}  // namespace duet

@@ -1,0 +1,170 @@
+// asyncio.Task: a future that drives a coroutine; plus the task registry, sleep and yield.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <duet/coro.hpp>
+#include <duet/futures.hpp>
+
+namespace duet {
+
+class base_event_loop;
+class abstract_event_loop;
+class basic_task;
+
+namespace detail {
+
+// The non-template part of a task: its step (asyncio's Task.__step), cancellation
+// bookkeeping, name and registry links.
+class task_core : public future_core {
+public:
+    task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept;
+    ~task_core() override;
+
+    bool cancel(std::string msg) override;
+    int cancelling() const noexcept { return static_cast<int>(num_cancels_requested_); }
+    int uncancel() noexcept;
+    std::string name() const;
+    void set_name(std::string n) { name_ = std::move(n); }
+    co::coroutine_handle<> coro() const noexcept { return root_; }
+
+    // Runs the coroutine until it next suspends or ends.
+    void step() noexcept;
+    static void wakeup_thunk(void* self, bool run) noexcept;
+
+    // Used by awaiters (see coro.hpp).
+    void suspend_on(future_core& f, co::coroutine_handle<> h);
+    void suspend_yield(co::coroutine_handle<> h);
+    void throw_if_cancel_injected();
+
+    // Registry (intrusive list of the loop's tasks).
+    task_core* reg_prev_ = nullptr;
+    task_core* reg_next_ = nullptr;
+    bool registered_ = false;
+    bool loop_owned_ = false;
+
+    // Releases the coroutine of a task that will never run again (its loop closed).
+    void abandon() noexcept;
+
+protected:
+    // Moves the finished root coroutine's value into the result slot; returns its
+    // exception instead if it ended with one.
+    virtual std::exception_ptr harvest_root() noexcept = 0;
+    void last_release() noexcept override;
+
+private:
+    void finish_from_root() noexcept;
+
+    co::coroutine_handle<> root_;
+    co::coroutine_handle<> resume_;
+    intrusive_ptr<future_core> fut_waiter_;
+    std::string cancel_msg_;
+    std::string name_;
+    std::uint64_t id_;
+    std::uint32_t num_cancels_requested_ = 0;
+    bool must_cancel_ = false;
+    bool inject_cancel_ = false;
+    bool started_ = false;
+};
+
+template <class T>
+class task_state final : public task_core {
+public:
+    task_state(base_event_loop* loop, typename coro<T>::handle_type root) noexcept
+        : task_core(loop, root), root_(root) {}
+    result_slot<T> slot;
+
+    static void* operator new(std::size_t n) { return allocate_small(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+
+private:
+    std::exception_ptr harvest_root() noexcept override {
+        auto& p = root_.promise();
+        if (p.exception_) return p.exception_;
+        if constexpr (!std::is_void_v<T>) {
+            if constexpr (std::is_reference_v<T>)
+                slot.value = p.result.value;
+            else
+                slot.value.emplace(std::move(*p.result.value));
+        }
+        return {};
+    }
+    typename coro<T>::handle_type root_;
+};
+
+// Operations common to typed and untyped task references.
+template <class D>
+class task_ops {
+    task_core* tc() const noexcept { return static_cast<task_core*>(static_cast<const D&>(*this).core()); }
+
+public:
+    // How many cancellation requests are outstanding (cancel() minus uncancel()).
+    int cancelling() const noexcept { return tc()->cancelling(); }
+    int uncancel() noexcept { return tc()->uncancel(); }
+    std::string get_name() const { return tc()->name(); }
+    void set_name(std::string n) { tc()->set_name(std::move(n)); }
+    // The coroutine the task drives (null once it has finished).
+    co::coroutine_handle<> get_coro() const noexcept { return tc()->coro(); }
+};
+
+}  // namespace detail
+
+// A task of any result type.
+class basic_task : public basic_future, public detail::task_ops<basic_task> {
+public:
+    basic_task() = default;
+    explicit basic_task(detail::intrusive_ptr<detail::future_core> c) noexcept : basic_future(std::move(c)) {}
+};
+
+template <class T = void>
+class task : public future<T>, public detail::task_ops<task<T>> {
+public:
+    task() = default;
+    explicit task(detail::task_state<T>* st) noexcept
+        : future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot) {}
+    operator basic_task() const noexcept {
+        return basic_task(detail::intrusive_ptr<detail::future_core>(this->core()));
+    }
+};
+
+// The task being run by the running loop, if any (asyncio.current_task).
+std::optional<basic_task> current_task();
+std::optional<basic_task> current_task(abstract_event_loop& loop);
+// Tasks of the loop (the running one by default) that are not done yet.
+std::vector<basic_task> all_tasks();
+std::vector<basic_task> all_tasks(abstract_event_loop& loop);
+
+// Hooks for third-party task implementations (asyncio's _register_task & co).
+void register_task(basic_task t);
+void unregister_task(basic_task t);
+void enter_task(abstract_event_loop& loop, basic_task t);
+void leave_task(abstract_event_loop& loop, basic_task t);
+
+// Suspends the current task for `seconds` (0 yields once; negative counts as 0; NaN is
+// rejected with std::invalid_argument).
+coro<void> sleep(double seconds);
+template <class T>
+coro<T> sleep(double seconds, T value) {
+    co_await sleep(seconds);
+    co_return value;
+}
+template <class Rep, class Period>
+coro<void> sleep(std::chrono::duration<Rep, Period> d) {
+    return sleep(std::chrono::duration<double>(d).count());
+}
+template <class Rep, class Period, class T>
+coro<T> sleep(std::chrono::duration<Rep, Period> d, T value) {
+    return sleep(std::chrono::duration<double>(d).count(), std::move(value));
+}
+
+// Gives other tasks a turn: resumes on the next loop iteration (asyncio.sleep(0)).
+inline detail::yield_awaiter yield_now() noexcept {
+    return {};
+}
+
+}  // namespace duet

@@ -1,0 +1,310 @@
+#include <cstdio>
+#include <mutex>
+#include <stdexcept>
+#include <unordered_set>
+
+#include <duet/base_events.hpp>
+
+namespace duet {
+
+namespace {
+
+thread_local base_event_loop* tl_running = nullptr;
+
+std::mutex& alive_mutex() {
+    static std::mutex m;
+    return m;
+}
+std::unordered_set<const base_event_loop*>& alive_set() {
+    static std::unordered_set<const base_event_loop*> s;
+    return s;
+}
+
+void handle_thunk(void* p, bool run) noexcept {
+    auto* n = static_cast<detail::handle_node*>(p);
+    if (run) n->run();
+    n->release();
+}
+
+std::string describe(const std::exception_ptr& e) {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        return x.what();
+    } catch (const cancelled_error& c) {
+        return std::string("cancelled_error: ") + c.what();
+    } catch (...) {
+        return "unknown exception";
+    }
+}
+
+// Restores the thread's running loop and the loop's flags however run_forever ends.
+struct running_scope {
+    base_event_loop* prev;
+    bool& running;
+    bool& stopping;
+    running_scope(base_event_loop* self, bool& r, bool& s) : prev(tl_running), running(r), stopping(s) {
+        running = true;
+        tl_running = self;
+    }
+    ~running_scope() {
+        tl_running = prev;
+        running = false;
+        stopping = false;
+    }
+};
+
+}  // namespace
+
+abstract_event_loop* running_loop() noexcept {
+    return tl_running;
+}
+
+abstract_event_loop& get_running_loop() {
+    if (!tl_running) throw std::runtime_error("no running event loop");
+    return *tl_running;
+}
+
+base_event_loop::base_event_loop() {
+    std::lock_guard g(alive_mutex());
+    alive_set().insert(this);
+}
+
+base_event_loop::~base_event_loop() {
+    if (!closed_) {
+        closed_ = true;
+        release_pending();
+    }
+    std::lock_guard g(alive_mutex());
+    alive_set().erase(this);
+}
+
+bool base_event_loop::alive(const base_event_loop* loop) noexcept {
+    std::lock_guard g(alive_mutex());
+    return alive_set().count(loop) != 0;
+}
+
+void base_event_loop::check_open() const {
+    if (closed_) throw std::runtime_error("Event loop is closed");
+}
+
+void base_event_loop::check_open_for(const char* what) const {
+    if (closed_) throw std::runtime_error(std::string(what) + ": Event loop is closed");
+}
+
+void base_event_loop::run_forever() {
+    check_open();
+    if (running_) throw std::runtime_error("This event loop is already running");
+    if (tl_running) throw std::runtime_error("Cannot run the event loop while another loop is running");
+    running_scope scope(this, running_, stopping_);
+    host_run();
+}
+
+void base_event_loop::stop() {
+    stopping_ = true;
+    if (running_ && !in_process_) host_wake({true, 0});
+}
+
+void base_event_loop::start_hosted() {
+    check_open();
+    if (running_) throw std::runtime_error("This event loop is already running");
+    running_ = true;
+    stopping_ = false;
+    host_wake(plan());
+}
+
+base_event_loop::wake_plan base_event_loop::hosted_process() {
+    base_event_loop* prev = tl_running;
+    tl_running = this;
+    wake_plan p = process();
+    tl_running = prev;
+    if (stopping_) {
+        running_ = false;
+        stopping_ = false;
+    }
+    return p;
+}
+
+base_event_loop::wake_plan base_event_loop::plan() noexcept {
+    wake_plan p{!ready_.empty() || stopping_ || ts_pending_.load(std::memory_order_relaxed), timers_.next_deadline()};
+    planned_deadline_ = p.deadline;
+    return p;
+}
+
+void base_event_loop::run_due_timers(double now) {
+    while (!timers_.empty()) {
+        double when = timers_.next_deadline();
+        if (when > now) break;
+        detail::handle_node* n = timers_.pop();
+        ready_.push(&handle_thunk, n);  // the heap's reference moves to the queue
+    }
+}
+
+base_event_loop::wake_plan base_event_loop::process() {
+    in_process_ = true;
+    struct reset {
+        bool& f;
+        ~reset() { f = false; }
+    } r{in_process_};
+    if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
+    double start = budget_seconds_ > 0 ? time() : 0;
+    for (unsigned it = 1;; ++it) {
+        if (!timers_.empty()) run_due_timers(time());
+        // asyncio's fairness rule: run exactly what was ready when the iteration began.
+        for (std::size_t n = ready_.size(); n > 0; --n) {
+            detail::ready_entry e = ready_.pop();
+            e.fn(e.arg, true);
+        }
+        if (stopping_) break;
+        if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
+        if (ready_.empty()) {
+            if (timers_.empty() || timers_.next_deadline() > time()) break;
+        }
+        if (it >= budget_iterations_) break;
+        if ((it & 63) == 0 && budget_seconds_ > 0 && time() - start > budget_seconds_) break;
+    }
+    in_process_ = false;
+    return plan();
+}
+
+bool base_event_loop::drain_threadsafe() {
+    std::vector<detail::handle_node*> batch;
+    {
+        std::lock_guard g(ts_mutex_);
+        batch.swap(ts_queue_);
+        ts_pending_.store(false, std::memory_order_relaxed);
+    }
+    for (auto* n : batch) ready_.push(&handle_thunk, n);
+    return !batch.empty();
+}
+
+void base_event_loop::push_handle(detail::handle_node* n) {
+    n->add_ref();
+    push_ready(&handle_thunk, n);
+}
+
+handle base_event_loop::call_soon_cb(callback cb) {
+    check_open_for("call_soon");
+    auto* n = new detail::handle_node(this, std::move(cb), false);
+    auto h = handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+    push_handle(n);
+    return h;
+}
+
+handle base_event_loop::call_soon_threadsafe_cb(callback cb) {
+    if (closed_) throw std::runtime_error("call_soon_threadsafe: Event loop is closed");
+    auto* n = new detail::handle_node(this, std::move(cb), true);
+    n->refs_ = 2;  // the returned handle and the queue
+    bool was_empty;
+    {
+        std::lock_guard g(ts_mutex_);
+        was_empty = ts_queue_.empty();
+        ts_queue_.push_back(n);
+        ts_pending_.store(true, std::memory_order_release);
+    }
+    if (was_empty) host_wake_threadsafe();
+    return handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+}
+
+timer_handle base_event_loop::call_at_cb(double when, callback cb) {
+    check_open_for("call_at");
+    if (std::isnan(when)) throw std::invalid_argument("call_at: time is NaN");
+    auto* n = new detail::handle_node(this, std::move(cb), false);
+    n->is_timer_ = true;
+    n->when_ = when;
+    timers_.push(n);
+    if (!in_process_ && running_ && when < planned_deadline_) {
+        planned_deadline_ = when;
+        host_wake({!ready_.empty(), when});
+    }
+    return timer_handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+}
+
+void base_event_loop::run_until_done(basic_future f) {
+    check_open();
+    if (!f) throw std::invalid_argument("run_until_complete: null future");
+    if (&f.get_loop() != this)
+        throw std::invalid_argument("run_until_complete: the future belongs to a different loop");
+    auto id = f.add_done_callback([](basic_future& done) { done.get_loop().stop(); });
+    try {
+        run_forever();
+    } catch (...) {
+        f.remove_done_callback(id);
+        throw;
+    }
+    f.remove_done_callback(id);
+    if (!f.done()) throw std::runtime_error("Event loop stopped before Future completed.");
+}
+
+void base_event_loop::start_task(basic_task t) {
+    auto* tc = static_cast<detail::task_core*>(t.core());
+    detail::link_task(*this, tc);
+    tc->loop_owned_ = true;
+    tc->add_ref();  // the loop keeps every task alive until it ends
+    task_start mode = task_start::soon;
+    if (task_factory_) mode = task_factory_(*this, t);
+    tc->add_ref();  // for the scheduled step
+    if (mode == task_start::eager)
+        detail::task_core::wakeup_thunk(tc, true);
+    else
+        push_ready(&detail::task_core::wakeup_thunk, tc);
+}
+
+void base_event_loop::default_exception_handler(const exception_context& ctx) {
+    std::string text = ctx.message.empty() ? "Unhandled exception in event loop" : ctx.message;
+    if (ctx.task) text += "\ntask: " + ctx.task->get_name();
+    if (ctx.exception) text += "\nexception: " + describe(ctx.exception);
+    std::fprintf(stderr, "duet: %s\n", text.c_str());
+}
+
+void base_event_loop::call_exception_handler(const exception_context& ctx) noexcept {
+    try {
+        if (!exception_handler_) {
+            default_exception_handler(ctx);
+            return;
+        }
+        try {
+            exception_handler_(*this, ctx);
+        } catch (...) {
+            exception_context again;
+            again.message = "Unhandled error in exception handler";
+            again.exception = std::current_exception();
+            default_exception_handler(again);
+            default_exception_handler(ctx);
+        }
+    } catch (...) {
+        std::fputs("duet: exception handler failed\n", stderr);
+    }
+}
+
+void base_event_loop::release_pending() noexcept {
+    while (!ready_.empty()) {
+        detail::ready_entry e = ready_.pop();
+        e.fn(e.arg, false);
+    }
+    timers_.clear();
+    {
+        std::lock_guard g(ts_mutex_);
+        for (auto* n : ts_queue_) n->release();
+        ts_queue_.clear();
+        ts_pending_ = false;
+    }
+    std::vector<detail::task_core*> owned;
+    for (auto* t = tasks_head_; t; t = t->reg_next_)
+        if (t->loop_owned_) owned.push_back(t);
+    for (auto* t : owned) {
+        t->abandon();
+        t->loop_owned_ = false;
+        t->release();
+    }
+}
+
+void base_event_loop::close() {
+    if (running_) throw std::runtime_error("Cannot close a running event loop");
+    if (closed_) return;
+    release_pending();
+    closed_ = true;
+    host_close();
+}
+
+}  // namespace duet

@@ -1,0 +1,32 @@
+#include <duet/base_events.hpp>
+#include <duet/detail/pool.hpp>
+#include <duet/handles.hpp>
+
+namespace duet::detail {
+
+void* handle_node::operator new(std::size_t n) {
+    return allocate_small(n);
+}
+void handle_node::operator delete(void* p) noexcept {
+    deallocate_small(p, sizeof(handle_node));
+}
+
+void handle_node::cancel() noexcept {
+    if (cancelled_.exchange(true, std::memory_order_acq_rel)) return;
+    if (in_heap_) loop_->note_timer_cancelled();
+}
+
+void handle_node::run() {
+    if (cancelled()) return;
+    try {
+        fn_();
+    } catch (...) {
+        exception_context ctx;
+        ctx.message = "Exception in callback";
+        ctx.exception = std::current_exception();
+        ctx.handle = duet::handle(intrusive_ptr<handle_node>(this));
+        loop_->call_exception_handler(ctx);
+    }
+}
+
+}  // namespace duet::detail

@@ -1,0 +1,54 @@
+#include <duet/runners.hpp>
+
+namespace duet {
+
+namespace {
+coro<void> await_all(std::vector<basic_task> tasks) {
+    for (auto& t : tasks) {
+        if (t.done()) continue;
+        try {
+            co_await future<void>(detail::intrusive_ptr<detail::future_core>(t.core()), nullptr);
+        } catch (...) {
+        }
+    }
+}
+}  // namespace
+
+abstract_event_loop& runner::get_loop() {
+    if (closed_) throw std::runtime_error("Runner is closed");
+    if (!loop_) {
+        loop_ = factory_ ? factory_() : new_event_loop();
+        if (debug_) loop_->set_debug(*debug_);
+    }
+    return *loop_;
+}
+
+void runner::close() {
+    if (closed_ || !loop_) {
+        closed_ = true;
+        return;
+    }
+    closed_ = true;
+    auto& loop = *loop_;
+    if (!loop.is_closed()) {
+        auto left = all_tasks(loop);
+        if (!left.empty()) {
+            for (auto& t : left) t.cancel();
+            loop.run_until_complete(await_all(left));
+            for (auto& t : left) {
+                if (t.cancelled()) continue;
+                if (auto e = t.exception()) {
+                    exception_context ctx;
+                    ctx.message = "unhandled exception during duet::run() shutdown";
+                    ctx.exception = e;
+                    ctx.task = t;
+                    loop.call_exception_handler(ctx);
+                }
+            }
+        }
+        loop.close();
+    }
+    loop_.reset();
+}
+
+}  // namespace duet

@@ -1,0 +1,295 @@
+#include <atomic>
+#include <cmath>
+#include <stdexcept>
+
+#include <duet/base_events.hpp>
+#include <duet/tasks.hpp>
+
+namespace duet {
+namespace detail {
+
+namespace {
+std::atomic<std::uint64_t> task_counter{0};
+
+bool is_cancellation(const std::exception_ptr& e, std::string& msg) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const cancelled_error& c) {
+        msg = c.message();
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+}  // namespace
+
+void link_task(base_event_loop& loop, task_core* t) noexcept {
+    t->reg_prev_ = nullptr;
+    t->reg_next_ = loop.tasks_head_;
+    if (loop.tasks_head_) loop.tasks_head_->reg_prev_ = t;
+    loop.tasks_head_ = t;
+    t->registered_ = true;
+    ++loop.task_count_;
+}
+void unlink_task(base_event_loop& loop, task_core* t) noexcept {
+    if (!t->registered_) return;
+    if (t->reg_prev_)
+        t->reg_prev_->reg_next_ = t->reg_next_;
+    else
+        loop.tasks_head_ = t->reg_next_;
+    if (t->reg_next_) t->reg_next_->reg_prev_ = t->reg_prev_;
+    t->reg_prev_ = t->reg_next_ = nullptr;
+    t->registered_ = false;
+    --loop.task_count_;
+}
+
+task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
+    : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
+
+task_core::~task_core() {
+    if (fut_waiter_) fut_waiter_->remove_waiter(this);
+    if (root_) root_.destroy();
+}
+
+std::string task_core::name() const {
+    return name_.empty() ? "Task-" + std::to_string(id_) : name_;
+}
+
+int task_core::uncancel() noexcept {
+    if (num_cancels_requested_ > 0) {
+        if (--num_cancels_requested_ == 0) must_cancel_ = false;
+    }
+    return static_cast<int>(num_cancels_requested_);
+}
+
+bool task_core::cancel(std::string msg) {
+    log_exception_ = false;
+    if (done()) return false;
+    ++num_cancels_requested_;
+    if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;
+    must_cancel_ = true;
+    cancel_msg_ = std::move(msg);
+    return true;
+}
+
+void task_core::wakeup_thunk(void* self, bool run) noexcept {
+    auto* t = static_cast<task_core*>(self);
+    if (run) t->step();
+    t->release();
+}
+
+void task_core::step() noexcept {
+    if (done() || !root_) return;
+    base_event_loop& lp = *loop_;
+    if (must_cancel_) {
+        must_cancel_ = false;
+        inject_cancel_ = true;
+    }
+    if (fut_waiter_) {
+        fut_waiter_->remove_waiter(this);
+        fut_waiter_.reset();
+    }
+    intrusive_ptr<future_core> keep(this);
+    if (!started_) {
+        started_ = true;
+        if (inject_cancel_) {
+            // Cancelled before it ever ran: the body never starts (asyncio throws into
+            // the unstarted coroutine, which ends it at once).
+            inject_cancel_ = false;
+            root_.destroy();
+            root_ = nullptr;
+            unlink_task(lp, this);
+            cancel_self(std::move(cancel_msg_));
+            if (loop_owned_) {
+                loop_owned_ = false;
+                release();
+            }
+            return;
+        }
+    }
+    task_core* prev = lp.current_task_;
+    lp.current_task_ = this;
+    resume_.resume();
+    lp.current_task_ = prev;
+    if (root_.done()) {
+        finish_from_root();
+        return;
+    }
+    if (must_cancel_ && fut_waiter_) {
+        if (fut_waiter_->cancel(cancel_msg_)) must_cancel_ = false;
+    }
+}
+
+void task_core::finish_from_root() noexcept {
+    std::exception_ptr ex = harvest_root();
+    root_.destroy();
+    root_ = nullptr;
+    unlink_task(*loop_, this);
+    std::string msg;
+    if (!ex) {
+        if (must_cancel_) {
+            must_cancel_ = false;
+            cancel_self(std::move(cancel_msg_));
+        } else {
+            finish_with_result();
+        }
+    } else if (is_cancellation(ex, msg)) {
+        cancel_self(std::move(msg));
+    } else {
+        exception_ = std::move(ex);
+        state_ = status::finished;
+        log_exception_ = true;
+        schedule_callbacks();
+    }
+    if (loop_owned_) {
+        loop_owned_ = false;
+        release();
+    }
+}
+
+void task_core::suspend_on(future_core& f, co::coroutine_handle<> h) {
+    if (&f == this) throw std::runtime_error("Task cannot await on itself: " + name());
+    if (&f.loop() != loop_) throw std::runtime_error("Task " + name() + " got Future attached to a different loop");
+    resume_ = h;
+    fut_waiter_ = intrusive_ptr<future_core>(&f);
+    f.add_waiter(this);
+}
+
+void task_core::suspend_yield(co::coroutine_handle<> h) {
+    resume_ = h;
+    add_ref();
+    loop_->push_ready(&wakeup_thunk, this);
+}
+
+void task_core::throw_if_cancel_injected() {
+    if (inject_cancel_) {
+        inject_cancel_ = false;
+        throw cancelled_error(std::move(cancel_msg_));
+    }
+}
+
+void task_core::abandon() noexcept {
+    if (fut_waiter_) {
+        fut_waiter_->remove_waiter(this);
+        fut_waiter_.reset();
+    }
+    unlink_task(*loop_, this);
+}
+
+void task_core::last_release() noexcept {
+    if (state_ == status::pending && !reported_) {
+        reported_ = true;
+        refs_ = 1;
+        if (base_event_loop::alive(loop_)) {
+            exception_context ctx;
+            ctx.message = "Task was destroyed but it is pending!";
+            ctx.task = basic_task(intrusive_ptr<future_core>(this));
+            loop_->call_exception_handler(ctx);
+        }
+        if (--refs_ != 0) return;
+        unlink_task(*loop_, this);
+        delete this;
+        return;
+    }
+    future_core::last_release();
+}
+
+task_core* current_task_core() noexcept {
+    abstract_event_loop* l = running_loop();
+    return l ? l->base().current_task_ : nullptr;
+}
+
+task_core* suspend_current_task_on(future_core& f, co::coroutine_handle<> h) {
+    task_core* t = current_task_core();
+    if (!t) throw std::runtime_error("duet: co_await on a future outside a task (wrap the coroutine in a task)");
+    t->suspend_on(f, h);
+    return t;
+}
+
+task_core* suspend_current_task_yield(co::coroutine_handle<> h) {
+    task_core* t = current_task_core();
+    if (!t) throw std::runtime_error("duet: yield outside a task (wrap the coroutine in a task)");
+    t->suspend_yield(h);
+    return t;
+}
+
+void throw_if_cancel_injected(task_core* t) {
+    if (t) t->throw_if_cancel_injected();
+}
+
+}  // namespace detail
+
+namespace {
+detail::task_core* as_task(const basic_task& t) {
+    if (!t) throw std::invalid_argument("null task");
+    return static_cast<detail::task_core*>(t.core());
+}
+basic_task make_ref(detail::task_core* t) {
+    return basic_task(detail::intrusive_ptr<detail::future_core>(t));
+}
+}  // namespace
+
+std::optional<basic_task> current_task() {
+    return current_task(get_running_loop());
+}
+std::optional<basic_task> current_task(abstract_event_loop& loop) {
+    if (auto* t = loop.base().current_task_) return make_ref(t);
+    return std::nullopt;
+}
+std::vector<basic_task> all_tasks() {
+    return all_tasks(get_running_loop());
+}
+std::vector<basic_task> all_tasks(abstract_event_loop& loop) {
+    std::vector<basic_task> out;
+    auto& b = loop.base();
+    out.reserve(b.task_count_);
+    for (auto* t = b.tasks_head_; t; t = t->reg_next_)
+        if (!t->done()) out.push_back(make_ref(t));
+    return out;
+}
+
+void register_task(basic_task t) {
+    auto* tc = as_task(t);
+    if (!tc->registered_) detail::link_task(tc->loop(), tc);
+}
+void unregister_task(basic_task t) {
+    auto* tc = as_task(t);
+    detail::unlink_task(tc->loop(), tc);
+}
+void enter_task(abstract_event_loop& loop, basic_task t) {
+    auto* tc = as_task(t);
+    auto& b = loop.base();
+    if (b.current_task_)
+        throw std::runtime_error("Cannot enter into task " + tc->name() + " while another task " +
+                                 b.current_task_->name() + " is being executed.");
+    b.current_task_ = tc;
+}
+void leave_task(abstract_event_loop& loop, basic_task t) {
+    auto* tc = as_task(t);
+    auto& b = loop.base();
+    if (b.current_task_ != tc)
+        throw std::runtime_error("Leaving task " + tc->name() + " does not match the current task " +
+                                 (b.current_task_ ? b.current_task_->name() : std::string("None")) + ".");
+    b.current_task_ = nullptr;
+}
+
+coro<void> sleep(double seconds) {
+    if (std::isnan(seconds)) throw std::invalid_argument("sleep: delay is NaN");
+    if (seconds <= 0) {
+        co_await yield_now();
+        co_return;
+    }
+    auto& loop = get_running_loop();
+    auto f = loop.create_future<void>();
+    auto h = loop.call_later(seconds, [f]() mutable {
+        if (!f.done()) f.set_result();
+    });
+    try {
+        co_await f;
+    } catch (...) {
+        h.cancel();
+        throw;
+    }
+}
+
+}  // namespace duet
