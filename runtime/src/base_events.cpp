@@ -244,7 +244,8 @@ void base_event_loop::start_task(basic_task t) {
     task_start mode = task_start::soon;
     if (task_factory_) mode = task_factory_(*this, t);
     tc->add_ref();  // for the scheduled step
-    if (mode == task_start::eager)
+    // As asyncio: an eager start needs a running loop; otherwise the first step is queued.
+    if (mode == task_start::eager && running_)
         detail::task_core::wakeup_thunk(tc, true);
     else
         push_ready(&detail::task_core::wakeup_thunk, tc);
@@ -278,6 +279,20 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
 }
 
 void base_event_loop::release_pending() noexcept {
+    drop_queued();
+    std::vector<detail::task_core*> owned;
+    for (auto* t = tasks_head_; t; t = t->reg_next_)
+        if (t->loop_owned_) owned.push_back(t);
+    for (auto* t : owned) {
+        t->abandon();
+        t->loop_owned_ = false;
+        t->release();
+    }
+    // Destroyed coroutines may have scheduled callbacks on their way out.
+    drop_queued();
+}
+
+void base_event_loop::drop_queued() noexcept {
     while (!ready_.empty()) {
         detail::ready_entry e = ready_.pop();
         e.fn(e.arg, false);
@@ -288,14 +303,6 @@ void base_event_loop::release_pending() noexcept {
         for (auto* n : ts_queue_) n->release();
         ts_queue_.clear();
         ts_pending_ = false;
-    }
-    std::vector<detail::task_core*> owned;
-    for (auto* t = tasks_head_; t; t = t->reg_next_)
-        if (t->loop_owned_) owned.push_back(t);
-    for (auto* t : owned) {
-        t->abandon();
-        t->loop_owned_ = false;
-        t->release();
     }
 }
 

@@ -109,6 +109,7 @@ private:
     bool drain_threadsafe();
     void run_due_timers(double now);
     void release_pending() noexcept;
+    void drop_queued() noexcept;
 
     detail::ready_queue ready_;
     detail::timer_heap timers_;
