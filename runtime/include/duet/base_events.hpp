@@ -68,6 +68,10 @@ public:
         budget_seconds_ = seconds;
     }
 
+    // Timers in the heap, cancelled ones not yet dropped included (bounded: the heap is
+    // compacted when cancelled timers are the majority).
+    std::size_t scheduled_timer_count() const noexcept { return timers_.size(); }
+
     // ---- for futures and tasks (internal)
     void push_ready(void (*fn)(void*, bool) noexcept, void* arg) {
         if (ready_.empty() && !in_process_ && running_) {
