@@ -110,7 +110,7 @@ void task_core::step() noexcept {
     }
     task_core* prev = lp.current_task_;
     lp.current_task_ = this;
-    resume_.resume();
+    resume_trampoline(resume_);
     lp.current_task_ = prev;
     if (root_.done()) {
         finish_from_root();

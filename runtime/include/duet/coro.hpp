@@ -32,6 +32,21 @@ task_core* suspend_current_task_yield(co::coroutine_handle<> h);
 // Throws cancelled_error if the task's wake-up carries a cancellation.
 void throw_if_cancel_injected(task_core* t);
 
+// The coroutine the running task's trampoline resumes next. Awaiting a coro (and a coro
+// finishing) hands control over through this slot instead of a nested resume(): symmetric
+// transfer only keeps the stack flat where the compiler emits a tail call, which g++ does
+// not at -O0 and wasm (no tail calls in Emscripten 3.1.6) cannot.
+inline thread_local co::coroutine_handle<> next_to_resume;
+
+// Resumes `h`, then whatever it hands over to, until nothing is handed over.
+inline void resume_trampoline(co::coroutine_handle<> h) {
+    h.resume();
+    while (auto n = next_to_resume) {
+        next_to_resume = nullptr;
+        n.resume();
+    }
+}
+
 // Marks a type as a duet awaitable that cooperates with tasks (it suspends only through
 // suspend_current_task_*), so coroutines may co_await it.
 struct awaiter_tag {};
@@ -73,9 +88,8 @@ struct coro_promise_base {
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
-        co::coroutine_handle<> await_suspend(co::coroutine_handle<P> h) const noexcept {
-            if (auto c = h.promise().continuation_) return c;
-            return co::noop_coroutine();
+        void await_suspend(co::coroutine_handle<P> h) const noexcept {
+            next_to_resume = h.promise().continuation_;
         }
         void await_resume() const noexcept {}
     };
@@ -154,14 +168,15 @@ public:
     // Gives the frame to a new owner (a task).
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
-    // `co_await c` runs the coroutine inline and returns its result.
+    // `co_await c` runs the coroutine inline (through the task's trampoline, never the
+    // loop) and returns its result.
     bool await_ready() const {
         if (!h_ || h_.done()) throw std::runtime_error("cannot reuse already awaited coroutine");
         return false;
     }
-    co::coroutine_handle<> await_suspend(co::coroutine_handle<> parent) noexcept {
+    void await_suspend(co::coroutine_handle<> parent) noexcept {
         h_.promise().continuation_ = parent;
-        return h_;
+        detail::next_to_resume = h_;
     }
     T await_resume() {
         auto& p = h_.promise();
