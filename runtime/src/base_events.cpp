@@ -179,14 +179,13 @@ bool base_event_loop::drain_threadsafe() {
 }
 
 void base_event_loop::push_handle(detail::handle_node* n) {
-    n->add_ref();
     push_ready(&handle_thunk, n);
 }
 
 handle base_event_loop::call_soon_cb(callback cb) {
     check_open_for("call_soon");
     auto* n = new detail::handle_node(this, std::move(cb), false);
-    auto h = handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+    auto h = handle(detail::intrusive_ptr<detail::handle_node>(n));  // a second reference
     push_handle(n);
     return h;
 }

@@ -81,7 +81,7 @@ public:
         }
         ready_.push(fn, arg);
     }
-    void push_handle(detail::handle_node* n);  // takes a reference
+    void push_handle(detail::handle_node* n);  // adopts the caller's reference
     void note_timer_cancelled() noexcept { timers_.note_cancelled(); }
     detail::task_core* current_task_ = nullptr;
     detail::task_core* tasks_head_ = nullptr;
