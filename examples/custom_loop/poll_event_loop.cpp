@@ -63,7 +63,9 @@ void poll_event_loop::host_run() {
         wake_plan p = process();
         if (stop_requested()) return;
         if (pollfds_dirty_) rebuild_pollfds();
-        int n = ::poll(pollfds_.data(), pollfds_.size(), poll_timeout(p));
+        int timeout = poll_timeout(p);
+        if (timeout != 0) ++blocking_polls_;
+        int n = ::poll(pollfds_.data(), pollfds_.size(), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;  // a signal: just take another turn
             throw_errno("poll_event_loop: poll");

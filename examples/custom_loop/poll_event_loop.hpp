@@ -42,6 +42,9 @@ public:
     // Stops watching `fd`; a callback already queued for it does not run. Returns whether
     // a reader was registered. Loop thread only.
     bool remove_reader(int fd);
+    // How many times the loop has blocked in poll(2) with a non-zero timeout: a loop that
+    // waits properly blocks once per wake-up instead of spinning.
+    std::size_t blocking_polls() const noexcept { return blocking_polls_; }
 
 protected:
     void host_wake(wake_plan p) override;
@@ -69,6 +72,7 @@ private:
     std::vector<pollfd> pollfds_;
     std::vector<std::shared_ptr<reader>> polled_;
     bool pollfds_dirty_ = true;
+    std::size_t blocking_polls_ = 0;
 };
 
 }  // namespace duet::examples
