@@ -46,6 +46,7 @@ void runner::close() {
                 }
             }
         }
+        loop.shutdown_default_executor();
         loop.close();
     }
     loop_.reset();

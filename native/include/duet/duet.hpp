@@ -7,6 +7,7 @@
 #include <duet/event_loop.hpp>
 #include <duet/events.hpp>
 #include <duet/exceptions.hpp>
+#include <duet/executor.hpp>
 #include <duet/futures.hpp>
 #include <duet/locks.hpp>
 #include <duet/queues.hpp>

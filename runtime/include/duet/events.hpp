@@ -33,6 +33,8 @@ using exception_handler = std::function<void(abstract_event_loop&, const excepti
 enum class task_start { soon, eager };
 using task_factory = std::function<task_start(abstract_event_loop&, basic_task&)>;
 
+class executor;
+
 class abstract_event_loop {
 public:
     abstract_event_loop() = default;
@@ -109,6 +111,14 @@ public:
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
+
+    // --- executors (see executor.hpp for run_in_executor and to_thread)
+    // Replaces the executor used when run_in_executor is given none.
+    virtual void set_default_executor(std::shared_ptr<executor> ex) = 0;
+    // The default executor, created on first use (a thread_pool_executor).
+    virtual executor& default_executor() = 0;
+    // Waits until the default executor's jobs have run and its threads ended.
+    virtual void shutdown_default_executor() = 0;
 
     // --- errors
     virtual void set_exception_handler(exception_handler h) = 0;
