@@ -1,3 +1,4 @@
+#include <duet/policies.hpp>
 #include <duet/runners.hpp>
 
 namespace duet {
@@ -19,6 +20,11 @@ abstract_event_loop& runner::get_loop() {
     if (!loop_) {
         loop_ = factory_ ? factory_() : new_event_loop();
         if (debug_) loop_->set_debug(*debug_);
+        // As asyncio.Runner: the policy's current loop while the runner lives.
+        if (!factory_) {
+            set_event_loop(loop_.get());
+            set_current_ = true;
+        }
     }
     return *loop_;
 }
@@ -49,6 +55,7 @@ void runner::close() {
         loop.shutdown_default_executor();
         loop.close();
     }
+    if (set_current_) set_event_loop(nullptr);
     loop_.reset();
 }
 

@@ -10,6 +10,7 @@
 #include <duet/executor.hpp>
 #include <duet/futures.hpp>
 #include <duet/locks.hpp>
+#include <duet/policies.hpp>
 #include <duet/queues.hpp>
 #include <duet/runners.hpp>
 #include <duet/tasks.hpp>

@@ -169,7 +169,8 @@ inline task_start eager_task_factory(abstract_event_loop&, basic_task&) {
     return task_start::eager;
 }
 
-// A new loop of the target's default backend (uv natively, browser under Emscripten).
+// A new loop from the current policy: by default of the target's backend (uv natively,
+// browser under Emscripten). See policies.hpp.
 std::unique_ptr<abstract_event_loop> new_event_loop();
 
 }  // namespace duet
