@@ -97,17 +97,15 @@ public:
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
-    // The task runs in a copy of the current context, or in `ctx` if given.
+    // The task runs in a copy of the current context.
     template <class T>
-    task<T> create_task(coro<T> c, std::string name = {}, std::optional<context> ctx = std::nullopt) {
-        check_open_for("create_task");
-        if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
-        auto* st = new detail::task_state<T>(&base(), c.release());
-        task<T> t(st);
-        if (!name.empty()) st->set_name(std::move(name));
-        st->ctx_ = ctx ? ctx->state() : detail::capture_context();
-        start_task(t);
-        return t;
+    task<T> create_task(coro<T> c, std::string name = {}) {
+        return make_task(std::move(c), std::move(name), detail::capture_context());
+    }
+    // The task runs in `ctx` itself (values it sets stay in ctx).
+    template <class T>
+    task<T> create_task(coro<T> c, std::string name, const context& ctx) {
+        return make_task(std::move(c), std::move(name), ctx.state());
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
@@ -142,6 +140,17 @@ protected:
     virtual void check_open_for(const char* what) const = 0;
 
 private:
+    template <class T>
+    task<T> make_task(coro<T> c, std::string name, detail::context_slot ctx) {
+        check_open_for("create_task");
+        if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
+        auto* st = new detail::task_state<T>(&base(), c.release());
+        task<T> t(st);
+        if (!name.empty()) st->set_name(std::move(name));
+        st->ctx_ = std::move(ctx);
+        start_task(t);
+        return t;
+    }
     template <class F, class... A>
     static callback bind(F&& f, A&&... a) {
         if constexpr (sizeof...(A) == 0)
@@ -158,8 +167,12 @@ abstract_event_loop* running_loop() noexcept;
 
 // asyncio.create_task: a task on the running loop.
 template <class T>
-task<T> create_task(coro<T> c, std::string name = {}, std::optional<context> ctx = std::nullopt) {
-    return get_running_loop().create_task(std::move(c), std::move(name), std::move(ctx));
+task<T> create_task(coro<T> c, std::string name = {}) {
+    return get_running_loop().create_task(std::move(c), std::move(name));
+}
+template <class T>
+task<T> create_task(coro<T> c, std::string name, const context& ctx) {
+    return get_running_loop().create_task(std::move(c), std::move(name), ctx);
 }
 
 // A task factory that runs each new task's first step at once, inside create_task, when
