@@ -9,12 +9,12 @@ constexpr std::size_t granule = 64;
 template <std::size_t... I>
 void* alloc_class(std::size_t cls, std::index_sequence<I...>) {
     void* p = nullptr;
-    ((cls == I ? (p = block_pool<(I + 1) * granule>::allocate(), true) : false) || ...);
+    (void)((cls == I ? (p = block_pool<(I + 1) * granule>::allocate(), true) : false) || ...);
     return p;
 }
 template <std::size_t... I>
 void free_class(std::size_t cls, void* p, std::index_sequence<I...>) noexcept {
-    ((cls == I ? (block_pool<(I + 1) * granule>::deallocate(p), true) : false) || ...);
+    (void)((cls == I ? (block_pool<(I + 1) * granule>::deallocate(p), true) : false) || ...);
 }
 using classes = std::make_index_sequence<frame_class_limit / granule>;
 }  // namespace

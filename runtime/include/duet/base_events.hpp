@@ -120,7 +120,6 @@ private:
     bool closed_ = false;
     bool in_process_ = false;
     bool debug_ = false;
-    base_event_loop* previous_running_ = nullptr;
 
     std::mutex ts_mutex_;
     std::vector<detail::handle_node*> ts_queue_;

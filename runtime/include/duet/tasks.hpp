@@ -75,7 +75,7 @@ private:
 template <class T>
 class task_state final : public task_core {
 public:
-    task_state(base_event_loop* loop, typename coro<T>::handle_type root) noexcept
+    task_state(base_event_loop* loop, typename duet::coro<T>::handle_type root) noexcept
         : task_core(loop, root), root_(root) {}
     result_slot<T> slot;
 
@@ -94,7 +94,7 @@ private:
         }
         return {};
     }
-    typename coro<T>::handle_type root_;
+    typename duet::coro<T>::handle_type root_;
 };
 
 // Operations common to typed and untyped task references.
