@@ -231,6 +231,12 @@ public:
     }
 
     using basic_future::add_done_callback;
+    // Restated: clang 14 lets the constrained template below hide the base one despite
+    // the different requires-clause.
+    template <class F>
+    requires std::is_invocable_v<F&, basic_future&> std::uint32_t add_done_callback(F f) {
+        return basic_future::add_done_callback(std::move(f));
+    }
     template <class F>
     requires(std::is_invocable_v<F&, future<T>&> && !std::is_invocable_v<F&, basic_future&>) std::uint32_t
         add_done_callback(F f) {
