@@ -45,6 +45,8 @@ var DuetLibrary = {
     soonSpare: [],
     soonPosted: false,
     post: null,
+    // Host work done so far (Module.duet.stats()): macrotasks posted, setTimeouts armed.
+    stats: {macrotasks: 0, timeouts: 0},
 
     init: function() {
       // One unclamped macrotask for every loop that asked for a turn: setImmediate under
@@ -187,6 +189,13 @@ var DuetLibrary = {
       release: function(id) { Duet.release(id); },
       liveHandles: function() { return Duet.live; },
       pendingCalls: function() { return Duet.calls.size; },
+      stats: function() {
+        var armed = 0;
+        for (var i = 1; i < Duet.loops.length; i++) {
+          if (Duet.loops[i] && Duet.loops[i].timer !== null) armed++;
+        }
+        return {macrotasks: Duet.stats.macrotasks, timeouts: Duet.stats.timeouts, armedTimeouts: armed};
+      },
       callAsync: function(name, args, options) {
         return Duet.callAsync(name, args, options && options.signal);
       },
@@ -218,6 +227,7 @@ var DuetLibrary = {
     Duet.soonQueue.push(Duet.loops[id]);
     if (!Duet.soonPosted) {
       Duet.soonPosted = true;
+      Duet.stats.macrotasks++;
       Duet.post();
     }
   },
@@ -225,7 +235,11 @@ var DuetLibrary = {
   duet_host_arm: function(id, ms) {
     var st = Duet.loops[id];
     if (st.timer !== null) clearTimeout(st.timer);
-    st.timer = ms < 0 ? null : setTimeout(st.onTimer, ms);
+    st.timer = null;
+    if (ms >= 0) {
+      Duet.stats.timeouts++;
+      st.timer = setTimeout(st.onTimer, ms);
+    }
   },
   duet_host_set_blocking__sig: 'iii',
   duet_host_set_blocking: function(id, on) {

@@ -54,6 +54,10 @@ function loadPlaywright(nodeModules) {
 function serve(root) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
     const file = path.join(root, decodeURIComponent(url.pathname));
     if (!file.startsWith(root + path.sep) && file !== root) {
       res.writeHead(403).end();

@@ -79,6 +79,11 @@ coro<std::string> echo(double d, std::string s, bool b, js_value v) {
     co_return std::to_string(static_cast<int>(d * 10)) + "|" + s + "|" + (b ? "true" : "false") + "|" + v.type_of();
 }
 
+coro<double> yield_many(double n) {
+    for (int i = 0; i < static_cast<int>(n); ++i) co_await yield_now();
+    co_return n;
+}
+
 coro<double> live_handles() {
     co_return js::live_handles();
 }
@@ -96,6 +101,7 @@ DUET_EXPORT_ASYNC(throw_timeout, throw_timeout)
 DUET_EXPORT_ASYNC(wait_forever, wait_forever)
 DUET_EXPORT_ASYNC(echo, echo)
 DUET_EXPORT_ASYNC(live_handles, live_handles)
+DUET_EXPORT_ASYNC(yield_many, yield_many)
 
 // Blocking needs ASYNCIFY, which this module lacks: both spellings must refuse. A plain
 // export (JS calls it outside any running loop); returns a handle to the messages.

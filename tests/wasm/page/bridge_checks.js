@@ -28,7 +28,7 @@
   async function run(duet, mod, log) {
     const f = duet.bind(mod, [
       'sleep_value', 'timer_order', 'gather_squares', 'double_js_number', 'describe_js_error', 'rethrow_js',
-      'throw_cpp', 'throw_timeout', 'wait_forever', 'echo', 'live_handles',
+      'throw_cpp', 'throw_timeout', 'wait_forever', 'echo', 'live_handles', 'yield_many',
     ]);
     const result = {passed: 0, failed: 0, failures: []};
     async function check(name, body) {
@@ -113,6 +113,18 @@
           throw new Error(line);
         }
       }
+    });
+    await check('host: one macrotask runs many loop iterations', async () => {
+      const before = mod.duet.stats();
+      eq(await f.yield_many(10000), 10000);
+      const used = mod.duet.stats().macrotasks - before.macrotasks;
+      if (used > 200) throw new Error(used + ' macrotasks for 10000 yields');
+    });
+    await check('host: one setTimeout for a batch of timers', async () => {
+      const before = mod.duet.stats();
+      await Promise.all(Array.from({length: 100}, () => f.sleep_value(10, 1)));
+      const used = mod.duet.stats().timeouts - before.timeouts;
+      if (used > 5) throw new Error(used + ' setTimeouts for 100 sleeps of 10 ms');
     });
     await check('JS values held by C++ are released', async () => {
       eq(await f.live_handles(), 1, 'C++ view (only the argument array of this very call)');
