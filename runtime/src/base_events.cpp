@@ -179,14 +179,13 @@ bool base_event_loop::drain_threadsafe() {
 }
 
 void base_event_loop::push_handle(detail::handle_node* n) {
-    n->add_ref();
     push_ready(&handle_thunk, n);
 }
 
 handle base_event_loop::call_soon_cb(callback cb) {
     check_open_for("call_soon");
     auto* n = new detail::handle_node(this, std::move(cb), false);
-    auto h = handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+    auto h = handle(detail::intrusive_ptr<detail::handle_node>(n));  // a second reference
     push_handle(n);
     return h;
 }
@@ -244,7 +243,8 @@ void base_event_loop::start_task(basic_task t) {
     task_start mode = task_start::soon;
     if (task_factory_) mode = task_factory_(*this, t);
     tc->add_ref();  // for the scheduled step
-    if (mode == task_start::eager)
+    // As asyncio: an eager start needs a running loop; otherwise the first step is queued.
+    if (mode == task_start::eager && running_)
         detail::task_core::wakeup_thunk(tc, true);
     else
         push_ready(&detail::task_core::wakeup_thunk, tc);
@@ -278,6 +278,20 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
 }
 
 void base_event_loop::release_pending() noexcept {
+    drop_queued();
+    std::vector<detail::task_core*> owned;
+    for (auto* t = tasks_head_; t; t = t->reg_next_)
+        if (t->loop_owned_) owned.push_back(t);
+    for (auto* t : owned) {
+        t->abandon();
+        t->loop_owned_ = false;
+        t->release();
+    }
+    // Destroyed coroutines may have scheduled callbacks on their way out.
+    drop_queued();
+}
+
+void base_event_loop::drop_queued() noexcept {
     while (!ready_.empty()) {
         detail::ready_entry e = ready_.pop();
         e.fn(e.arg, false);
@@ -288,14 +302,6 @@ void base_event_loop::release_pending() noexcept {
         for (auto* n : ts_queue_) n->release();
         ts_queue_.clear();
         ts_pending_ = false;
-    }
-    std::vector<detail::task_core*> owned;
-    for (auto* t = tasks_head_; t; t = t->reg_next_)
-        if (t->loop_owned_) owned.push_back(t);
-    for (auto* t : owned) {
-        t->abandon();
-        t->loop_owned_ = false;
-        t->release();
     }
 }
 

@@ -118,10 +118,8 @@ void future_core::schedule_callbacks() noexcept {
             loop.push_ready(&task_core::wakeup_thunk, e.waker);
         } else {
             intrusive_ptr<future_core> self(this);
-            auto* n = new handle_node(
-                &loop, [fn = std::move(e.fn), self]() mutable { fn(*self); }, false);
-            loop.push_handle(n);  // adds the queue's reference
-            n->release();         // ours
+            loop.push_handle(new handle_node(
+                &loop, [fn = std::move(e.fn), self]() mutable { fn(*self); }, false));
         }
     }
 }

@@ -20,7 +20,11 @@ void handle_node::run() {
     if (cancelled()) return;
     try {
         fn_();
+        // A handle runs once: its captures go now, not when the last handle dies (a
+        // callback that holds its own handle would otherwise keep itself alive).
+        fn_.reset();
     } catch (...) {
+        fn_.reset();
         exception_context ctx;
         ctx.message = "Exception in callback";
         ctx.exception = std::current_exception();

@@ -1,6 +1,7 @@
 #include <atomic>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include <duet/base_events.hpp>
 #include <duet/tasks.hpp>
@@ -109,7 +110,7 @@ void task_core::step() noexcept {
     }
     task_core* prev = lp.current_task_;
     lp.current_task_ = this;
-    resume_.resume();
+    resume_trampoline(resume_);
     lp.current_task_ = prev;
     if (root_.done()) {
         finish_from_root();
@@ -174,6 +175,8 @@ void task_core::abandon() noexcept {
         fut_waiter_.reset();
     }
     unlink_task(*loop_, this);
+    // Its loop is closing: the coroutine can never resume, so its locals go now.
+    if (root_) std::exchange(root_, nullptr).destroy();
 }
 
 void task_core::last_release() noexcept {

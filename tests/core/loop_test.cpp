@@ -1,1 +1,426 @@
+// Event loop semantics: asyncio's BaseEventLoop observable behaviour.
+#include <atomic>
+#include <cmath>
+#include <thread>
+
 #include "test_loop.hpp"
+
+#ifndef __EMSCRIPTEN__
+#define DUET_TEST_HAS_THREADS 1
+#endif
+
+namespace duet::test {
+namespace {
+
+TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
+    test_loop loop;
+    std::vector<int> order;
+    loop.call_soon([&] { order.push_back(1); });
+    auto h = loop.call_soon([&] { order.push_back(2); });
+    loop.call_soon([&](int v) { order.push_back(v); }, 3);
+    h.cancel();
+    EXPECT_TRUE(h.cancelled());
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{1, 3}));
+}
+
+TEST(Loop, EachIterationRunsOnlyWhatWasReadyWhenItBegan) {
+    test_loop loop;
+    std::vector<std::string> order;
+    loop.call_soon([&] {
+        order.push_back("a");
+        loop.call_soon([&] { order.push_back("a2"); });
+    });
+    loop.call_soon([&] { order.push_back("b"); });
+    loop.call_soon([&] {
+        order.push_back("c");
+        loop.call_soon([&] { loop.stop(); });
+    });
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "a2"}));
+}
+
+TEST(Loop, StopBeforeRunForeverRunsOneIteration) {
+    test_loop loop;
+    std::vector<int> order;
+    loop.call_soon([&] {
+        order.push_back(1);
+        loop.call_soon([&] { order.push_back(2); });
+    });
+    loop.stop();
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{1}));
+    loop.stop();
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST(Loop, StopInCallbackLetsTheCurrentBatchFinish) {
+    test_loop loop;
+    std::vector<int> order;
+    loop.call_soon([&] {
+        order.push_back(1);
+        loop.stop();
+        loop.call_soon([&] { order.push_back(3); });
+    });
+    loop.call_soon([&] { order.push_back(2); });
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
+    EXPECT_FALSE(loop.is_running());
+}
+
+TEST(Loop, IsRunningAndRunningLoop) {
+    test_loop loop;
+    EXPECT_FALSE(loop.is_running());
+    EXPECT_EQ(running_loop(), nullptr);
+    EXPECT_THROW(get_running_loop(), std::runtime_error);
+    bool inside = false;
+    abstract_event_loop* seen = nullptr;
+    loop.call_soon([&] {
+        inside = loop.is_running();
+        seen = &get_running_loop();
+        loop.stop();
+    });
+    loop.run_forever();
+    EXPECT_TRUE(inside);
+    EXPECT_EQ(seen, &loop);
+    EXPECT_FALSE(loop.is_running());
+    EXPECT_EQ(running_loop(), nullptr);
+}
+
+TEST(Loop, StopInsideRunUntilCompleteRaisesAndLoopStaysUsable) {
+    test_loop loop;
+    auto f = loop.create_future<int>();
+    loop.call_soon([&] { loop.stop(); });
+    try {
+        loop.run_until_complete(f);
+        FAIL() << "expected an error";
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "Event loop stopped before Future completed.");
+    }
+    EXPECT_FALSE(loop.is_running());
+    loop.call_soon([&] { f.set_result(5); });
+    EXPECT_EQ(loop.run_until_complete(f), 5);
+}
+
+TEST(Loop, NestedRunUntilCompleteIsAnError) {
+    test_loop loop;
+    std::string error;
+    auto outer = [&]() -> coro<void> {
+        try {
+            loop.run_until_complete(sleep(0));
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+        co_return;
+    };
+    loop.run_until_complete(outer());
+    EXPECT_EQ(error, "This event loop is already running");
+}
+
+TEST(Loop, AnotherLoopCannotRunInsideARunningOne) {
+    test_loop loop;
+    std::string error;
+    loop.call_soon([&] {
+        test_loop other;
+        try {
+            other.run_until_complete(sleep(0));
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+        loop.stop();
+    });
+    loop.run_forever();
+    EXPECT_EQ(error, "Cannot run the event loop while another loop is running");
+}
+
+TEST(Loop, ClosedLoopRejectsWorkAndCloseTwiceIsFine) {
+    test_loop loop;
+    loop.close();
+    EXPECT_TRUE(loop.is_closed());
+    EXPECT_NO_THROW(loop.close());
+    EXPECT_THROW(loop.call_soon([] {}), std::runtime_error);
+    EXPECT_THROW(loop.call_later(1.0, [] {}), std::runtime_error);
+    EXPECT_THROW(loop.call_soon_threadsafe([] {}), std::runtime_error);
+    EXPECT_THROW(loop.run_forever(), std::runtime_error);
+    EXPECT_THROW(loop.create_future<int>(), std::runtime_error);
+    EXPECT_THROW(loop.run_until_complete(sleep(0)), std::runtime_error);
+}
+
+TEST(Loop, CloseWhileRunningIsAnError) {
+    test_loop loop;
+    std::string error;
+    loop.call_soon([&] {
+        try {
+            loop.close();
+        } catch (const std::runtime_error& e) {
+            error = e.what();
+        }
+        loop.stop();
+    });
+    loop.run_forever();
+    EXPECT_EQ(error, "Cannot close a running event loop");
+    EXPECT_FALSE(loop.is_closed());
+}
+
+TEST(Loop, CloseDropsPendingCallbacks) {
+    bool ran = false;
+    {
+        test_loop loop;
+        loop.call_soon([&] { ran = true; });
+        loop.call_later(0.001, [&] { ran = true; });
+        loop.close();
+    }
+    EXPECT_FALSE(ran);
+}
+
+TEST(Loop, NegativeDelaysRunInDeadlineOrder) {
+    test_loop loop;
+    std::vector<int> order;
+    loop.call_later(-1.0, [&] { order.push_back(1); });
+    loop.call_later(-2.0, [&] { order.push_back(2); });
+    loop.call_later(0.0, [&] { order.push_back(3); });
+    loop.call_later(-2.0, [&] { order.push_back(4); });
+    loop.call_later(0.001, [&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{2, 4, 1, 3}));
+}
+
+TEST(Loop, TimersRunInDeadlineOrderAndNeverEarly) {
+    test_loop loop;
+    std::vector<std::pair<double, double>> fired;  // (when, time at run)
+    std::vector<int> order;
+    const double delays[] = {0.004, 0.001, 0.003, 0.002, 0.001};
+    for (int i = 0; i < 5; ++i) {
+        auto h = std::make_shared<timer_handle>();
+        *h = loop.call_later(delays[i], [&, i, h] {
+            order.push_back(i);
+            fired.emplace_back(h->when(), loop.time());
+        });
+    }
+    loop.call_later(0.005, [&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_EQ(order, (std::vector<int>{1, 4, 3, 2, 0}));
+    for (auto [when, at] : fired) EXPECT_GE(at, when);
+}
+
+TEST(Loop, CallAtUsesLoopTime) {
+    test_loop loop;
+    double t0 = loop.time();
+    double at = -1;
+    auto h = loop.call_at(t0 + 0.002, [&] {
+        at = loop.time();
+        loop.stop();
+    });
+    EXPECT_DOUBLE_EQ(h.when(), t0 + 0.002);
+    loop.run_forever();
+    EXPECT_GE(at, t0 + 0.002);
+    EXPECT_GE(loop.time(), t0);
+}
+
+TEST(Loop, CancelledTimerDoesNotRun) {
+    test_loop loop;
+    bool ran = false;
+    auto h = loop.call_later(0.001, [&] { ran = true; });
+    h.cancel();
+    loop.call_later(0.002, [&] { loop.stop(); });
+    loop.run_forever();
+    EXPECT_FALSE(ran);
+    EXPECT_TRUE(h.cancelled());
+}
+
+TEST(Loop, ChronoDelays) {
+    using namespace std::chrono_literals;
+    test_loop loop;
+    bool ran = false;
+    auto h = loop.call_later(1ms, [&] {
+        ran = true;
+        loop.stop();
+    });
+    EXPECT_NEAR(h.when() - loop.time(), 0.001, 0.001);
+    loop.run_forever();
+    EXPECT_TRUE(ran);
+}
+
+TEST(Loop, NanTimeIsRejected) {
+    test_loop loop;
+    EXPECT_THROW(loop.call_at(std::nan(""), [] {}), std::invalid_argument);
+    EXPECT_THROW(loop.call_later(std::nan(""), [] {}), std::invalid_argument);
+}
+
+TEST(Loop, CallbackExceptionGoesToHandlerWithContext) {
+    test_loop loop;
+    handler_log log;
+    log.install(loop);
+    auto h = loop.call_soon([] { throw std::runtime_error("cb failed"); });
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    ASSERT_EQ(log.calls.size(), 1u);
+    EXPECT_EQ(log.calls[0].message, "Exception in callback");
+    ASSERT_TRUE(log.calls[0].handle.has_value());
+    EXPECT_TRUE(*log.calls[0].handle == h);
+    try {
+        std::rethrow_exception(log.calls[0].exception);
+    } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "cb failed");
+    }
+}
+
+TEST(Loop, ThrowingExceptionHandlerDoesNotBreakTheLoop) {
+    test_loop loop;
+    int handler_calls = 0;
+    loop.set_exception_handler([&](abstract_event_loop&, const exception_context&) {
+        ++handler_calls;
+        throw std::logic_error("handler is broken");
+    });
+    bool after = false;
+    loop.call_soon([] { throw std::runtime_error("first"); });
+    loop.call_soon([&] {
+        after = true;
+        loop.stop();
+    });
+    testing::internal::CaptureStderr();
+    loop.run_forever();
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(handler_calls, 1);
+    EXPECT_TRUE(after);
+    EXPECT_NE(err.find("Unhandled error in exception handler"), std::string::npos);
+    EXPECT_NE(err.find("handler is broken"), std::string::npos);
+}
+
+TEST(Loop, DefaultExceptionHandlerPrintsMessageAndException) {
+    test_loop loop;
+    EXPECT_FALSE(static_cast<bool>(loop.get_exception_handler()));
+    exception_context ctx;
+    ctx.message = "something odd";
+    ctx.exception = std::make_exception_ptr(std::runtime_error("the cause"));
+    testing::internal::CaptureStderr();
+    loop.call_exception_handler(ctx);
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("something odd"), std::string::npos);
+    EXPECT_NE(err.find("the cause"), std::string::npos);
+}
+
+TEST(Loop, ExceptionHandlerCanBeReplacedAndRead) {
+    test_loop loop;
+    int calls = 0;
+    loop.set_exception_handler([&](abstract_event_loop& l, const exception_context& c) {
+        ++calls;
+        l.default_exception_handler(c);
+    });
+    EXPECT_TRUE(static_cast<bool>(loop.get_exception_handler()));
+    testing::internal::CaptureStderr();
+    loop.call_exception_handler({"via custom", nullptr, std::nullopt, std::nullopt, std::nullopt});
+    EXPECT_NE(testing::internal::GetCapturedStderr().find("via custom"), std::string::npos);
+    EXPECT_EQ(calls, 1);
+    loop.set_exception_handler(nullptr);
+    EXPECT_FALSE(static_cast<bool>(loop.get_exception_handler()));
+}
+
+TEST(Loop, DebugFlag) {
+    test_loop loop;
+    EXPECT_FALSE(loop.get_debug());
+    loop.set_debug(true);
+    EXPECT_TRUE(loop.get_debug());
+}
+
+TEST(Loop, RunUntilCompleteRejectsAFutureOfAnotherLoop) {
+    test_loop a;
+    test_loop b;
+    auto f = b.create_future<int>();
+    EXPECT_THROW(a.run_until_complete(f), std::invalid_argument);
+}
+
+TEST(Loop, RunUntilCompleteOfADoneFutureReturnsAtOnce) {
+    test_loop loop;
+    auto f = loop.create_future<int>();
+    f.set_result(9);
+    EXPECT_EQ(loop.run_until_complete(f), 9);
+}
+
+TEST(Loop, TimeIsMonotonic) {
+    test_loop loop;
+    double a = loop.time();
+    double b = loop.time();
+    EXPECT_LE(a, b);
+}
+
+#ifdef DUET_TEST_HAS_THREADS
+TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
+    test_loop loop;
+    constexpr int threads = 4;
+    constexpr int per_thread = 2500;
+    std::vector<std::vector<int>> seen(threads);
+    std::atomic<int> finished{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) loop.call_soon_threadsafe([&, t, i] { seen[t].push_back(i); });
+            if (++finished == threads) loop.call_soon_threadsafe([&] { loop.stop(); });
+        });
+    }
+    loop.run_forever();
+    for (auto& w : workers) w.join();
+    for (int t = 0; t < threads; ++t) {
+        ASSERT_EQ(seen[t].size(), static_cast<std::size_t>(per_thread)) << "thread " << t;
+        for (int i = 0; i < per_thread; ++i) ASSERT_EQ(seen[t][i], i);
+    }
+}
+
+TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
+    test_loop loop;
+    bool ran = false;
+    std::thread th([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        loop.call_soon_threadsafe([&] {
+            ran = true;
+            loop.stop();
+        });
+    });
+    loop.run_forever();
+    th.join();
+    EXPECT_TRUE(ran);
+}
+#endif
+
+TEST(Loop, TaskFactoryChoosesEagerStart) {
+    test_loop loop;
+    std::vector<std::string> seen;
+    loop.set_task_factory([&](abstract_event_loop&, basic_task& t) {
+        seen.push_back(t.get_name());
+        return task_start::eager;
+    });
+    EXPECT_TRUE(static_cast<bool>(loop.get_task_factory()));
+    bool started = false;
+    auto body = [&]() -> coro<int> {
+        started = true;
+        co_return 4;
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto t = create_task(body(), "eager-one");
+        EXPECT_TRUE(started) << "an eager task runs its first step inside create_task";
+        EXPECT_TRUE(t.done());
+        EXPECT_EQ(co_await t, 4);
+    }());
+    EXPECT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen.back(), "eager-one");
+}
+
+TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
+    test_loop loop;
+    bool started = false;
+    auto body = [&]() -> coro<void> {
+        started = true;
+        co_return;
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto t = create_task(body());
+        EXPECT_FALSE(started);
+        co_await t;
+        EXPECT_TRUE(started);
+    }());
+}
+
+}  // namespace
+}  // namespace duet::test

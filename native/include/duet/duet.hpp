@@ -7,6 +7,8 @@
 #include <duet/events.hpp>
 #include <duet/exceptions.hpp>
 #include <duet/futures.hpp>
+#include <duet/locks.hpp>
+#include <duet/queues.hpp>
 #include <duet/runners.hpp>
 #include <duet/tasks.hpp>
 #include <duet/virtual_clock.hpp>

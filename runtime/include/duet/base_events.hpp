@@ -68,6 +68,10 @@ public:
         budget_seconds_ = seconds;
     }
 
+    // Timers in the heap, cancelled ones not yet dropped included (bounded: the heap is
+    // compacted when cancelled timers are the majority).
+    std::size_t scheduled_timer_count() const noexcept { return timers_.size(); }
+
     // ---- for futures and tasks (internal)
     void push_ready(void (*fn)(void*, bool) noexcept, void* arg) {
         if (ready_.empty() && !in_process_ && running_) {
@@ -77,7 +81,7 @@ public:
         }
         ready_.push(fn, arg);
     }
-    void push_handle(detail::handle_node* n);  // takes a reference
+    void push_handle(detail::handle_node* n);  // adopts the caller's reference
     void note_timer_cancelled() noexcept { timers_.note_cancelled(); }
     detail::task_core* current_task_ = nullptr;
     detail::task_core* tasks_head_ = nullptr;
@@ -109,6 +113,7 @@ private:
     bool drain_threadsafe();
     void run_due_timers(double now);
     void release_pending() noexcept;
+    void drop_queued() noexcept;
 
     detail::ready_queue ready_;
     detail::timer_heap timers_;

@@ -32,6 +32,21 @@ task_core* suspend_current_task_yield(co::coroutine_handle<> h);
 // Throws cancelled_error if the task's wake-up carries a cancellation.
 void throw_if_cancel_injected(task_core* t);
 
+// The coroutine the running task's trampoline resumes next. Awaiting a coro (and a coro
+// finishing) hands control over through this slot instead of a nested resume(): symmetric
+// transfer only keeps the stack flat where the compiler emits a tail call, which g++ does
+// not at -O0 and wasm (no tail calls in Emscripten 3.1.6) cannot.
+inline thread_local co::coroutine_handle<> next_to_resume;
+
+// Resumes `h`, then whatever it hands over to, until nothing is handed over.
+inline void resume_trampoline(co::coroutine_handle<> h) {
+    h.resume();
+    while (auto n = next_to_resume) {
+        next_to_resume = nullptr;
+        n.resume();
+    }
+}
+
 // Marks a type as a duet awaitable that cooperates with tasks (it suspends only through
 // suspend_current_task_*), so coroutines may co_await it.
 struct awaiter_tag {};
@@ -65,39 +80,19 @@ struct yield_awaiter : awaiter_tag {
     void await_resume() const { throw_if_cancel_injected(task_); }
 };
 
-// Ends a coroutine: control goes back to the coroutine that awaited it, if any.
-#if DUET_SYMMETRIC_TRANSFER
-struct final_awaiter {
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    co::coroutine_handle<> await_suspend(co::coroutine_handle<P> h) const noexcept {
-        if (auto c = h.promise().continuation_) return c;
-        return co::noop_coroutine();
-    }
-    void await_resume() const noexcept {}
-};
-#else
-// Resumes the parent only if this coroutine had suspended first; when it finished inside
-// the parent's await_suspend, that call returns false instead. Nothing in this frame is
-// touched after the resume (the parent may destroy it).
-struct final_awaiter {
-    bool await_ready() const noexcept { return false; }
-    template <class P>
-    void await_suspend(co::coroutine_handle<P> h) const noexcept {
-        auto& p = h.promise();
-        if (p.running_inline_) return;
-        if (auto c = p.continuation_) c.resume();
-    }
-    void await_resume() const noexcept {}
-};
-#endif
-
 struct coro_promise_base {
     co::coroutine_handle<> continuation_;
     std::exception_ptr exception_;
-    bool running_inline_ = false;  // only used without symmetric transfer
 
     co::suspend_always initial_suspend() const noexcept { return {}; }
+    struct final_awaiter {
+        bool await_ready() const noexcept { return false; }
+        template <class P>
+        void await_suspend(co::coroutine_handle<P> h) const noexcept {
+            next_to_resume = h.promise().continuation_;
+        }
+        void await_resume() const noexcept {}
+    };
     final_awaiter final_suspend() const noexcept { return {}; }
     void unhandled_exception() noexcept { exception_ = std::current_exception(); }
 
@@ -173,29 +168,16 @@ public:
     // Gives the frame to a new owner (a task).
     handle_type release() noexcept { return std::exchange(h_, {}); }
 
-    // `co_await c` runs the coroutine inline and returns its result.
+    // `co_await c` runs the coroutine inline (through the task's trampoline, never the
+    // loop) and returns its result.
     bool await_ready() const {
         if (!h_ || h_.done()) throw std::runtime_error("cannot reuse already awaited coroutine");
         return false;
     }
-#if DUET_SYMMETRIC_TRANSFER
-    co::coroutine_handle<> await_suspend(co::coroutine_handle<> parent) noexcept {
+    void await_suspend(co::coroutine_handle<> parent) noexcept {
         h_.promise().continuation_ = parent;
-        return h_;
+        detail::next_to_resume = h_;
     }
-#else
-    // Runs the coroutine by a plain call; if it finishes before suspending, the parent
-    // continues at once (no stack growth for a sequence of awaits).
-    bool await_suspend(co::coroutine_handle<> parent) noexcept {
-        auto& p = h_.promise();
-        p.continuation_ = parent;
-        p.running_inline_ = true;
-        h_.resume();
-        if (h_.done()) return false;
-        p.running_inline_ = false;
-        return true;
-    }
-#endif
     T await_resume() {
         auto& p = h_.promise();
         if (p.exception_) std::rethrow_exception(p.exception_);

@@ -19,12 +19,3 @@ using std::experimental::suspend_always;
 using std::experimental::suspend_never;
 }  // namespace duet::co
 #endif
-
-// Symmetric transfer (await_suspend returning a handle) is a guaranteed tail call. On wasm
-// clang 14 refuses it without the tail-call feature, and binaryen's Asyncify cannot
-// process tail calls, so wasm builds resume awaited coroutines by a plain call instead.
-#if defined(__wasm__) && !defined(__wasm_tail_call__)
-#define DUET_SYMMETRIC_TRANSFER 0
-#else
-#define DUET_SYMMETRIC_TRANSFER 1
-#endif

@@ -1,4 +1,5 @@
-// Everything duet offers on the wasm target.
+// Everything duet offers on the wasm target: native/include/duet/duet.hpp's shared
+// headers plus the JS bridge.
 #pragma once
 
 #include <duet/base_events.hpp>
@@ -10,6 +11,8 @@
 #include <duet/host.hpp>
 #include <duet/js.hpp>
 #include <duet/js_export.hpp>
+#include <duet/locks.hpp>
+#include <duet/queues.hpp>
 #include <duet/runners.hpp>
 #include <duet/tasks.hpp>
 #include <duet/virtual_clock.hpp>

@@ -6,7 +6,23 @@
 #include <cstddef>
 #include <new>
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DUET_POOL_BYPASS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DUET_POOL_BYPASS 1
+#endif
+#endif
+
 namespace duet::detail {
+
+// Under sanitizers every block goes to the allocator, so ASan sees each use after free
+// that a pool would hide.
+#ifdef DUET_POOL_BYPASS
+inline constexpr bool pool_enabled = false;
+#else
+inline constexpr bool pool_enabled = true;
+#endif
 
 template <std::size_t Size>
 class block_pool {
@@ -32,6 +48,7 @@ class block_pool {
 
 public:
     static void* allocate() {
+        if constexpr (!pool_enabled) return ::operator new(block);
         list& l = free_list();
         if (node* n = l.head) {
             l.head = n->next;
@@ -40,6 +57,10 @@ public:
         return ::operator new(block);
     }
     static void deallocate(void* p) noexcept {
+        if constexpr (!pool_enabled) {
+            ::operator delete(p);
+            return;
+        }
         list& l = free_list();
         node* n = static_cast<node*>(p);
         n->next = l.head;

@@ -1,0 +1,192 @@
+// asyncio's synchronization primitives: lock, event, condition, semaphore,
+// bounded_semaphore, barrier. Not thread-safe (like asyncio's): use them from one loop.
+#pragma once
+
+#include <cstddef>
+#include <list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include <duet/events.hpp>
+
+namespace duet {
+
+// Raised by barrier waits when the barrier is broken or aborted (asyncio.BrokenBarrierError).
+class broken_barrier_error : public std::runtime_error {
+public:
+    broken_barrier_error() : std::runtime_error("the barrier is broken") {}
+    using std::runtime_error::runtime_error;
+};
+
+// Releases what it holds when it goes out of scope: `auto held = co_await l.scoped();`
+// is C++'s `async with l:`.
+template <class L>
+class [[nodiscard]] scoped_hold {
+public:
+    explicit scoped_hold(L& l) noexcept : l_(&l) {}
+    scoped_hold(scoped_hold&& o) noexcept : l_(std::exchange(o.l_, nullptr)) {}
+    scoped_hold& operator=(scoped_hold&&) = delete;
+    ~scoped_hold() {
+        if (l_) l_->release();
+    }
+    // Releases early; the destructor then does nothing.
+    void release() {
+        if (auto* l = std::exchange(l_, nullptr)) l->release();
+    }
+
+private:
+    L* l_;
+};
+
+namespace detail {
+// FIFO of waiter futures shared by the primitives.
+class waiter_list {
+public:
+    using iterator = std::list<future<void>>::iterator;
+    iterator add();  // a fresh future on the running loop, at the back
+    void remove(iterator it) noexcept { waiters_.erase(it); }
+    bool empty() const noexcept { return waiters_.empty(); }
+    std::size_t size() const noexcept { return waiters_.size(); }
+    // Completes the first waiter that is not done yet; false if there is none.
+    bool wake_first();
+    std::size_t wake(std::size_t n);
+    bool any_not_cancelled() const noexcept;
+    std::list<future<void>>& items() noexcept { return waiters_; }
+
+private:
+    std::list<future<void>> waiters_;
+};
+}  // namespace detail
+
+// A mutual-exclusion lock; FIFO: a later acquirer never overtakes a waiter.
+class lock {
+public:
+    lock() = default;
+    lock(const lock&) = delete;
+    lock& operator=(const lock&) = delete;
+
+    coro<void> acquire();
+    // std::runtime_error("Lock is not acquired.") when not locked.
+    void release();
+    bool locked() const noexcept { return locked_; }
+    coro<scoped_hold<lock>> scoped();
+
+private:
+    void wake_first();
+    detail::waiter_list waiters_;
+    bool locked_ = false;
+};
+
+class event {
+public:
+    event() = default;
+    event(const event&) = delete;
+    event& operator=(const event&) = delete;
+
+    bool is_set() const noexcept { return set_; }
+    // Wakes every waiter; later waits return at once until clear().
+    void set();
+    void clear() noexcept { set_ = false; }
+    coro<void> wait();
+
+private:
+    detail::waiter_list waiters_;
+    bool set_ = false;
+};
+
+// A condition variable bound to a lock (its own, or one passed in).
+class condition {
+public:
+    condition() : own_(std::make_unique<lock>()), lock_(own_.get()) {}
+    explicit condition(lock& l) : lock_(&l) {}
+    condition(const condition&) = delete;
+    condition& operator=(const condition&) = delete;
+
+    coro<void> acquire() { return lock_->acquire(); }
+    void release() { lock_->release(); }
+    bool locked() const noexcept { return lock_->locked(); }
+    coro<scoped_hold<condition>> scoped();
+
+    // Releases the lock, waits for a notify, re-acquires the lock (even when cancelled,
+    // before the cancellation propagates). std::runtime_error without the lock.
+    coro<void> wait();
+    template <class Pred>
+    coro<bool> wait_for(Pred pred) {
+        auto r = pred();
+        while (!r) {
+            co_await wait();
+            r = pred();
+        }
+        co_return static_cast<bool>(r);
+    }
+    void notify(std::size_t n = 1);
+    void notify_all() { notify(static_cast<std::size_t>(-1)); }
+
+private:
+    std::unique_ptr<lock> own_;
+    lock* lock_;
+    detail::waiter_list waiters_;
+};
+
+class semaphore {
+public:
+    // std::invalid_argument for a negative value.
+    explicit semaphore(long value = 1);
+    semaphore(const semaphore&) = delete;
+    semaphore& operator=(const semaphore&) = delete;
+    virtual ~semaphore() = default;
+
+    coro<void> acquire();
+    virtual void release();
+    // True when acquire() would have to wait.
+    bool locked() const noexcept { return value_ == 0 || waiters_.any_not_cancelled(); }
+    long value() const noexcept { return value_; }
+    coro<scoped_hold<semaphore>> scoped();
+
+protected:
+    bool wake_next();
+    detail::waiter_list waiters_;
+    long value_;
+};
+
+class bounded_semaphore : public semaphore {
+public:
+    explicit bounded_semaphore(long value = 1) : semaphore(value), bound_(value) {}
+    // std::invalid_argument("BoundedSemaphore released too many times") past the bound.
+    void release() override;
+
+private:
+    long bound_;
+};
+
+// Lets `parties` tasks wait until all of them have arrived (asyncio.Barrier).
+class barrier {
+public:
+    // std::invalid_argument for parties < 1.
+    explicit barrier(std::size_t parties);
+    barrier(const barrier&) = delete;
+    barrier& operator=(const barrier&) = delete;
+
+    // Returns this task's arrival index, 0 .. parties-1 (distinct within a cycle).
+    // broken_barrier_error if the barrier is or becomes broken.
+    coro<std::size_t> wait();
+    // Breaks the barrier: current and future waits raise broken_barrier_error.
+    coro<void> abort();
+    // Back to the empty state; current waiters get broken_barrier_error.
+    coro<void> reset();
+    std::size_t parties() const noexcept { return parties_; }
+    std::size_t n_waiting() const noexcept { return state_ == state::filling ? count_ : 0; }
+    bool broken() const noexcept { return state_ == state::broken; }
+
+private:
+    enum class state { filling, draining, resetting, broken };
+    coro<void> block();
+    void release_all();
+    condition cond_;
+    std::size_t parties_;
+    std::size_t count_ = 0;
+    state state_ = state::filling;
+};
+
+}  // namespace duet

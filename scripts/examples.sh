@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# README command 1: set up this machine, build both targets, run the examples natively
+# and under node.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+
+run() {
+  echo "== $*"
+  "$@"
+}
+echo "---- native"
+run build/native/examples/hello/hello
+for ex in build/native/examples/*/; do
+  name=$(basename "$ex")
+  [ "$name" = hello ] && continue
+  [ -x "$ex/$name" ] && run "$ex/$name"
+done
+echo "---- wasm under node"
+for js in build/wasm/examples/*/*.js; do
+  [ -f "$js" ] || continue
+  case "$js" in *browser*) continue ;; esac
+  run node --no-experimental-fetch "$js"
+done
+if [ -f build/wasm/examples/hello/browser/index.html ]; then
+  echo "---- the browser page: serve build/wasm/examples/hello/browser/ and open index.html"
+fi

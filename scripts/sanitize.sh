@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The native suite under ASan+UBSan, and the thread-safe parts under TSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${DUET_JOBS:-$(nproc)}
+status=0
+
+cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDUET_SANITIZE=address,undefined >/dev/null
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j "$jobs" || status=1
+
+cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDUET_SANITIZE=thread -DDUET_BUILD_EXAMPLES=OFF >/dev/null
+cmake --build build/tsan -j "$jobs" --target core_native_uv core_native_virtual
+TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/core_native_uv --gtest_filter='*Threadsafe*' || status=1
+TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/core_native_virtual --gtest_filter='*Threadsafe*' || status=1
+exit $status
