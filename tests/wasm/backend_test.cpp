@@ -79,5 +79,33 @@ TEST(BrowserBackend, NoTimeoutOutlivesTheRun) {
     loop.close();
 }
 
+coro<void> wait_done(basic_future f) {
+    while (!f.done()) co_await sleep(0.001);
+}
+
+TEST(BrowserBackend, StartHandsALoopToTheHost) {
+    event_loop driver;  // blocks this test; the host drives `mine` meanwhile
+    {
+        event_loop mine;
+        wasm::start(mine);
+        EXPECT_EQ(&wasm::host_loop(), &mine);
+        EXPECT_TRUE(mine.is_running());
+        auto t = mine.create_task(sleep(0.002, 5));
+        driver.run_until_complete(wait_done(t));
+        EXPECT_EQ(t.result(), 5);
+        mine.stop();
+        driver.run_until_complete(sleep(0.002));
+        EXPECT_FALSE(mine.is_running());
+        mine.close();
+    }
+    auto& fresh = wasm::host_loop();  // `mine` is gone: a new host loop
+    EXPECT_TRUE(fresh.is_running());
+    EXPECT_FALSE(fresh.is_closed());
+    auto t = wasm::spawn(sleep(0.001, 6));
+    driver.run_until_complete(wait_done(t));
+    EXPECT_EQ(t.result(), 6);
+    driver.close();
+}
+
 }  // namespace
 }  // namespace duet::test

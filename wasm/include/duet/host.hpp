@@ -13,8 +13,9 @@ namespace duet::wasm {
 // started on first use. Exported coroutines (DUET_EXPORT_ASYNC) run on it.
 abstract_event_loop& host_loop();
 
-// Makes `loop` the module's host loop and lets the JS event loop drive it from now on
-// (the loop counts as running until stop()). Returns at once; `loop` must outlive its use.
+// Makes `loop` (a duet::event_loop) the module's host loop and lets the JS event loop
+// drive it from now on (it counts as running until stop()). Returns at once. Once `loop`
+// is closed or destroyed, host_loop() makes a fresh one.
 void start(abstract_event_loop& loop);
 
 // Starts `c` as a task on the host loop.
