@@ -95,13 +95,15 @@ public:
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
+    // The task runs in a copy of the current context, or in `ctx` if given.
     template <class T>
-    task<T> create_task(coro<T> c, std::string name = {}) {
+    task<T> create_task(coro<T> c, std::string name = {}, std::optional<context> ctx = std::nullopt) {
         check_open_for("create_task");
         if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
         auto* st = new detail::task_state<T>(&base(), c.release());
         task<T> t(st);
         if (!name.empty()) st->set_name(std::move(name));
+        st->ctx_ = ctx ? ctx->state() : detail::capture_context();
         start_task(t);
         return t;
     }
@@ -146,8 +148,15 @@ abstract_event_loop* running_loop() noexcept;
 
 // asyncio.create_task: a task on the running loop.
 template <class T>
-task<T> create_task(coro<T> c, std::string name = {}) {
-    return get_running_loop().create_task(std::move(c), std::move(name));
+task<T> create_task(coro<T> c, std::string name = {}, std::optional<context> ctx = std::nullopt) {
+    return get_running_loop().create_task(std::move(c), std::move(name), std::move(ctx));
+}
+
+// A task factory that runs each new task's first step at once, inside create_task, when
+// the loop is running (asyncio.eager_task_factory): a task that finishes without
+// suspending never goes through the ready queue.
+inline task_start eager_task_factory(abstract_event_loop&, basic_task&) {
+    return task_start::eager;
 }
 
 // A new loop of the target's default backend (uv natively, browser under Emscripten).
