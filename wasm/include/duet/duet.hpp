@@ -3,6 +3,7 @@
 #pragma once
 
 #include <duet/base_events.hpp>
+#include <duet/contextvars.hpp>
 #include <duet/coro.hpp>
 #include <duet/event_loop.hpp>
 #include <duet/events.hpp>
