@@ -40,7 +40,15 @@ void runner::close() {
         auto left = all_tasks(loop);
         if (!left.empty()) {
             for (auto& t : left) t.cancel();
-            loop.run_until_complete(await_all(left));
+            try {
+                loop.run_until_complete(await_all(left));
+            } catch (...) {
+                // The loop cannot run (a wasm build without blocking support): close() is
+                // also called by ~runner and must not throw; closing reports the tasks.
+                loop.close();
+                loop_.reset();
+                return;
+            }
             for (auto& t : left) {
                 if (t.cancelled()) continue;
                 if (auto e = t.exception()) {
