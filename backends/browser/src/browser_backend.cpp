@@ -4,6 +4,7 @@
 #include <emscripten/emscripten.h>
 
 #include <duet/event_loop.hpp>
+#include <duet/policies.hpp>
 #include <duet/exceptions.hpp>
 
 // The JS half (js/library_duet.js).
@@ -120,7 +121,7 @@ void browser_backend::close() noexcept {
     armed_ = HUGE_VAL;
 }
 
-std::unique_ptr<abstract_event_loop> new_event_loop() {
+std::unique_ptr<abstract_event_loop> detail::new_backend_event_loop() {
     return std::make_unique<event_loop>();
 }
 

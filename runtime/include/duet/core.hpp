@@ -1,0 +1,17 @@
+// Every target-neutral part of duet (the shared core); <duet/duet.hpp> adds the target's
+// own parts on top.
+#pragma once
+
+#include <duet/base_events.hpp>
+#include <duet/contextvars.hpp>
+#include <duet/coro.hpp>
+#include <duet/events.hpp>
+#include <duet/exceptions.hpp>
+#include <duet/executor.hpp>
+#include <duet/futures.hpp>
+#include <duet/locks.hpp>
+#include <duet/policies.hpp>
+#include <duet/queues.hpp>
+#include <duet/runners.hpp>
+#include <duet/tasks.hpp>
+#include <duet/virtual_clock.hpp>
