@@ -1,9 +1,11 @@
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_set>
 
 #include <duet/base_events.hpp>
+#include <duet/detail/debug.hpp>
 #include <duet/executor.hpp>
 
 namespace duet {
@@ -67,11 +69,53 @@ abstract_event_loop& get_running_loop() {
 }
 
 base_event_loop::base_event_loop() {
-    std::lock_guard g(alive_mutex());
-    alive_set().insert(this);
+    {
+        std::lock_guard g(alive_mutex());
+        alive_set().insert(this);
+    }
+    const char* env = std::getenv("DUET_DEBUG");
+    if (env && *env && std::string(env) != "0") set_debug(true);
+}
+
+void base_event_loop::set_debug(bool on) {
+    if (on != debug_) detail::debug_loops.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
+    debug_ = on;
+}
+
+void base_event_loop::check_thread(const char* what) const {
+    // Only meaningful while the loop runs: that is when it has an owning thread.
+    if (running_ && std::this_thread::get_id() != thread_id_)
+        throw std::runtime_error(std::string("Non-thread-safe operation invoked on an event loop other than the "
+                                             "current one (") +
+                                 what + " from another thread; use call_soon_threadsafe)");
+}
+
+void base_event_loop::run_batch_debug(std::size_t n) {
+    for (; n > 0; --n) {
+        detail::ready_entry e = ready_.pop();
+        std::string name;
+        if (e.fn == &handle_thunk) {
+            auto* node = static_cast<detail::handle_node*>(e.arg);
+            auto* t = node->fn_.target_type();
+            name = t ? "callback " + detail::type_name(*t) : "callback";
+        } else if (e.fn == &detail::task_core::wakeup_thunk) {
+            name = "step of task " + static_cast<detail::task_core*>(e.arg)->name();
+        } else {
+            name = "ready-queue entry";
+        }
+        double t0 = time();
+        e.fn(e.arg, true);
+        double took = time() - t0;
+        if (took >= slow_callback_duration_) {
+            char buf[64];
+            std::snprintf(buf, sizeof buf, "%.3f", took);
+            std::fprintf(stderr, "duet: Executing %s took %s seconds\n", name.c_str(), buf);
+        }
+    }
 }
 
 base_event_loop::~base_event_loop() {
+    if (debug_) detail::debug_loops.fetch_sub(1, std::memory_order_relaxed);
     if (!closed_) {
         closed_ = true;
         release_pending();
@@ -98,6 +142,7 @@ void base_event_loop::run_forever() {
     if (running_) throw std::runtime_error("This event loop is already running");
     if (tl_running) throw std::runtime_error("Cannot run the event loop while another loop is running");
     running_scope scope(this, running_, stopping_);
+    thread_id_ = std::this_thread::get_id();
     host_run();
 }
 
@@ -152,9 +197,13 @@ base_event_loop::wake_plan base_event_loop::process() {
     for (unsigned it = 1;; ++it) {
         if (!timers_.empty()) run_due_timers(time());
         // asyncio's fairness rule: run exactly what was ready when the iteration began.
-        for (std::size_t n = ready_.size(); n > 0; --n) {
-            detail::ready_entry e = ready_.pop();
-            e.fn(e.arg, true);
+        if (debug_) {
+            run_batch_debug(ready_.size());
+        } else {
+            for (std::size_t n = ready_.size(); n > 0; --n) {
+                detail::ready_entry e = ready_.pop();
+                e.fn(e.arg, true);
+            }
         }
         if (stopping_) break;
         if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
@@ -185,6 +234,7 @@ void base_event_loop::push_handle(detail::handle_node* n) {
 
 handle base_event_loop::call_soon_cb(callback cb) {
     check_open_for("call_soon");
+    if (debug_) check_thread("call_soon");
     auto* n = new detail::handle_node(this, std::move(cb), false);
     auto h = handle(detail::intrusive_ptr<detail::handle_node>(n));  // a second reference
     push_handle(n);
@@ -208,6 +258,7 @@ handle base_event_loop::call_soon_threadsafe_cb(callback cb) {
 
 timer_handle base_event_loop::call_at_cb(double when, callback cb) {
     check_open_for("call_at");
+    if (debug_) check_thread("call_at");
     if (std::isnan(when)) throw std::invalid_argument("call_at: time is NaN");
     auto* n = new detail::handle_node(this, std::move(cb), false);
     n->is_timer_ = true;
@@ -237,6 +288,7 @@ void base_event_loop::run_until_done(basic_future f) {
 }
 
 void base_event_loop::start_task(basic_task t) {
+    if (debug_) check_thread("create_task");
     auto* tc = static_cast<detail::task_core*>(t.core());
     detail::link_task(*this, tc);
     tc->loop_owned_ = true;

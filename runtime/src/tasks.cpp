@@ -4,6 +4,7 @@
 #include <utility>
 
 #include <duet/base_events.hpp>
+#include <duet/detail/debug.hpp>
 #include <duet/tasks.hpp>
 
 namespace duet {
@@ -48,6 +49,7 @@ task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcep
     : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
 
 task_core::~task_core() {
+    if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
     if (fut_waiter_) fut_waiter_->remove_waiter(this);
     if (root_) root_.destroy();
 }
@@ -189,6 +191,9 @@ void task_core::last_release() noexcept {
         if (base_event_loop::alive(loop_)) {
             exception_context ctx;
             ctx.message = "Task was destroyed but it is pending!";
+            source_site site{};
+            if (debug_tracking() && find_site(static_cast<future_core*>(this), &site))
+                ctx.message += " (created at " + std::string(site.file) + ":" + std::to_string(site.line) + ")";
             ctx.task = basic_task(intrusive_ptr<future_core>(this));
             loop_->call_exception_handler(ctx);
         }

@@ -40,7 +40,14 @@ public:
     executor& default_executor() override;
     void shutdown_default_executor() override;
     bool get_debug() const noexcept override { return debug_; }
-    void set_debug(bool on) override { debug_ = on; }
+    // Debug mode (also switched on for new loops by the environment variable DUET_DEBUG=1):
+    // slow callbacks are reported, non-thread-safe calls from other threads raise,
+    // coroutines never awaited and pending tasks destroyed are reported with where they
+    // were created. Off by default; free when off.
+    void set_debug(bool on) override;
+    // Callbacks running longer than this are reported in debug mode (seconds; 0.1).
+    double slow_callback_duration() const noexcept { return slow_callback_duration_; }
+    void set_slow_callback_duration(double seconds) noexcept { slow_callback_duration_ = seconds; }
     base_event_loop& base() noexcept override { return *this; }
 
     // ---- for backends and custom loops
@@ -114,6 +121,8 @@ protected:
 
 private:
     bool drain_threadsafe();
+    void run_batch_debug(std::size_t n);
+    void check_thread(const char* what) const;
     void run_due_timers(double now);
     void release_pending() noexcept;
     void drop_queued() noexcept;
@@ -128,6 +137,8 @@ private:
     bool closed_ = false;
     bool in_process_ = false;
     bool debug_ = false;
+    double slow_callback_duration_ = 0.1;
+    std::thread::id thread_id_;
 
     std::mutex ts_mutex_;
     std::vector<detail::handle_node*> ts_queue_;

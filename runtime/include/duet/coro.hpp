@@ -85,9 +85,7 @@ struct coro_promise_base {
     co::coroutine_handle<> continuation_;
     std::exception_ptr exception_;
 
-    // The default arguments name the coroutine function and where it is defined.
-    explicit coro_promise_base(const char* fn = __builtin_FUNCTION(), const char* file = __builtin_FILE(),
-                               int line = __builtin_LINE()) {
+    coro_promise_base(const char* fn, const char* file, int line) {
         if (debug_tracking()) record_site(this, {fn, file, line});
     }
     ~coro_promise_base() {
@@ -142,8 +140,14 @@ struct coro_promise_base {
     }
 };
 
+// The default arguments of the promise constructors are evaluated in the coroutine
+// function itself, so they name it and where it is defined (for debug mode).
+#define DUET_PROMISE_SITE \
+    const char *fn = __builtin_FUNCTION(), const char *file = __builtin_FILE(), int line = __builtin_LINE()
+
 template <class T>
 struct coro_promise : coro_promise_base {
+    explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
     result_slot<T> result;
     coro<T> get_return_object() noexcept;
     template <class U>
@@ -156,10 +160,12 @@ struct coro_promise : coro_promise_base {
 };
 template <>
 struct coro_promise<void> : coro_promise_base {
+    explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
     result_slot<void> result;
     coro<void> get_return_object() noexcept;
     void return_void() noexcept {}
 };
+#undef DUET_PROMISE_SITE
 
 }  // namespace detail
 
