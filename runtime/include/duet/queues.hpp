@@ -93,20 +93,7 @@ public:
 
     // Waits while the queue is full; queue_shut_down once shut down.
     coro<void> put(T item) {
-        while (full()) {
-            if (shutdown_) throw queue_shut_down();
-            auto it = putters_.add();
-            auto fut = *it;
-            try {
-                co_await fut;
-            } catch (...) {
-                putters_.remove(it);
-                // Woken but cancelled: the free slot goes to the next putter.
-                if (!full() && fut.done() && !fut.cancelled()) putters_.wake_first();
-                throw;
-            }
-            putters_.remove(it);
-        }
+        co_await wait_until(putters_, [this] { return !full(); });
         put_nowait(std::move(item));
     }
     void put_nowait(T item) {
@@ -121,20 +108,7 @@ public:
     // Waits while the queue is empty; queue_shut_down once shut down and empty. A
     // cancelled get never loses an item: items stay in the queue until a get takes them.
     coro<T> get() {
-        while (empty()) {
-            if (shutdown_) throw queue_shut_down();
-            auto it = getters_.add();
-            auto fut = *it;
-            try {
-                co_await fut;
-            } catch (...) {
-                getters_.remove(it);
-                // Woken for an item but cancelled: hand the wake-up to the next getter.
-                if (!empty() && fut.done() && !fut.cancelled()) getters_.wake_first();
-                throw;
-            }
-            getters_.remove(it);
-        }
+        co_await wait_until(getters_, [this] { return !empty(); });
         co_return get_nowait();
     }
     T get_nowait() {
@@ -175,6 +149,25 @@ public:
     bool is_shut_down() const noexcept { return shutdown_; }
 
 private:
+    // Waits in FIFO order with the other waiters until ready(). A waiter woken and then
+    // cancelled before it could act hands its wake-up to the next one.
+    template <class Ready>
+    coro<void> wait_until(detail::waiter_list& waiters, Ready ready) {
+        while (!ready()) {
+            if (shutdown_) throw queue_shut_down();
+            auto it = waiters.add();
+            auto fut = *it;
+            try {
+                co_await fut;
+            } catch (...) {
+                waiters.remove(it);
+                if (ready() && fut.done() && !fut.cancelled()) waiters.wake_first();
+                throw;
+            }
+            waiters.remove(it);
+        }
+    }
+
     Store store_;
     std::size_t maxsize_;
     std::size_t unfinished_ = 0;
