@@ -69,6 +69,7 @@ class concurrent_future {
         std::exception_ptr error;
         bool cancelled = false;
         bool done = false;
+        bool cancel_requested = false;
         std::function<void()> on_cancel;  // asks the loop to cancel the task
         std::vector<std::function<void()>> callbacks;
     };
@@ -91,6 +92,7 @@ public:
             std::lock_guard g(s_->m);
             if (s_->done) return false;
             c = s_->on_cancel;
+            if (!c) s_->cancel_requested = true;  // delivered once the task exists
         }
         if (c) c();
         return true;
@@ -134,8 +136,13 @@ public:
         finish([](state& s) { s.cancelled = true; });
     }
     void set_on_cancel(std::function<void()> f) {
-        std::lock_guard g(s_->m);
-        s_->on_cancel = std::move(f);
+        bool now;
+        {
+            std::lock_guard g(s_->m);
+            now = s_->cancel_requested;
+            s_->on_cancel = f;
+        }
+        if (now) f();
     }
 
 private:
@@ -182,50 +189,64 @@ template <class F, class... A>
 auto run_in_executor(abstract_event_loop& loop, executor* ex, F&& f, A&&... a)
     -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
+    using stored = std::conditional_t<std::is_void_v<R>, bool, R>;
     require_threads("run_in_executor");
     auto fut = loop.create_future<R>();
+    // Loop objects count references without atomics, so the worker never copies or drops
+    // the future: it carries this box, whose ownership goes back to the loop thread.
+    auto* box = new future<R>(fut);
     auto* lp = &loop;
-    detail::submit_to_executor(loop, ex, [fut, lp, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
-        // The call runs here; its outcome is handed to the loop thread.
-        std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> value;
-        std::exception_ptr error;
-        try {
-            if constexpr (std::is_void_v<R>) {
-                std::invoke(f, a...);
-                value.emplace(true);
-            } else {
-                value.emplace(std::invoke(f, a...));
+    try {
+        detail::submit_to_executor(loop, ex, [box, lp, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
+            std::optional<stored> value;
+            std::exception_ptr error;
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    std::invoke(f, a...);
+                    value.emplace(true);
+                } else {
+                    value.emplace(std::invoke(f, a...));
+                }
+            } catch (...) {
+                error = std::current_exception();
             }
-        } catch (...) {
-            error = std::current_exception();
-        }
-        try {
-            lp->call_soon_threadsafe([fut, value = std::move(value), error]() mutable {
-                if (fut.done()) return;
-                if (error)
-                    fut.set_exception(error);
-                else if constexpr (std::is_void_v<R>)
-                    fut.set_result();
-                else
-                    fut.set_result(std::move(*value));
-            });
-        } catch (...) {
-            // The loop closed meanwhile: nobody is left to receive the result.
-        }
-    });
+            try {
+                lp->call_soon_threadsafe(
+                    [own = std::unique_ptr<future<R>>(box), value = std::move(value), error]() mutable {
+                        future<R>& target = *own;
+                        if (target.done()) return;  // cancelled meanwhile
+                        if (error)
+                            target.set_exception(error);
+                        else if constexpr (std::is_void_v<R>)
+                            target.set_result();
+                        else
+                            target.set_result(std::move(*value));
+                    });
+            } catch (...) {
+                // The loop closed meanwhile. Its future may only be released on its own
+                // thread, so the box is left alone (duet::run joins its executor before
+                // closing, so this does not happen there).
+            }
+        });
+    } catch (...) {
+        delete box;
+        throw;
+    }
     return fut;
 }
 
 // Runs f(args...) in the default executor, in a copy of the current context, and awaits
-// the result (asyncio.to_thread).
+// the result (asyncio.to_thread). Takes its arguments by value: the coroutine starts
+// later, when the caller's temporaries are gone.
 template <class F, class... A>
-auto to_thread(F&& f, A&&... a) -> coro<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> {
+auto to_thread(F f, A... a) -> coro<std::invoke_result_t<F, A...>> {
     auto& loop = get_running_loop();
     auto ctx = std::make_shared<context>(copy_context());
-    co_return co_await run_in_executor(loop, nullptr,
-                                       [ctx, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
-                                           return ctx->run([&]() -> decltype(auto) { return std::invoke(f, a...); });
-                                       });
+    auto job = [ctx, f = std::move(f), ... a = std::move(a)]() mutable {
+        return ctx->run([&]() -> decltype(auto) { return std::invoke(f, a...); });
+    };
+    auto fut = run_in_executor(loop, nullptr, std::move(job));
+    co_return co_await fut;
 }
 
 // Submits a coroutine to `loop` from another thread; the returned future can be waited on
@@ -233,13 +254,19 @@ auto to_thread(F&& f, A&&... a) -> coro<std::invoke_result_t<std::decay_t<F>, st
 template <class T>
 concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop) {
     concurrent_future<T> out;
-    auto shared = std::make_shared<coro<T>>(std::move(c));
     auto* lp = &loop;
-    loop.call_soon_threadsafe([shared, out, lp]() mutable {
-        auto t = lp->create_task(std::move(*shared));
-        out.set_on_cancel([t, lp]() mutable {
+    loop.call_soon_threadsafe([body = std::make_shared<coro<T>>(std::move(c)), out, lp]() mutable {
+        auto t = lp->create_task(std::move(*body));
+        // Other threads may only name the task: cancel() finds it again on the loop
+        // thread by address and id, and does nothing once it has ended.
+        auto* core = t.core();
+        auto id = static_cast<detail::task_core*>(core)->id();
+        out.set_on_cancel([lp, core, id] {
             try {
-                lp->call_soon_threadsafe([t]() mutable { t.cancel(); });
+                lp->call_soon_threadsafe([lp, core, id] {
+                    for (auto& x : all_tasks(*lp))
+                        if (x.core() == core && static_cast<detail::task_core*>(core)->id() == id) x.cancel();
+                });
             } catch (...) {
             }
         });
@@ -262,17 +289,19 @@ concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& lo
 template <class T>
 future<T> wrap_future(concurrent_future<T> cf, abstract_event_loop& loop) {
     auto fut = loop.create_future<T>();
+    auto* box = new future<T>(fut);  // see run_in_executor: only the loop thread owns it
     auto* lp = &loop;
-    cf.add_done_callback([cf, fut, lp]() mutable {
+    cf.add_done_callback([cf, box, lp]() mutable {
         try {
-            lp->call_soon_threadsafe([cf, fut]() mutable {
-                if (fut.done()) return;
+            lp->call_soon_threadsafe([cf, own = std::unique_ptr<future<T>>(box)]() mutable {
+                future<T>& target = *own;
+                if (target.done()) return;
                 if (cf.cancelled()) {
-                    fut.cancel();
+                    target.cancel();
                     return;
                 }
                 auto call = [&]() -> T { return cf.result(); };
-                detail::settle(fut, call);
+                detail::settle(target, call);
             });
         } catch (...) {
         }

@@ -33,6 +33,8 @@ public:
     std::string name() const;
     void set_name(std::string n) { name_ = std::move(n); }
     co::coroutine_handle<> coro() const noexcept { return root_; }
+    // Unique per process (tasks are numbered as they are created).
+    std::uint64_t id() const noexcept { return id_; }
 
     // Runs the coroutine until it next suspends or ends.
     void step() noexcept;
