@@ -72,6 +72,22 @@ TEST(Timeout, BodyInTimeReturnsItsValue) {
     EXPECT_DOUBLE_EQ(loop.time(), 102.6);
 }
 
+TEST(Timeout, RunTakesFuturesAndTasks) {
+    vloop loop;
+    auto main_coro = [&]() -> coro<void> {
+        auto [a, b] = co_await timeout(1).run(gather(value_after(0.1, 1), value_after(0.2, 2)));
+        EXPECT_EQ(a + b, 3);
+        auto t = create_task(value_after(5, 3));
+        EXPECT_THROW(co_await timeout(0.5).run(t), timeout_error);
+        EXPECT_TRUE(t.cancelled()) << "cancelling the body cancels the task it awaits";
+        EXPECT_DOUBLE_EQ(get_running_loop().time(), 0.7);
+        // A stored coroutine of an rvalue scope carries the scope along.
+        auto later = timeout(0.1).run(value_after(1, 4));
+        EXPECT_THROW(co_await later, timeout_error);
+    };
+    loop.run_until_complete(main_coro());
+}
+
 TEST(Timeout, TimeoutAtUsesAnAbsoluteDeadline) {
     vloop loop;
     auto main_coro = [&]() -> coro<void> {

@@ -83,6 +83,16 @@ public:
     coro<T> run(coro<T> body) &;
     template <class T>
     coro<T> run(coro<T> body) &&;
+    // The same for a future or task: `co_await timeout(5).run(gather(a(), b()))`.
+    template <class T>
+    coro<T> run(future<T> f) & {
+        return run(detail::await_future(std::move(f), false));
+    }
+    template <class T>
+    coro<T> run(future<T> f) && {
+        check_movable();
+        return run_owned(std::move(*this), detail::await_future(std::move(f), false));
+    }
     // The same with a callable returning the body: f(scope) or f(). The callable is kept
     // alive until the body ends, so a capturing lambda temporary is fine here.
     template <class F>

@@ -73,12 +73,6 @@ std::vector<F> unique_futures(R&& range) {
     return out;
 }
 
-template <class T>
-coro<T> await_future(future<T> f, bool owned) {
-    co_await completion_of(f);
-    co_return take_value(f, owned);
-}
-
 coro<void> cancel_and_wait(future_core& f);
 
 // asyncio 3.12's wait_for with a timeout <= 0: the result if already done, else cancel,

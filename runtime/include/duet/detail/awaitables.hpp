@@ -96,6 +96,13 @@ inline future<void> completion_of(const basic_future& f) {
     return future<void>(intrusive_ptr<future_core>(f.core()), nullptr);
 }
 
+// Awaits a future or task and takes its result (see take_value).
+template <class T>
+coro<T> await_future(future<T> f, bool owned) {
+    co_await completion_of(f);
+    co_return take_value(f, owned);
+}
+
 // Holds a coroutine's result of any type (void, reference, move-only) between getting it
 // and returning it.
 template <class T>
