@@ -339,6 +339,26 @@ TEST(Gather, UnretrievedGatherFailureIsReported) {
     EXPECT_EQ(log.calls[0].message, "Future exception was never retrieved");
 }
 
+TEST(Gather, PendingWhenTheLoopClosesLeaksNothing) {
+    auto sentinel = std::make_shared<int>(0);
+    {
+        test_loop loop;
+        loop.set_exception_handler([](abstract_event_loop&, const exception_context&) {});
+        auto body = [&]() -> coro<void> {
+            auto g = gather(value_after(1000, 1), value_after(1000, 2));
+            g.add_done_callback([sentinel](basic_future&) {});
+            auto s = shield(value_after(1000, 3));
+            s.add_done_callback([sentinel](basic_future&) {});
+            co_await g;
+        };
+        loop.create_task(body());
+        loop.run_until_complete(sleep(0));
+        EXPECT_EQ(sentinel.use_count(), 3);
+        loop.close();
+    }
+    EXPECT_EQ(sentinel.use_count(), 1) << "the gather and the shield were freed with their children";
+}
+
 // ---------------------------------------------------------------- shield
 
 TEST(Shield, MirrorsTheInnerResultAndException) {
