@@ -3,7 +3,6 @@
 namespace duet::detail {
 
 bool gather_core::cancel(std::string msg) {
-    log_exception_ = false;
     if (done()) return false;
     bool any = false;
     for (auto& c : children_)

@@ -186,6 +186,7 @@ TEST(Gather, CancellingTheGatherCancelsEveryChild) {
             msg = e.message();
         }
         EXPECT_EQ(msg, "enough");
+        EXPECT_FALSE(g.cancelled()) << "as asyncio: it ends with cancelled_error as its exception";
         EXPECT_TRUE(p1.cancelled);
         EXPECT_TRUE(p2.cancelled);
         EXPECT_FALSE(g.cancel()) << "done already";

@@ -20,7 +20,9 @@
 // - return_exceptions: every child's outcome (value | exception | cancellation) is
 //   placed by position in a duet::outcome<T>; the gather only fails when cancelled.
 // - Cancelling the gather future (or the task that awaits it) cancels every child not yet
-//   done; the gather then ends with cancelled_error.
+//   done; the gather then ends with cancelled_error (as its exception: like asyncio's
+//   gathering future, it does not report cancelled() itself), even if a child swallowed
+//   the cancellation.
 // - A child cancelled while the gather itself was not: the gather ends with
 //   cancelled_error as its exception, but its own future is not cancelled() (asyncio's
 //   semantics; the other children are not cancelled).
