@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include <duet/base_events.hpp>
+#include <duet/executor.hpp>
 
 namespace duet {
 
@@ -310,7 +311,25 @@ void base_event_loop::close() {
     if (closed_) return;
     release_pending();
     closed_ = true;
+    // As asyncio: the default executor is told to stop, without waiting for its jobs.
+    if (default_executor_) default_executor_->shutdown(false);
     host_close();
+}
+
+void base_event_loop::set_default_executor(std::shared_ptr<executor> ex) {
+    if (!ex) throw std::invalid_argument("set_default_executor: null executor");
+    default_executor_ = std::move(ex);
+}
+
+executor& base_event_loop::default_executor() {
+    check_open_for("default_executor");
+    require_threads("the default executor");
+    if (!default_executor_) default_executor_ = std::make_shared<thread_pool_executor>();
+    return *default_executor_;
+}
+
+void base_event_loop::shutdown_default_executor() {
+    if (auto ex = std::exchange(default_executor_, nullptr)) ex->shutdown(true);
 }
 
 }  // namespace duet

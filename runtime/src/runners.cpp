@@ -1,3 +1,4 @@
+#include <duet/policies.hpp>
 #include <duet/runners.hpp>
 
 namespace duet {
@@ -19,6 +20,11 @@ abstract_event_loop& runner::get_loop() {
     if (!loop_) {
         loop_ = factory_ ? factory_() : new_event_loop();
         if (debug_) loop_->set_debug(*debug_);
+        // As asyncio.Runner: the policy's current loop while the runner lives.
+        if (!factory_) {
+            set_event_loop(loop_.get());
+            set_current_ = true;
+        }
     }
     return *loop_;
 }
@@ -34,7 +40,15 @@ void runner::close() {
         auto left = all_tasks(loop);
         if (!left.empty()) {
             for (auto& t : left) t.cancel();
-            loop.run_until_complete(await_all(left));
+            try {
+                loop.run_until_complete(await_all(left));
+            } catch (...) {
+                // The loop cannot run (a wasm build without blocking support): close() is
+                // also called by ~runner and must not throw; closing reports the tasks.
+                loop.close();
+                loop_.reset();
+                return;
+            }
             for (auto& t : left) {
                 if (t.cancelled()) continue;
                 if (auto e = t.exception()) {
@@ -46,8 +60,10 @@ void runner::close() {
                 }
             }
         }
+        loop.shutdown_default_executor();
         loop.close();
     }
+    if (set_current_) set_event_loop(nullptr);
     loop_.reset();
 }
 

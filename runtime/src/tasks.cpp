@@ -110,7 +110,10 @@ void task_core::step() noexcept {
     }
     task_core* prev = lp.current_task_;
     lp.current_task_ = this;
-    resume_trampoline(resume_);
+    {
+        context_scope in_task_context(&ctx_);
+        resume_trampoline(resume_);
+    }
     lp.current_task_ = prev;
     if (root_.done()) {
         finish_from_root();

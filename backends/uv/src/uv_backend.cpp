@@ -5,6 +5,7 @@
 #include <uv.h>
 
 #include <duet/event_loop.hpp>
+#include <duet/policies.hpp>
 
 namespace duet {
 
@@ -105,7 +106,7 @@ uv_loop_s* uv_backend::uv_loop() noexcept {
     return &impl_->loop;
 }
 
-std::unique_ptr<abstract_event_loop> new_event_loop() {
+std::unique_ptr<abstract_event_loop> detail::new_backend_event_loop() {
     return std::make_unique<event_loop>();
 }
 

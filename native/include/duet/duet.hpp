@@ -1,20 +1,5 @@
 // Everything duet offers on the native target.
 #pragma once
 
-#include <duet/base_events.hpp>
-#include <duet/coro.hpp>
+#include <duet/core.hpp>
 #include <duet/event_loop.hpp>
-#include <duet/events.hpp>
-#include <duet/exceptions.hpp>
-#include <duet/futures.hpp>
-#include <duet/locks.hpp>
-#include <duet/runners.hpp>
-#include <duet/tasks.hpp>
-#include <duet/virtual_clock.hpp>
-// combinators
-#include <duet/exception_group.hpp>
-#include <duet/gather.hpp>
-#include <duet/shield.hpp>
-#include <duet/task_group.hpp>
-#include <duet/timeouts.hpp>
-#include <duet/wait.hpp>

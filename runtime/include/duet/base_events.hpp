@@ -36,6 +36,9 @@ public:
     const exception_handler& get_exception_handler() const noexcept override { return exception_handler_; }
     void default_exception_handler(const exception_context& ctx) override;
     void call_exception_handler(const exception_context& ctx) noexcept override;
+    void set_default_executor(std::shared_ptr<executor> ex) override;
+    executor& default_executor() override;
+    void shutdown_default_executor() override;
     bool get_debug() const noexcept override { return debug_; }
     void set_debug(bool on) override { debug_ = on; }
     base_event_loop& base() noexcept override { return *this; }
@@ -132,6 +135,7 @@ private:
 
     task_factory task_factory_;
     exception_handler exception_handler_;
+    std::shared_ptr<executor> default_executor_;
 };
 
 // The compile-time backend policy. A backend is constructed with its loop and provides:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <duet/coroutine.hpp>
+#include <duet/detail/debug.hpp>
 #include <duet/detail/pool.hpp>
 #include <duet/futures.hpp>
 
@@ -95,7 +96,26 @@ struct coro_promise_base {
     co::coroutine_handle<> continuation_;
     std::exception_ptr exception_;
 
-    co::suspend_always initial_suspend() const noexcept { return {}; }
+    // The default arguments name the coroutine function and where it is defined.
+    explicit coro_promise_base(const char* fn = __builtin_FUNCTION(), const char* file = __builtin_FILE(),
+                               int line = __builtin_LINE()) {
+        if (debug_tracking()) record_site(this, {fn, file, line});
+    }
+    ~coro_promise_base() {
+        if (debug_tracking()) forget_site(this, nullptr);
+    }
+    coro_promise_base(const coro_promise_base&) = delete;
+    coro_promise_base& operator=(const coro_promise_base&) = delete;
+
+    struct initial_awaiter {
+        const void* promise;
+        bool await_ready() const noexcept { return false; }
+        void await_suspend(co::coroutine_handle<>) const noexcept {}
+        void await_resume() const noexcept {
+            if (debug_tracking()) mark_started(promise);
+        }
+    };
+    initial_awaiter initial_suspend() const noexcept { return {this}; }
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
@@ -166,13 +186,13 @@ public:
     coro(coro&& o) noexcept : h_(std::exchange(o.h_, {})) {}
     coro& operator=(coro&& o) noexcept {
         if (this != &o) {
-            if (h_) h_.destroy();
+            if (h_) destroy_frame();
             h_ = std::exchange(o.h_, {});
         }
         return *this;
     }
     ~coro() {
-        if (h_) h_.destroy();
+        if (h_) destroy_frame();
     }
 
     explicit operator bool() const noexcept { return static_cast<bool>(h_); }
@@ -199,6 +219,14 @@ public:
     }
 
 private:
+    void destroy_frame() noexcept {
+        if (detail::debug_tracking()) {
+            detail::source_site site{};
+            const void* key = static_cast<const detail::coro_promise_base*>(&h_.promise());
+            if (detail::forget_site(key, &site)) detail::report_never_awaited(site);
+        }
+        h_.destroy();
+    }
     handle_type h_;
 };
 

@@ -33,6 +33,8 @@ using exception_handler = std::function<void(abstract_event_loop&, const excepti
 enum class task_start { soon, eager };
 using task_factory = std::function<task_start(abstract_event_loop&, basic_task&)>;
 
+class executor;
+
 class abstract_event_loop {
 public:
     abstract_event_loop() = default;
@@ -95,18 +97,26 @@ public:
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
+    // The task runs in a copy of the current context.
     template <class T>
     task<T> create_task(coro<T> c, std::string name = {}) {
-        check_open_for("create_task");
-        if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
-        auto* st = new detail::task_state<T>(&base(), c.release());
-        task<T> t(st);
-        if (!name.empty()) st->set_name(std::move(name));
-        start_task(t);
-        return t;
+        return make_task(std::move(c), std::move(name), detail::capture_context());
+    }
+    // The task runs in `ctx` itself (values it sets stay in ctx).
+    template <class T>
+    task<T> create_task(coro<T> c, std::string name, const context& ctx) {
+        return make_task(std::move(c), std::move(name), ctx.state());
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
+
+    // --- executors (see executor.hpp for run_in_executor and to_thread)
+    // Replaces the executor used when run_in_executor is given none.
+    virtual void set_default_executor(std::shared_ptr<executor> ex) = 0;
+    // The default executor, created on first use (a thread_pool_executor).
+    virtual executor& default_executor() = 0;
+    // Waits until the default executor's jobs have run and its threads ended.
+    virtual void shutdown_default_executor() = 0;
 
     // --- errors
     virtual void set_exception_handler(exception_handler h) = 0;
@@ -130,6 +140,17 @@ protected:
     virtual void check_open_for(const char* what) const = 0;
 
 private:
+    template <class T>
+    task<T> make_task(coro<T> c, std::string name, detail::context_slot ctx) {
+        check_open_for("create_task");
+        if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
+        auto* st = new detail::task_state<T>(&base(), c.release());
+        task<T> t(st);
+        if (!name.empty()) st->set_name(std::move(name));
+        st->ctx_ = std::move(ctx);
+        start_task(t);
+        return t;
+    }
     template <class F, class... A>
     static callback bind(F&& f, A&&... a) {
         if constexpr (sizeof...(A) == 0)
@@ -149,8 +170,20 @@ template <class T>
 task<T> create_task(coro<T> c, std::string name = {}) {
     return get_running_loop().create_task(std::move(c), std::move(name));
 }
+template <class T>
+task<T> create_task(coro<T> c, std::string name, const context& ctx) {
+    return get_running_loop().create_task(std::move(c), std::move(name), ctx);
+}
 
-// A new loop of the target's default backend (uv natively, browser under Emscripten).
+// A task factory that runs each new task's first step at once, inside create_task, when
+// the loop is running (asyncio.eager_task_factory): a task that finishes without
+// suspending never goes through the ready queue.
+inline task_start eager_task_factory(abstract_event_loop&, basic_task&) {
+    return task_start::eager;
+}
+
+// A new loop from the current policy: by default of the target's backend (uv natively,
+// browser under Emscripten). See policies.hpp.
 std::unique_ptr<abstract_event_loop> new_event_loop();
 
 }  // namespace duet

@@ -35,6 +35,7 @@ private:
     std::optional<bool> debug_;
     std::unique_ptr<abstract_event_loop> loop_;
     bool closed_ = false;
+    bool set_current_ = false;
 };
 
 // asyncio.run: a fresh loop of the target's default backend.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <duet/contextvars.hpp>
 #include <duet/coro.hpp>
 #include <duet/futures.hpp>
 
@@ -50,6 +51,9 @@ public:
 
     // Releases the coroutine of a task that will never run again (its loop closed).
     void abandon() noexcept;
+
+    // The context the task runs in (null until something is set in it).
+    detail::context_slot ctx_;
 
 protected:
     // Moves the finished root coroutine's value into the result slot; returns its

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <new>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 namespace duet::detail {
@@ -18,6 +19,7 @@ class small_callable<R(Args...), Capacity> {
         R (*invoke)(void*, Args&&...);
         void (*move_to)(void* from, void* to) noexcept;
         void (*destroy)(void*) noexcept;
+        const std::type_info* type;
     };
 
     template <class F>
@@ -32,7 +34,7 @@ class small_callable<R(Args...), Capacity> {
                 ::new (to) F(std::move(*static_cast<F*>(from)));
                 static_cast<F*>(from)->~F();
             },
-            [](void* s) noexcept { static_cast<F*>(s)->~F(); }};
+            [](void* s) noexcept { static_cast<F*>(s)->~F(); }, &typeid(F)};
         return &o;
     }
     template <class F>
@@ -40,7 +42,7 @@ class small_callable<R(Args...), Capacity> {
         static constexpr ops o{
             [](void* s, Args&&... a) -> R { return (**static_cast<F**>(s))(std::forward<Args>(a)...); },
             [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
-            [](void* s) noexcept { delete *static_cast<F**>(s); }};
+            [](void* s) noexcept { delete *static_cast<F**>(s); }, &typeid(F)};
         return &o;
     }
 
@@ -83,6 +85,8 @@ public:
         if (ops_) std::exchange(ops_, nullptr)->destroy(buf_);
     }
     explicit operator bool() const noexcept { return ops_ != nullptr; }
+    // The stored callable's type (for debug-mode names); null when empty.
+    const std::type_info* target_type() const noexcept { return ops_ ? ops_->type : nullptr; }
     R operator()(Args... a) { return ops_->invoke(buf_, std::forward<Args>(a)...); }
 
 private:

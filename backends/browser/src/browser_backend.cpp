@@ -1,0 +1,133 @@
+#include <cmath>
+#include <memory>
+
+#include <emscripten/emscripten.h>
+
+#include <duet/event_loop.hpp>
+#include <duet/policies.hpp>
+#include <duet/exceptions.hpp>
+
+// The JS half (js/library_duet.js).
+extern "C" {
+int duet_host_open(duet::browser_backend* backend);
+void duet_host_soon(int host_id);
+void duet_host_arm(int host_id, double delay_ms);
+int duet_host_set_blocking(int host_id, int on);
+void duet_host_close(int host_id);
+}
+
+namespace duet {
+
+namespace wasm::detail {
+int (*block_until_woken)(int host_id) = nullptr;
+}  // namespace wasm::detail
+
+browser_backend::browser_backend(base_event_loop& loop)
+    : loop_(loop), host_id_(duet_host_open(this)), armed_(HUGE_VAL) {}
+
+browser_backend::~browser_backend() {
+    close();
+}
+
+double browser_backend::now() const noexcept {
+    return emscripten_get_now() * 1e-3;
+}
+
+void browser_backend::wake(base_event_loop::wake_plan p) noexcept {
+    apply(p);
+}
+
+// Ready work means one macrotask (whose turn re-plans the timer anyway); otherwise the
+// timer follows the earliest deadline.
+void browser_backend::apply(base_event_loop::wake_plan p) noexcept {
+    if (p.ready)
+        request_soon();
+    else
+        arm(p.deadline);
+}
+
+void browser_backend::request_soon() noexcept {
+    if (soon_pending_ || !host_id_) return;
+    soon_pending_ = true;
+    duet_host_soon(host_id_);
+}
+
+void browser_backend::arm(double deadline) noexcept {
+    if (deadline == armed_ || !host_id_) return;
+    armed_ = deadline;
+    if (deadline == HUGE_VAL) {
+        duet_host_arm(host_id_, -1);
+        return;
+    }
+    double ms = std::ceil((deadline - now()) * 1e3);
+    duet_host_arm(host_id_, ms > 0 ? ms : 0);
+}
+
+void browser_backend::note_fired(int fired) noexcept {
+    if (fired & fired_soon) soon_pending_ = false;
+    if (fired & fired_timer) armed_ = HUGE_VAL;
+}
+
+void browser_backend::host_turn(int fired) noexcept {
+    note_fired(fired);
+    // Stale wake-ups (the loop stopped, is blocking, or this turn re-entered through a
+    // nested blocking run) are dropped: whoever owns the loop re-plans when it continues.
+    if (blocking_ || in_turn_ || !loop_.is_running()) return;
+    in_turn_ = true;
+    auto p = loop_.hosted_process();
+    in_turn_ = false;
+    if (loop_.is_running())
+        apply(p);
+    else
+        arm(HUGE_VAL);
+}
+
+void browser_backend::run() {
+    if (!wasm::detail::block_until_woken)
+        throw not_supported_error(
+            "duet: a blocking event loop run (run_forever, run_until_complete, duet::run) needs an ASYNCIFY "
+            "build: link the target with duet_blocking_run(<target>) in CMake. Browser code should not block: "
+            "create tasks and let the page drive the loop (duet::wasm::start(loop), duet::wasm::spawn(coro) or "
+            "DUET_EXPORT_ASYNC).");
+    blocking_loop();
+}
+
+void browser_backend::blocking_loop() {
+    struct mode {
+        browser_backend& b;
+        explicit mode(browser_backend& self) : b(self) {
+            b.blocking_ = true;
+            b.note_fired(duet_host_set_blocking(b.host_id_, 1));
+        }
+        ~mode() {
+            b.blocking_ = false;
+            b.note_fired(duet_host_set_blocking(b.host_id_, 0));
+            b.arm(HUGE_VAL);
+        }
+    } scope(*this);
+    for (;;) {
+        auto p = loop_.process();
+        if (loop_.stop_requested()) return;
+        apply(p);
+        note_fired(wasm::detail::block_until_woken(host_id_));
+    }
+}
+
+void browser_backend::close() noexcept {
+    if (!host_id_) return;
+    duet_host_close(host_id_);
+    host_id_ = 0;
+    soon_pending_ = false;
+    armed_ = HUGE_VAL;
+}
+
+std::unique_ptr<abstract_event_loop> detail::new_backend_event_loop() {
+    return std::make_unique<event_loop>();
+}
+
+}  // namespace duet
+
+// Called by the JS host for each turn of a host-driven loop.
+extern "C" EMSCRIPTEN_KEEPALIVE void duet_browser_turn(duet::browser_backend* backend, int fired) {
+    backend->host_turn(fired);
+}

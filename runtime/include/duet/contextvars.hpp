@@ -1,0 +1,169 @@
+// Task-local context variables (Python's contextvars). A context maps variables to values;
+// each task runs in a copy of the context that was current when it was created (or in a
+// context passed to create_task), so set() in one task is invisible to the others.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace duet {
+
+namespace detail {
+
+struct context_entry {
+    const void* key;
+    std::shared_ptr<const void> value;
+};
+// Copy-on-write: a set() builds a new map, so copying a context is one pointer copy.
+using context_map = std::vector<context_entry>;
+
+struct context_state {
+    std::shared_ptr<const context_map> map;
+    bool entered = false;
+};
+using context_slot = std::shared_ptr<context_state>;
+
+// The slot of the context in force on this thread: the running task's, a context entered
+// with context::run, or the thread's own.
+context_slot*& current_context_slot() noexcept;
+// A fresh context state holding the current values, or null when there are none (a task
+// then gets its own state lazily, on its first set()).
+context_slot capture_context();
+const void* lookup(const context_slot& s, const void* key) noexcept;
+
+// Swaps the current slot for a scope (used by task steps and context::run).
+class context_scope {
+public:
+    explicit context_scope(context_slot* s) noexcept : prev_(current_context_slot()) { current_context_slot() = s; }
+    ~context_scope() { current_context_slot() = prev_; }
+    context_scope(const context_scope&) = delete;
+    context_scope& operator=(const context_scope&) = delete;
+
+private:
+    context_slot* prev_;
+};
+
+}  // namespace detail
+
+class context {
+public:
+    context() : st_(std::make_shared<detail::context_state>()) {}
+
+    // Runs f() with this context current (Context.run); std::runtime_error if this
+    // context is already entered.
+    template <class F>
+    decltype(auto) run(F&& f) {
+        if (st_->entered) throw std::runtime_error("cannot enter context: it is already entered");
+        st_->entered = true;
+        struct leave {
+            detail::context_state* s;
+            ~leave() { s->entered = false; }
+        } l{st_.get()};
+        detail::context_scope scope(&st_);
+        return std::forward<F>(f)();
+    }
+    std::size_t size() const noexcept { return st_->map ? st_->map->size() : 0; }
+
+    // Internal: the state a task runs in.
+    detail::context_slot state() const noexcept { return st_; }
+
+private:
+    friend context copy_context();
+    explicit context(detail::context_slot s) : st_(std::move(s)) {}
+    detail::context_slot st_;
+};
+
+// A copy of the current context (contextvars.copy_context).
+context copy_context();
+
+template <class T>
+class context_var;
+
+template <class T>
+class context_token {
+public:
+    const context_var<T>& var() const noexcept { return *var_; }
+    // Whether the variable had a value before the set() that made this token.
+    bool had_value() const noexcept { return static_cast<bool>(old_); }
+
+private:
+    friend class context_var<T>;
+    context_token(const context_var<T>* v, detail::context_slot c, std::shared_ptr<const void> old)
+        : var_(v), ctx_(std::move(c)), old_(std::move(old)) {}
+    const context_var<T>* var_;
+    detail::context_slot ctx_;
+    std::shared_ptr<const void> old_;
+    bool used_ = false;
+};
+
+// A variable whose value depends on the current context. Must outlive the contexts that
+// hold a value for it (declare it at namespace scope, as in Python).
+template <class T>
+class context_var {
+public:
+    explicit context_var(std::string name) : name_(std::move(name)) {}
+    context_var(std::string name, T default_value)
+        : name_(std::move(name)), default_(std::make_shared<const T>(std::move(default_value))) {}
+    context_var(const context_var&) = delete;
+    context_var& operator=(const context_var&) = delete;
+
+    const std::string& name() const noexcept { return name_; }
+
+    // The value in the current context, else the default; std::out_of_range (Python's
+    // LookupError) when there is neither.
+    T get() const {
+        if (auto* v = find()) return *v;
+        if (default_) return *default_;
+        throw std::out_of_range("context_var '" + name_ + "' has no value");
+    }
+    T get(T fallback) const {
+        if (auto* v = find()) return *v;
+        return fallback;
+    }
+
+    context_token<T> set(T value) {
+        detail::context_slot& slot = *detail::current_context_slot();
+        if (!slot) slot = std::make_shared<detail::context_state>();
+        auto old = replace(slot, std::make_shared<const T>(std::move(value)));
+        return context_token<T>(this, slot, std::move(old));
+    }
+    // Restores the value the variable had before token's set(). std::runtime_error if the
+    // token was used already; std::invalid_argument if it belongs to another variable or
+    // was made in another context.
+    void reset(context_token<T>& token) {
+        if (token.used_) throw std::runtime_error("Token has already been used once");
+        if (token.var_ != this) throw std::invalid_argument("Token was created by a different context_var");
+        detail::context_slot& slot = *detail::current_context_slot();
+        if (token.ctx_ != slot) throw std::invalid_argument("Token was created in a different Context");
+        replace(slot, token.old_);
+        token.used_ = true;
+    }
+
+private:
+    const T* find() const { return static_cast<const T*>(detail::lookup(*detail::current_context_slot(), this)); }
+    // Sets (or, with null, removes) this variable's value in slot; returns the old one.
+    std::shared_ptr<const void> replace(detail::context_slot& slot, std::shared_ptr<const void> value) {
+        auto next = std::make_shared<detail::context_map>();
+        std::shared_ptr<const void> old;
+        if (slot->map) {
+            next->reserve(slot->map->size() + 1);
+            for (auto& e : *slot->map) {
+                if (e.key == this)
+                    old = e.value;
+                else
+                    next->push_back(e);
+            }
+        }
+        if (value) next->push_back({this, std::move(value)});
+        slot->map = std::move(next);
+        return old;
+    }
+
+    std::string name_;
+    std::shared_ptr<const T> default_;
+};
+
+}  // namespace duet

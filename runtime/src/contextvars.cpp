@@ -1,0 +1,35 @@
+#include <duet/contextvars.hpp>
+
+namespace duet {
+namespace detail {
+
+context_slot*& current_context_slot() noexcept {
+    thread_local context_slot thread_context;
+    thread_local context_slot* current = &thread_context;
+    return current;
+}
+
+context_slot capture_context() {
+    const context_slot& cur = *current_context_slot();
+    if (!cur || !cur->map || cur->map->empty()) return nullptr;
+    auto s = std::make_shared<context_state>();
+    s->map = cur->map;
+    return s;
+}
+
+const void* lookup(const context_slot& s, const void* key) noexcept {
+    if (!s || !s->map) return nullptr;
+    for (auto& e : *s->map)
+        if (e.key == key) return e.value.get();
+    return nullptr;
+}
+
+}  // namespace detail
+
+context copy_context() {
+    auto s = std::make_shared<detail::context_state>();
+    if (const auto& cur = *detail::current_context_slot()) s->map = cur->map;
+    return context(std::move(s));
+}
+
+}  // namespace duet

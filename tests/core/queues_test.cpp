@@ -1,0 +1,189 @@
+// asyncio's queues.
+#include "test_loop.hpp"
+
+namespace duet::test {
+namespace {
+
+TEST(Queue, FifoLifoAndPriorityOrder) {
+    test_loop loop;
+    loop.run_until_complete([&]() -> coro<void> {
+        queue<int> q;
+        lifo_queue<int> l;
+        priority_queue<int> p;
+        for (int v : {3, 1, 2}) {
+            co_await q.put(v);
+            co_await l.put(v);
+            co_await p.put(v);
+        }
+        std::vector<int> a, b, c;
+        for (int i = 0; i < 3; ++i) {
+            a.push_back(co_await q.get());
+            b.push_back(co_await l.get());
+            c.push_back(co_await p.get());
+        }
+        EXPECT_EQ(a, (std::vector<int>{3, 1, 2}));
+        EXPECT_EQ(b, (std::vector<int>{2, 1, 3}));
+        EXPECT_EQ(c, (std::vector<int>{1, 2, 3}));
+    }());
+}
+
+TEST(Queue, NowaitErrorsAndSizes) {
+    queue<std::string> q(2);
+    EXPECT_EQ(q.maxsize(), 2u);
+    EXPECT_TRUE(q.empty());
+    EXPECT_THROW(q.get_nowait(), queue_empty);
+    q.put_nowait("a");
+    q.put_nowait("b");
+    EXPECT_TRUE(q.full());
+    EXPECT_EQ(q.qsize(), 2u);
+    EXPECT_THROW(q.put_nowait("c"), queue_full);
+    EXPECT_EQ(q.get_nowait(), "a");
+    EXPECT_FALSE(q.full());
+    queue<int> unbounded(-3);
+    EXPECT_EQ(unbounded.maxsize(), 0u);
+    for (int i = 0; i < 1000; ++i) unbounded.put_nowait(i);
+    EXPECT_FALSE(unbounded.full());
+}
+
+TEST(Queue, ProducerConsumerWithBoundedQueue) {
+    test_loop loop;
+    queue<int> q(1);
+    std::vector<int> got;
+    auto producer = [&]() -> coro<void> {
+        for (int i = 0; i < 5; ++i) co_await q.put(i);
+    };
+    auto consumer = [&]() -> coro<void> {
+        for (int i = 0; i < 5; ++i) got.push_back(co_await q.get());
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto c = create_task(consumer());
+        auto p = create_task(producer());
+        co_await p;
+        co_await c;
+    }());
+    EXPECT_EQ(got, (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(Queue, MoveOnlyItems) {
+    test_loop loop;
+    queue<std::unique_ptr<int>> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        co_await q.put(std::make_unique<int>(5));
+        auto p = co_await q.get();
+        EXPECT_EQ(*p, 5);
+    }());
+}
+
+TEST(Queue, JoinWaitsForTaskDone) {
+    test_loop loop;
+    queue<int> q;
+    std::vector<int> done;
+    bool joined = false;
+    auto worker = [&]() -> coro<void> {
+        for (;;) {
+            int v = co_await q.get();
+            co_await sleep(0);
+            done.push_back(v);
+            q.task_done();
+        }
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        co_await q.join();  // nothing put: returns at once
+        auto w = create_task(worker());
+        for (int i = 0; i < 3; ++i) q.put_nowait(i);
+        co_await q.join();
+        joined = true;
+        EXPECT_EQ(done.size(), 3u);
+        w.cancel();
+    }());
+    EXPECT_TRUE(joined);
+    EXPECT_THROW(q.task_done(), std::invalid_argument);
+}
+
+TEST(Queue, CancelledGetDoesNotLoseTheItem) {
+    test_loop loop;
+    queue<int> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto g1 = create_task(q.get());
+        auto g2 = create_task(q.get());
+        co_await sleep(0);
+        q.put_nowait(42);  // wakes g1...
+        g1.cancel();       // ...which is cancelled before it can take the item
+        EXPECT_EQ(co_await g2, 42);
+        EXPECT_TRUE(g1.cancelled());
+        EXPECT_TRUE(q.empty());
+    }());
+}
+
+TEST(Queue, CancelledPutLeavesRoomForTheNext) {
+    test_loop loop;
+    queue<int> q(1);
+    loop.run_until_complete([&]() -> coro<void> {
+        q.put_nowait(0);
+        auto p1 = create_task(q.put(1));
+        auto p2 = create_task(q.put(2));
+        co_await sleep(0);
+        EXPECT_EQ(q.get_nowait(), 0);  // wakes p1...
+        p1.cancel();                   // ...cancelled: p2 must get the slot
+        co_await p2;
+        EXPECT_TRUE(p1.cancelled());
+        EXPECT_EQ(q.get_nowait(), 2);
+    }());
+}
+
+TEST(Queue, ShutdownStopsPutsAndDrainsGets) {
+    test_loop loop;
+    queue<int> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto blocked = create_task(q.get());
+        co_await sleep(0);
+        q.put_nowait(1);
+        q.put_nowait(2);
+        q.shutdown();
+        EXPECT_TRUE(q.is_shut_down());
+        EXPECT_THROW(q.put_nowait(3), queue_shut_down);
+        EXPECT_EQ(co_await blocked, 1);
+        EXPECT_EQ(co_await q.get(), 2);
+        try {
+            co_await q.get();
+            ADD_FAILURE() << "get on an empty shut-down queue must raise";
+        } catch (const queue_shut_down&) {
+        }
+        EXPECT_THROW(q.get_nowait(), queue_shut_down);
+    }());
+}
+
+TEST(Queue, ShutdownWakesBlockedGettersAndPutters) {
+    test_loop loop;
+    queue<int> q(1);
+    queue<int> e;
+    loop.run_until_complete([&]() -> coro<void> {
+        q.put_nowait(0);
+        auto putter = create_task(q.put(1));
+        auto getter = create_task(e.get());
+        co_await sleep(0);
+        q.shutdown();
+        e.shutdown();
+        EXPECT_THROW(co_await putter, queue_shut_down);
+        EXPECT_THROW(co_await getter, queue_shut_down);
+    }());
+}
+
+TEST(Queue, ImmediateShutdownDropsItemsAndReleasesJoin) {
+    test_loop loop;
+    queue<int> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        q.put_nowait(1);
+        q.put_nowait(2);
+        auto joiner = create_task(q.join());
+        co_await sleep(0);
+        EXPECT_FALSE(joiner.done());
+        q.shutdown(true);
+        EXPECT_TRUE(q.empty());
+        co_await joiner;
+        EXPECT_THROW(q.get_nowait(), queue_shut_down);
+    }());
+}
+
+}  // namespace
+}  // namespace duet::test
