@@ -279,6 +279,26 @@ TEST(Gather, DoneFuturesAreGatheredWithoutALoopTrip) {
     EXPECT_EQ(g.result(), std::make_tuple(1, 2));
 }
 
+TEST(Gather, EagerChildrenDoneAtCreationCompleteTheGatherAtOnce) {
+    test_loop loop;
+    loop.set_task_factory(eager_task_factory);
+    auto quick = [](int v) -> coro<int> { co_return v; };
+    auto main_coro = [&]() -> coro<void> {
+        auto g = gather(quick(1), quick(2));
+        EXPECT_TRUE(g.done());
+        auto [a, b] = co_await g;
+        EXPECT_EQ(a + b, 3);
+        auto broken = []() -> coro<int> {
+            throw std::logic_error("eager failure");
+            co_return 0;
+        };
+        auto h = gather(broken(), quick(3));
+        EXPECT_TRUE(h.done());
+        EXPECT_THROW(co_await h, std::logic_error);
+    };
+    loop.run_until_complete(main_coro());
+}
+
 TEST(Gather, TheSameTaskTwiceRunsOnce) {
     test_loop loop;
     int runs = 0;

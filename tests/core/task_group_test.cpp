@@ -504,5 +504,61 @@ TEST(TaskGroup, ManyChildrenReuseTheirSlots) {
     EXPECT_EQ(sum, 10 * 4950);
 }
 
+TEST(TaskGroup, EagerChildrenThatFinishAtOnce) {
+    vloop loop;
+    loop.set_task_factory(eager_task_factory);
+    auto quick = []() -> coro<int> { co_return 1; };
+    auto broken = []() -> coro<int> {
+        throw std::out_of_range("at once");
+        co_return 0;
+    };
+    probe body_probe;
+    auto main_coro = [&]() -> coro<void> {
+        int r = co_await with_task_group([&](task_group& tg) -> coro<int> {
+            auto t = tg.create_task(quick());
+            EXPECT_TRUE(t.done());
+            EXPECT_EQ(tg.size(), 0u) << "a child done at creation is not tracked";
+            co_return t.result();
+        });
+        EXPECT_EQ(r, 1);
+        try {
+            co_await with_task_group([&](task_group& tg) -> coro<void> {
+                tg.create_task(broken());  // fails inside create_task: the body is cancelled
+                co_await probed(body_probe, 1);
+            });
+        } catch (const exception_group& eg) {
+            EXPECT_TRUE(eg.contains<std::out_of_range>());
+        }
+        EXPECT_EQ(get_running_loop().time(), 0.0);
+        EXPECT_EQ(current_task()->cancelling(), 0);
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_TRUE(body_probe.cancelled);
+}
+
+context_var<std::string> request_id("request_id");
+
+TEST(TaskGroup, ChildrenSeeTheirCreatorsContextOrAGivenOne) {
+    vloop loop;
+    std::vector<std::string> seen;
+    auto reader = [&]() -> coro<void> {
+        co_await sleep(0);
+        seen.push_back(request_id.get("none"));
+    };
+    auto main_coro = [&]() -> coro<void> {
+        auto token = request_id.set("outer");
+        context other;
+        other.run([] { request_id.set("given"); });
+        co_await with_task_group([&](task_group& tg) -> coro<void> {
+            tg.create_task(reader());
+            tg.create_task(reader(), "with-context", other);
+            co_return;
+        });
+        request_id.reset(token);
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_EQ(seen, (std::vector<std::string>{"outer", "given"}));
+}
+
 }  // namespace
 }  // namespace duet::test

@@ -66,6 +66,15 @@ public:
         return t;
     }
 
+    // The same, running in `ctx` itself (asyncio's create_task(..., context=ctx)).
+    template <class T>
+    task<T> create_task(coro<T> c, std::string name, const context& ctx) {
+        check_can_create();
+        task<T> t = loop_->create_task(std::move(c), std::move(name), ctx);
+        adopt(t);
+        return t;
+    }
+
     // Tasks of the group not finished yet (their done callbacks not yet run).
     std::size_t size() const noexcept { return live_; }
 
