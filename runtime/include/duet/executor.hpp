@@ -222,10 +222,13 @@ template <class F, class... A>
 auto to_thread(F&& f, A&&... a) -> coro<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> {
     auto& loop = get_running_loop();
     auto ctx = std::make_shared<context>(copy_context());
-    co_return co_await run_in_executor(loop, nullptr,
-                                       [ctx, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
-                                           return ctx->run([&]() -> decltype(auto) { return std::invoke(f, a...); });
-                                       });
+    // Named, not a temporary inside the co_await expression: g++ 12 constructs such a
+    // lambda temporary (with a non-trivial capture) in one frame slot and moves from and
+    // destroys another (a use after free under ASan).
+    auto job = [ctx, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
+        return ctx->run([&]() -> decltype(auto) { return std::invoke(f, a...); });
+    };
+    co_return co_await run_in_executor(loop, nullptr, std::move(job));
 }
 
 // Submits a coroutine to `loop` from another thread; the returned future can be waited on
