@@ -182,6 +182,12 @@ void task_core::abandon() noexcept {
     unlink_task(*loop_, this);
     // Its loop is closing: the coroutine can never resume, so its locals go now.
     if (root_) std::exchange(root_, nullptr).destroy();
+    // Nor can the task finish: its done callbacks will never run. Drop them and what they
+    // hold; a callback holding something that holds this task (a gather or a shield over
+    // it, a callback capturing the task) would otherwise keep both alive for ever.
+    first_waiter_ = nullptr;
+    auto dropped = std::move(callbacks_);
+    callbacks_.clear();
 }
 
 void task_core::last_release() noexcept {

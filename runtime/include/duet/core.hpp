@@ -15,3 +15,10 @@
 #include <duet/runners.hpp>
 #include <duet/tasks.hpp>
 #include <duet/virtual_clock.hpp>
+// combinators
+#include <duet/exception_group.hpp>
+#include <duet/gather.hpp>
+#include <duet/shield.hpp>
+#include <duet/task_group.hpp>
+#include <duet/timeouts.hpp>
+#include <duet/wait.hpp>

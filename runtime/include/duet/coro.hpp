@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <duet/coroutine.hpp>
 #include <duet/detail/debug.hpp>
@@ -55,6 +56,16 @@ struct awaiter_tag {};
 template <class A>
 concept duet_awaiter = std::is_base_of_v<awaiter_tag, std::remove_cvref_t<A>>;
 
+// Whether a result can be copied out of a future. std::is_copy_constructible is true for
+// any std::vector (its copy constructor is not constrained), even of move-only elements,
+// whose copy then fails to compile; look inside vectors.
+template <class T>
+struct copyable_result : std::is_copy_constructible<T> {};
+template <class T, class A>
+struct copyable_result<std::vector<T, A>> : copyable_result<T> {};
+template <class T>
+inline constexpr bool copyable_result_v = copyable_result<T>::value;
+
 template <class T>
 class future_awaiter : public awaiter_tag {
 public:
@@ -63,7 +74,7 @@ public:
     void await_suspend(co::coroutine_handle<> h) { task_ = suspend_current_task_on(*f_.core(), h); }
     T await_resume() {
         if (task_) throw_if_cancel_injected(task_);
-        if constexpr (std::is_void_v<T> || std::is_reference_v<T> || !std::is_copy_constructible_v<T>)
+        if constexpr (std::is_void_v<T> || std::is_reference_v<T> || !copyable_result_v<T>)
             return f_.take_result();
         else
             return f_.result();

@@ -1,0 +1,381 @@
+// asyncio.gather: run awaitables concurrently and collect their results in argument order.
+//
+//     auto [a, b, nothing] = co_await duet::gather(fetch(1), some_task, sleep(0.1));
+//     //  a: int, b: std::string, nothing: std::monostate (a void result)
+//     std::vector<int> all = co_await duet::gather(std::move(vector_of_coros_or_tasks));
+//     auto [x, y] = co_await duet::gather(duet::return_exceptions, fetch(1), fetch(2));
+//     if (x.has_value()) use(x.value()); else if (x.cancelled()) ...; else log(x.exception());
+//
+// gather is called like a function and returns a future at once: coroutines are wrapped
+// in tasks on the spot (on the running loop, or the loop of the first future argument),
+// futures and tasks are used as they are, and the same future or task given twice is
+// waited for once (its result then appears at both positions).
+//
+// - Results: a std::tuple for the variadic form (std::monostate stands for a void
+//   result), a std::vector for the range form (std::monostate for void,
+//   std::reference_wrapper for a reference result).
+// - The first failure completes the gather at once with that exception; the other
+//   children keep running, and their later exceptions are marked retrieved (never
+//   reported as "never retrieved").
+// - return_exceptions: every child's outcome (value | exception | cancellation) is
+//   placed by position in a duet::outcome<T>; the gather only fails when cancelled.
+// - Cancelling the gather future (or the task that awaits it) cancels every child not yet
+//   done; the gather then ends with cancelled_error (as its exception: like asyncio's
+//   gathering future, it does not report cancelled() itself), even if a child swallowed
+//   the cancellation.
+// - A child cancelled while the gather itself was not: the gather ends with
+//   cancelled_error as its exception, but its own future is not cancelled() (asyncio's
+//   semantics; the other children are not cancelled).
+// - No arguments (or an empty range): a future that is already done with an empty result.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <ranges>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include <duet/base_events.hpp>
+#include <duet/detail/awaitables.hpp>
+#include <duet/events.hpp>
+
+namespace duet {
+
+// The tag selecting gather's return_exceptions form.
+struct return_exceptions_t {
+    explicit constexpr return_exceptions_t() = default;
+};
+inline constexpr return_exceptions_t return_exceptions{};
+
+// How gather represents a child's result: void becomes std::monostate.
+template <class T>
+using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// How a child of gather(return_exceptions, ...) ended: with a value, an exception, or a
+// cancellation (Python puts the exception or CancelledError object in the result list).
+template <class T>
+class outcome {
+    using stored = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*, gather_value_t<T>>;
+
+public:
+    // T for a value, std::monostate for void, T& for a reference.
+    using value_type = gather_value_t<T>;
+
+    template <class... A>
+    static outcome success(A&&... a) {
+        if constexpr (std::is_reference_v<T>)
+            return outcome(std::in_place_index<0>, &a...);
+        else
+            return outcome(std::in_place_index<0>, std::forward<A>(a)...);
+    }
+    // A cancelled_error in `e` makes a cancellation.
+    static outcome failure(std::exception_ptr e) {
+        if (detail::is_cancelled_error(e)) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const cancelled_error& c) {
+                return outcome(std::in_place_index<2>, c);
+            }
+        }
+        return outcome(std::in_place_index<1>, std::move(e));
+    }
+    static outcome cancellation(cancelled_error c) { return outcome(std::in_place_index<2>, std::move(c)); }
+
+    bool has_value() const noexcept { return v_.index() == 0; }
+    bool has_exception() const noexcept { return v_.index() == 1; }
+    bool cancelled() const noexcept { return v_.index() == 2; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    // The value; rethrows the exception, or throws the cancelled_error, otherwise.
+    decltype(auto) value() & {
+        check();
+        if constexpr (std::is_reference_v<T>)
+            return static_cast<T>(*std::get<0>(v_));
+        else
+            return static_cast<value_type&>(std::get<0>(v_));
+    }
+    decltype(auto) value() const& {
+        check();
+        if constexpr (std::is_reference_v<T>)
+            return static_cast<T>(*std::get<0>(v_));
+        else
+            return static_cast<const value_type&>(std::get<0>(v_));
+    }
+    decltype(auto) value() && {
+        check();
+        if constexpr (std::is_reference_v<T>)
+            return static_cast<T>(*std::get<0>(v_));
+        else
+            return static_cast<value_type&&>(std::get<0>(v_));
+    }
+    // Null for a value; the exception; for a cancellation, a cancelled_error.
+    std::exception_ptr exception() const {
+        if (v_.index() == 1) return std::get<1>(v_);
+        if (v_.index() == 2) return std::make_exception_ptr(std::get<2>(v_));
+        return nullptr;
+    }
+    // The cancellation (its message); std::logic_error if the child was not cancelled.
+    const cancelled_error& cancellation() const {
+        if (v_.index() != 2) throw std::logic_error("outcome: not a cancellation");
+        return std::get<2>(v_);
+    }
+
+private:
+    template <std::size_t I, class... A>
+    explicit outcome(std::in_place_index_t<I> i, A&&... a) : v_(i, std::forward<A>(a)...) {}
+    void check() const {
+        if (v_.index() == 1) std::rethrow_exception(std::get<1>(v_));
+        if (v_.index() == 2) throw std::get<2>(v_);
+    }
+    std::variant<stored, std::exception_ptr, cancelled_error> v_;
+};
+
+namespace detail {
+
+// The gathering future (asyncio's _GatheringFuture): completes from its children's done
+// callbacks; cancel() cancels the children.
+class gather_core : public future_core {
+public:
+    gather_core(base_event_loop* loop, bool return_exceptions) noexcept
+        : future_core(loop, false), return_exceptions_(return_exceptions) {}
+
+    bool cancel(std::string msg) override;
+    // Adopts the distinct children (in argument order), subscribes to those pending and
+    // processes those already done, in order.
+    void start(const std::vector<future_core*>& children);
+
+protected:
+    // Every child is done and none failed (or return_exceptions): builds the result
+    // into the slot and calls finish_with_result().
+    virtual void assemble() = 0;
+
+private:
+    void on_child_done(future_core& c) noexcept;
+    // Ends with `e` as the exception, even a cancelled_error (set_exception refuses one).
+    void finish_with_exception(std::exception_ptr e) noexcept;
+
+    std::vector<intrusive_ptr<future_core>> children_;
+    std::size_t nfinished_ = 0;
+    std::string cancel_msg_;
+    bool return_exceptions_;
+    bool cancel_requested_ = false;
+};
+
+// Takes a child's result for the gathered value: moved out of a task gather made itself
+// (or when it cannot be copied), copied from a future or task the caller gave.
+template <class T>
+gather_value_t<T> take_child_value(future<T>& f, bool owned) {
+    if constexpr (std::is_void_v<T>) {
+        f.result();
+        return {};
+    } else if constexpr (std::is_reference_v<T>) {
+        return f.result();
+    } else if constexpr (copyable_result_v<T>) {
+        if (owned) return f.take_result();
+        return f.result();
+    } else {
+        return f.take_result();
+    }
+}
+
+template <class T>
+outcome<T> take_child_outcome(future<T>& f, bool owned) {
+    if (f.cancelled()) return outcome<T>::cancellation(f.core()->make_cancelled_error());
+    if (auto e = f.exception()) return outcome<T>::failure(std::move(e));
+    if constexpr (std::is_void_v<T>)
+        return outcome<T>::success();
+    else
+        return outcome<T>::success(take_child_value<T>(f, owned));
+}
+
+template <bool ReturnExceptions, class... T>
+class gather_tuple_state final : public gather_core {
+public:
+    using result_type =
+        std::conditional_t<ReturnExceptions, std::tuple<outcome<T>...>, std::tuple<gather_value_t<T>...>>;
+
+    explicit gather_tuple_state(base_event_loop* loop) noexcept : gather_core(loop, ReturnExceptions) {}
+
+    result_slot<result_type> slot;
+    std::tuple<future<T>...> items;
+    std::array<bool, sizeof...(T)> owned{};
+
+    static void* operator new(std::size_t n) { return allocate_small(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+
+private:
+    void assemble() override {
+        slot.value.emplace(build(std::index_sequence_for<T...>{}));
+        items = {};
+        finish_with_result();
+    }
+    template <std::size_t... I>
+    result_type build(std::index_sequence<I...>) {
+        if constexpr (ReturnExceptions)
+            return result_type(take_child_outcome(std::get<I>(items), owned[I])...);
+        else
+            return result_type(take_child_value(std::get<I>(items), owned[I])...);
+    }
+};
+
+template <class T>
+using gather_range_value_t =
+    std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>, gather_value_t<T>>;
+
+template <bool ReturnExceptions, class T>
+class gather_range_state final : public gather_core {
+public:
+    using result_type = std::vector<std::conditional_t<ReturnExceptions, outcome<T>, gather_range_value_t<T>>>;
+
+    gather_range_state(base_event_loop* loop, bool owned) noexcept
+        : gather_core(loop, ReturnExceptions), owned_(owned) {}
+
+    result_slot<result_type> slot;
+    std::vector<future<T>> items;
+
+    static void* operator new(std::size_t n) { return allocate_small(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+
+private:
+    void assemble() override {
+        result_type r;
+        r.reserve(items.size());
+        for (auto& f : items) {
+            if constexpr (ReturnExceptions)
+                r.push_back(take_child_outcome(f, owned_));
+            else
+                r.push_back(take_child_value(f, owned_));
+        }
+        slot.value.emplace(std::move(r));
+        items.clear();
+        finish_with_result();
+    }
+    bool owned_;
+};
+
+// The loop a gather runs on: that of its first argument (the running loop for a
+// coroutine); every future argument must belong to it (as asyncio's ensure_future).
+template <class A>
+void gather_pick_loop(base_event_loop*& loop, const A& a) {
+    if constexpr (is_coro_v<A>) {
+        if (!loop) loop = &get_running_loop().base();
+    } else {
+        base_event_loop* l = &a.get_loop();
+        if (!loop)
+            loop = l;
+        else if (loop != l)
+            throw std::invalid_argument("gather: the futures are attached to different event loops");
+    }
+}
+
+// The future<T> for one argument: a new task for a coroutine, the argument itself else.
+template <class T, class A>
+future<T> gather_child(base_event_loop& loop, A&& a, bool& owned) {
+    if constexpr (is_coro_v<A>) {
+        static_assert(!std::is_lvalue_reference_v<A>, "gather: pass coroutines as rvalues (std::move them)");
+        owned = true;
+        return loop.create_task(std::move(a));
+    } else {
+        owned = false;
+        return future<T>(a);
+    }
+}
+
+inline void add_unique(std::vector<future_core*>& v, future_core* c) {
+    for (auto* x : v)
+        if (x == c) return;
+    v.push_back(c);
+}
+
+template <bool RE, class... A>
+auto make_gather(A&&... aws) {
+    using state = gather_tuple_state<RE, result_of_arg_t<A>...>;
+    base_event_loop* loop = nullptr;
+    (gather_pick_loop(loop, aws), ...);
+    if (!loop) loop = &get_running_loop().base();
+    auto* st = new state(loop);
+    auto keep = intrusive_ptr<future_core>::adopt(st);
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        ((std::get<I>(st->items) = gather_child<result_of_arg_t<A>>(*loop, std::forward<A>(aws), st->owned[I])), ...);
+        std::vector<future_core*> children;
+        children.reserve(sizeof...(A));
+        (add_unique(children, std::get<I>(st->items).core()), ...);
+        st->start(children);
+    }
+    (std::index_sequence_for<A...>{});
+    return future<typename state::result_type>(std::move(keep), &st->slot);
+}
+
+template <bool RE, class R>
+auto make_gather_range(R&& range) {
+    using E = range_elem_t<R>;
+    using T = result_of_arg_t<E>;
+    using state = gather_range_state<RE, T>;
+    constexpr bool coros = is_coro_v<E>;
+    static_assert(!coros || !std::is_lvalue_reference_v<R>,
+                  "gather: pass a range of coroutines as an rvalue (std::move it)");
+    base_event_loop* loop = nullptr;
+    if constexpr (!coros) {
+        for (const auto& a : range) gather_pick_loop(loop, a);
+    } else if (!std::ranges::empty(range)) {
+        loop = &get_running_loop().base();
+    }
+    if (!loop) loop = &get_running_loop().base();
+    auto* st = new state(loop, coros);
+    auto keep = intrusive_ptr<future_core>::adopt(st);
+    if constexpr (std::ranges::sized_range<R>) st->items.reserve(std::ranges::size(range));
+    std::vector<future_core*> children;
+    if constexpr (coros) {
+        for (auto&& c : range) {
+            st->items.push_back(loop->create_task(std::move(c)));
+            children.push_back(st->items.back().core());
+        }
+    } else {
+        std::unordered_set<future_core*> seen;
+        for (const auto& f : range) {
+            st->items.push_back(future<T>(f));
+            if (seen.insert(f.core()).second) children.push_back(f.core());
+        }
+    }
+    st->start(children);
+    return future<typename state::result_type>(std::move(keep), &st->slot);
+}
+
+template <class R>
+concept gather_range = std::ranges::input_range<R> && awaitable_arg<range_elem_t<R>>;
+
+}  // namespace detail
+
+// gather(a, b, ...) -> future<std::tuple<results...>>: each argument a coro<T> (rvalue),
+// a future<T> or a task<T>.
+template <class... A>
+requires(detail::awaitable_arg<A>&&...) auto gather(A&&... aws) {
+    return detail::make_gather<false>(std::forward<A>(aws)...);
+}
+// gather(return_exceptions, a, b, ...) -> future<std::tuple<outcome<T>...>>.
+template <class... A>
+requires(detail::awaitable_arg<A>&&...) auto gather(return_exceptions_t, A&&... aws) {
+    return detail::make_gather<true>(std::forward<A>(aws)...);
+}
+// gather(range) -> future<std::vector<result>>: a range of coro<T> (an rvalue), of
+// future<T> or of task<T>.
+template <detail::gather_range R>
+auto gather(R&& range) {
+    return detail::make_gather_range<false>(std::forward<R>(range));
+}
+// gather(return_exceptions, range) -> future<std::vector<outcome<T>>>.
+template <detail::gather_range R>
+auto gather(return_exceptions_t, R&& range) {
+    return detail::make_gather_range<true>(std::forward<R>(range));
+}
+
+}  // namespace duet

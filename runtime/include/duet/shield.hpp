@@ -1,0 +1,85 @@
+// asyncio.shield: protects an awaitable from cancellation.
+//
+//     int r = co_await duet::shield(save(record));   // or shield(some_task)
+//
+// shield returns a new future (the outer) that mirrors the inner task or future: its
+// result, its exception, its cancellation. Cancelling the outer (for instance by
+// cancelling the task that awaits it) does not cancel the inner, which runs on; the
+// awaiting task still sees cancelled_error. A coroutine argument is wrapped in a task on
+// the running loop; an inner that is already done is returned as it is.
+#pragma once
+
+#include <type_traits>
+#include <utility>
+
+#include <duet/base_events.hpp>
+#include <duet/detail/awaitables.hpp>
+#include <duet/events.hpp>
+
+namespace duet {
+
+namespace detail {
+
+template <class T>
+future<T> shield_future(future<T> inner, bool owned) {
+    if (inner.done()) return inner;
+    base_event_loop& loop = inner.get_loop();
+    future<T> outer = loop.create_future<T>();
+    // The callbacks work on the cores (a capture of three words fits a done callback's
+    // inline storage); the outer was made by create_future, so its slot is known.
+    intrusive_ptr<future_core> outer_core(outer.core());
+    result_slot<T>* inner_slot = inner.slot();
+    std::uint32_t id = inner.core()->add_done_callback([outer_core, inner_slot, owned](future_core& c) {
+        (void)owned;  // unused when the value is never copied
+        auto* st = static_cast<future_state<T>*>(outer_core.get());
+        future<T> out(outer_core, &st->slot);
+        future<T> in(intrusive_ptr<future_core>(&c), inner_slot);
+        if (out.done()) {
+            if (!in.cancelled()) (void)in.exception();  // retrieved: nobody else will look
+            return;
+        }
+        if (in.cancelled()) {
+            out.cancel();
+            return;
+        }
+        if (auto e = in.exception()) {
+            if (is_cancelled_error(e))
+                out.cancel();
+            else
+                out.set_exception(std::move(e));
+            return;
+        }
+        try {
+            if constexpr (std::is_void_v<T>)
+                out.set_result();
+            else if constexpr (std::is_reference_v<T> || copyable_result_v<T>)
+                owned ? out.set_result(in.take_result()) : out.set_result(in.result());
+            else
+                out.set_result(in.take_result());
+        } catch (...) {
+            out.set_exception(std::current_exception());
+        }
+    });
+    intrusive_ptr<future_core> inner_core(inner.core());
+    outer.core()->add_done_callback([inner_core, id](future_core&) {
+        if (!inner_core->done()) inner_core->remove_done_callback(id);
+    });
+    return outer;
+}
+
+}  // namespace detail
+
+// A future mirroring `aw` (a coro<T>, future<T> or task<T>) whose cancellation does not
+// reach `aw`.
+template <class A>
+requires detail::awaitable_arg<A> future<detail::result_of_arg_t<A>> shield(A&& aw) {
+    using T = detail::result_of_arg_t<A>;
+    if constexpr (detail::is_coro_v<A>) {
+        static_assert(!std::is_lvalue_reference_v<A>, "shield: pass a coroutine as an rvalue (std::move it)");
+        return detail::shield_future<T>(get_running_loop().create_task(std::move(aw)), true);
+    } else {
+        return detail::shield_future<T>(future<T>(aw), false);
+    }
+}
+
+}  // namespace duet

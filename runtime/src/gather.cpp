@@ -1,0 +1,79 @@
+#include <duet/gather.hpp>
+
+namespace duet::detail {
+
+bool gather_core::cancel(std::string msg) {
+    if (done()) return false;
+    bool any = false;
+    for (auto& c : children_)
+        if (c->cancel(msg)) any = true;
+    if (any) {
+        cancel_requested_ = true;
+        cancel_msg_ = std::move(msg);
+    }
+    return any;
+}
+
+void gather_core::start(const std::vector<future_core*>& children) {
+    children_.reserve(children.size());
+    for (future_core* c : children) {
+        children_.emplace_back(c);
+        if (!c->done())
+            c->add_done_callback(
+                [self = intrusive_ptr<gather_core>(this)](future_core& f) noexcept { self->on_child_done(f); });
+    }
+    // Children done already are processed now, in argument order (asyncio does the same);
+    // nothing can finish the others meanwhile.
+    for (future_core* c : children)
+        if (c->done()) on_child_done(*c);
+    if (children.empty()) {
+        try {
+            assemble();
+        } catch (...) {
+            finish_with_exception(std::current_exception());
+        }
+    }
+}
+
+void gather_core::on_child_done(future_core& c) noexcept {
+    ++nfinished_;
+    if (done()) {
+        // The gather already ended (first failure, or cancelled): mark the exception
+        // retrieved so it is not reported.
+        if (!c.cancelled()) (void)c.exception();
+        return;
+    }
+    if (!return_exceptions_) {
+        if (c.cancelled()) {
+            finish_with_exception(std::make_exception_ptr(c.make_cancelled_error()));
+            return;
+        }
+        if (auto e = c.exception()) {
+            finish_with_exception(std::move(e));
+            return;
+        }
+    }
+    if (nfinished_ < children_.size()) return;
+    if (cancel_requested_) {
+        // Cancelled, but a child swallowed its cancellation: still a cancellation. The
+        // children's outcomes count as looked at (asyncio collects them first).
+        for (auto& ch : children_)
+            if (!ch->cancelled()) (void)ch->exception();
+        finish_with_exception(std::make_exception_ptr(cancelled_error(cancel_msg_)));
+        return;
+    }
+    try {
+        assemble();
+    } catch (...) {
+        finish_with_exception(std::current_exception());
+    }
+}
+
+void gather_core::finish_with_exception(std::exception_ptr e) noexcept {
+    exception_ = std::move(e);
+    state_ = status::finished;
+    log_exception_ = true;
+    schedule_callbacks();
+}
+
+}  // namespace duet::detail
