@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(cmake ninja-build g++ pkg-config libuv1-dev libboost-context-dev googletest
+want=(cmake ninja-build g++ pkg-config libuv1-dev googletest
       emscripten node-acorn chromium)
 # node and npm: keep whatever node the machine has; Debian's packages otherwise.
 command -v node >/dev/null 2>&1 || want+=(nodejs)
