@@ -32,10 +32,10 @@ export interface ModuleDuet {
   /** Exported calls that have not settled yet. */
   pendingCalls(): number;
   /**
-   * Host work so far: macrotasks posted for loop turns and setTimeouts armed for deadlines;
+   * Host work so far: macrotasks and microtasks posted for loop turns, setTimeouts armed for deadlines;
    * armedTimeouts is how many loops have one pending right now.
    */
-  stats(): {macrotasks: number; timeouts: number; armedTimeouts: number};
+  stats(): {macrotasks: number; microtasks: number; timeouts: number; armedTimeouts: number};
   callAsync<R = unknown>(name: string, args: ArrayLike<unknown>, options?: CallOptions): Promise<R>;
   wrap<R = unknown>(name: string): AsyncExport<R>;
 }

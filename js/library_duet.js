@@ -44,9 +44,11 @@ var DuetLibrary = {
     soonQueue: [],
     soonSpare: [],
     soonPosted: false,
+    microPosted: false,
+    resolved: null,
     post: null,
     // Host work done so far (Module.duet.stats()): macrotasks posted, setTimeouts armed.
-    stats: {macrotasks: 0, timeouts: 0},
+    stats: {macrotasks: 0, microtasks: 0, timeouts: 0},
 
     init: function() {
       // One unclamped macrotask for every loop that asked for a turn: setImmediate under
@@ -62,13 +64,21 @@ var DuetLibrary = {
           throw new Error('duet: this JS environment has neither setImmediate nor MessageChannel');
         };
       }
+      Duet.resolved = Promise.resolve();
       Duet.values = [undefined];
       Duet.loops = [null];
       Duet.calls = new Map();
       Module['duet'] = Duet.api;
     },
+    runMicro: function() {
+      Duet.microPosted = false;
+      Duet.runQueued();
+    },
     runSoon: function() {
       Duet.soonPosted = false;
+      Duet.runQueued();
+    },
+    runQueued: function() {
       var queue = Duet.soonQueue;
       Duet.soonQueue = Duet.soonSpare;
       Duet.soonSpare = queue;
@@ -194,7 +204,8 @@ var DuetLibrary = {
         for (var i = 1; i < Duet.loops.length; i++) {
           if (Duet.loops[i] && Duet.loops[i].timer !== null) armed++;
         }
-        return {macrotasks: Duet.stats.macrotasks, timeouts: Duet.stats.timeouts, armedTimeouts: armed};
+        return {macrotasks: Duet.stats.macrotasks, microtasks: Duet.stats.microtasks, timeouts: Duet.stats.timeouts,
+                armedTimeouts: armed};
       },
       callAsync: function(name, args, options) {
         return Duet.callAsync(name, args, options && options.signal);
@@ -222,9 +233,20 @@ var DuetLibrary = {
     Duet.loops[id] = st;
     return id;
   },
-  duet_host_soon__sig: 'vi',
-  duet_host_soon: function(id) {
+  duet_host_soon__sig: 'vii',
+  duet_host_soon: function(id, micro) {
     Duet.soonQueue.push(Duet.loops[id]);
+    if (micro) {
+      // Work appeared outside a turn: run it as a JS continuation would (see
+      // browser_backend::wake).
+      if (!Duet.microPosted) {
+        Duet.microPosted = true;
+        Duet.stats.microtasks++;
+        // A resolved promise's then: node's queueMicrotask adds an async-hooks scope.
+        Duet.resolved.then(Duet.runMicro);
+      }
+      return;
+    }
     if (!Duet.soonPosted) {
       Duet.soonPosted = true;
       Duet.stats.macrotasks++;

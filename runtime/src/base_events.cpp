@@ -193,11 +193,16 @@ base_event_loop::wake_plan base_event_loop::process() {
         ~reset() { f = false; }
     } r{in_process_};
     if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
-    double start = budget_seconds_ > 0 ? time() : 0;
+    // The clock is read at the start of a turn only if timers are pending, then every 64
+    // iterations (a clock read costs more than an iteration; in wasm it is a call into
+    // JS): a timer falling due mid-turn waits at most 64 iterations, and the time budget
+    // counts from the first check.
+    double now = timers_.empty() ? 0.0 : time();
+    double start = -1;
     for (unsigned it = 1;; ++it) {
-        if (!timers_.empty()) run_due_timers(time());
+        if (!timers_.empty()) run_due_timers(now);
         // asyncio's fairness rule: run exactly what was ready when the iteration began.
-        if (debug_) {
+        if (debug_) [[unlikely]] {
             run_batch_debug(ready_.size());
         } else {
             for (std::size_t n = ready_.size(); n > 0; --n) {
@@ -208,10 +213,18 @@ base_event_loop::wake_plan base_event_loop::process() {
         if (stopping_) break;
         if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
         if (ready_.empty()) {
-            if (timers_.empty() || timers_.next_deadline() > time()) break;
+            if (timers_.empty()) break;
+            now = time();
+            if (timers_.next_deadline() > now) break;
         }
         if (it >= budget_iterations_) break;
-        if ((it & 63) == 0 && budget_seconds_ > 0 && time() - start > budget_seconds_) break;
+        if ((it & 63) == 0) {
+            now = time();
+            if (start < 0)
+                start = now;
+            else if (budget_seconds_ > 0 && now - start > budget_seconds_)
+                break;
+        }
     }
     in_process_ = false;
     return plan();
@@ -232,13 +245,20 @@ void base_event_loop::push_handle(detail::handle_node* n) {
     push_ready(&handle_thunk, n);
 }
 
-handle base_event_loop::call_soon_cb(callback cb) {
-    check_open_for("call_soon");
-    if (debug_) check_thread("call_soon");
-    auto* n = new detail::handle_node(this, std::move(cb), false);
-    auto h = handle(detail::intrusive_ptr<detail::handle_node>(n));  // a second reference
-    push_handle(n);
-    return h;
+handle base_event_loop::call_soon_node(detail::handle_node* n) {
+    if (closed_ || debug_) [[unlikely]] {
+        try {
+            check_open_for("call_soon");
+            if (debug_) check_thread("call_soon");
+        } catch (...) {
+            n->release();
+            throw;
+        }
+    }
+    n->loop_ = this;
+    n->refs_ = 2;  // the returned handle and the queue
+    push_ready(&handle_thunk, n);
+    return handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
 }
 
 handle base_event_loop::call_soon_threadsafe_cb(callback cb) {
@@ -256,11 +276,12 @@ handle base_event_loop::call_soon_threadsafe_cb(callback cb) {
     return handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
 }
 
-timer_handle base_event_loop::call_at_cb(double when, callback cb) {
+timer_handle base_event_loop::call_at_node(double when, detail::handle_node* n) {
+    auto node = detail::intrusive_ptr<detail::handle_node>::adopt(n);  // released if we throw
     check_open_for("call_at");
     if (debug_) check_thread("call_at");
     if (std::isnan(when)) throw std::invalid_argument("call_at: time is NaN");
-    auto* n = new detail::handle_node(this, std::move(cb), false);
+    n->loop_ = this;
     n->is_timer_ = true;
     n->when_ = when;
     timers_.push(n);
@@ -268,7 +289,7 @@ timer_handle base_event_loop::call_at_cb(double when, callback cb) {
         planned_deadline_ = when;
         host_wake({!ready_.empty(), when});
     }
-    return timer_handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+    return timer_handle(std::move(node));
 }
 
 void base_event_loop::run_until_done(basic_future f) {

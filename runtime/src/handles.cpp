@@ -4,11 +4,11 @@
 
 namespace duet::detail {
 
-void* handle_node::operator new(std::size_t n) {
-    return allocate_small(n);
+void* handle_node::operator new(std::size_t) {
+    return allocate_fixed<handle_node>();
 }
 void handle_node::operator delete(void* p) noexcept {
-    deallocate_small(p, sizeof(handle_node));
+    deallocate_fixed<handle_node>(p);
 }
 
 void handle_node::cancel() noexcept {

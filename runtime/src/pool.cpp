@@ -1,27 +1,38 @@
+#include <array>
 #include <duet/detail/pool.hpp>
 #include <duet/futures.hpp>
 
 namespace duet::detail {
 
 namespace {
-constexpr std::size_t granule = 64;
+// One entry per size class, indexed by (size - 1) / 16 up to 256 and by 256/16 + (size -
+// 257) / 64 above: a frame allocation is one table lookup and one indirect call.
+constexpr std::size_t fine_classes = 256 / 16, coarse_classes = (frame_class_limit - 256) / 64;
+using alloc_fn = void* (*)();
+using free_fn = void (*)(void*) noexcept;
 
-template <std::size_t... I>
-void* alloc_class(std::size_t cls, std::index_sequence<I...>) {
-    void* p = nullptr;
-    (void)((cls == I ? (p = block_pool<(I + 1) * granule>::allocate(), true) : false) || ...);
-    return p;
+constexpr std::size_t class_bytes(std::size_t i) noexcept {
+    return i < fine_classes ? (i + 1) * 16 : 256 + (i - fine_classes + 1) * 64;
 }
 template <std::size_t... I>
-void free_class(std::size_t cls, void* p, std::index_sequence<I...>) noexcept {
-    (void)((cls == I ? (block_pool<(I + 1) * granule>::deallocate(p), true) : false) || ...);
+constexpr auto alloc_table(std::index_sequence<I...>) {
+    return std::array<alloc_fn, sizeof...(I)>{&block_pool<class_bytes(I)>::allocate...};
 }
-using classes = std::make_index_sequence<frame_class_limit / granule>;
+template <std::size_t... I>
+constexpr auto free_table(std::index_sequence<I...>) {
+    return std::array<free_fn, sizeof...(I)>{&block_pool<class_bytes(I)>::deallocate...};
+}
+constexpr auto allocators = alloc_table(std::make_index_sequence<fine_classes + coarse_classes>{});
+constexpr auto deallocators = free_table(std::make_index_sequence<fine_classes + coarse_classes>{});
+
+std::size_t class_index(std::size_t size) noexcept {
+    return size <= 256 ? (size - 1) / 16 : fine_classes + (size - 257) / 64;
+}
 }  // namespace
 
 void* allocate_frame(std::size_t size) {
     if (size > frame_class_limit) return ::operator new(size);
-    return alloc_class((size - 1) / granule, classes{});
+    return allocators[class_index(size)]();
 }
 
 void deallocate_frame(void* p, std::size_t size) noexcept {
@@ -29,14 +40,7 @@ void deallocate_frame(void* p, std::size_t size) noexcept {
         ::operator delete(p);
         return;
     }
-    free_class((size - 1) / granule, p, classes{});
-}
-
-void* allocate_small(std::size_t n) {
-    return allocate_frame(n);
-}
-void deallocate_small(void* p, std::size_t n) noexcept {
-    deallocate_frame(p, n);
+    deallocators[class_index(size)](p);
 }
 
 }  // namespace duet::detail

@@ -1,6 +1,7 @@
 #include <emscripten/emscripten.h>
 
 #include <duet/base_events.hpp>
+#include <duet/browser_backend.hpp>
 #include <duet/js.hpp>
 
 // The JS half (js/library_duet.js).
@@ -176,6 +177,7 @@ void throw_type_error(const char* what, const char* expected, const js_value& go
 // JS calls this once per awaited promise, with its outcome (the value becomes C++'s).
 extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_settle(duet::js::detail::promise_link* link, int fulfilled,
                                                          int value) {
+    duet::browser_backend::js_callback_scope turn_after;  // the woken task runs before we return to JS
     std::unique_ptr<duet::js::detail::promise_link> owned(link);
     owned->settle(fulfilled != 0, duet::js_value::adopt(value));
 }

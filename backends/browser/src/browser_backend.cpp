@@ -1,5 +1,6 @@
 #include <cmath>
 #include <memory>
+#include <utility>
 
 #include <emscripten/emscripten.h>
 
@@ -10,7 +11,7 @@
 // The JS half (js/library_duet.js).
 extern "C" {
 int duet_host_open(duet::browser_backend* backend);
-void duet_host_soon(int host_id);
+void duet_host_soon(int host_id, int micro);
 void duet_host_arm(int host_id, double delay_ms);
 int duet_host_set_blocking(int host_id, int on);
 void duet_host_close(int host_id);
@@ -33,23 +34,56 @@ double browser_backend::now() const noexcept {
     return emscripten_get_now() * 1e-3;
 }
 
+// Work that appears outside a turn (a JS callback settled a future, JS called an export)
+// runs in a microtask, as a JS continuation would: a macrotask would cost ~2-7 us per
+// wake-up. A turn that ends with work left (its budget spent) asks for a macrotask, so
+// the host still gets its turn for I/O and rendering.
+namespace {
+int callback_depth = 0;
+browser_backend* deferred_head = nullptr;
+}  // namespace
+
 void browser_backend::wake(base_event_loop::wake_plan p) noexcept {
-    apply(p);
+    if (!p.ready || blocking_ || in_turn_) {
+        apply(p);
+        return;
+    }
+    if (callback_depth > 0 && host_id_) {
+        if (!deferred_) {
+            deferred_ = true;
+            next_deferred_ = std::exchange(deferred_head, this);
+        }
+        return;
+    }
+    request_soon(true);
+}
+
+browser_backend::js_callback_scope::js_callback_scope() noexcept {
+    ++callback_depth;
+}
+
+browser_backend::js_callback_scope::~js_callback_scope() {
+    if (--callback_depth > 0) return;
+    while (browser_backend* b = deferred_head) {
+        deferred_head = std::exchange(b->next_deferred_, nullptr);
+        b->deferred_ = false;
+        b->host_turn(0);
+    }
 }
 
 // Ready work means one macrotask (whose turn re-plans the timer anyway); otherwise the
 // timer follows the earliest deadline.
 void browser_backend::apply(base_event_loop::wake_plan p) noexcept {
     if (p.ready)
-        request_soon();
+        request_soon(false);
     else
         arm(p.deadline);
 }
 
-void browser_backend::request_soon() noexcept {
+void browser_backend::request_soon(bool micro) noexcept {
     if (soon_pending_ || !host_id_) return;
     soon_pending_ = true;
-    duet_host_soon(host_id_);
+    duet_host_soon(host_id_, micro ? 1 : 0);
 }
 
 void browser_backend::arm(double deadline) noexcept {
@@ -114,6 +148,15 @@ void browser_backend::blocking_loop() {
 }
 
 void browser_backend::close() noexcept {
+    if (deferred_) {
+        for (browser_backend** p = &deferred_head; *p; p = &(*p)->next_deferred_)
+            if (*p == this) {
+                *p = next_deferred_;
+                break;
+            }
+        deferred_ = false;
+        next_deferred_ = nullptr;
+    }
     if (!host_id_) return;
     duet_host_close(host_id_);
     host_id_ = 0;

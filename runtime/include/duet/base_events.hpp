@@ -111,9 +111,9 @@ protected:
     // Releases the host's resources; called once by close().
     virtual void host_close() noexcept {}
 
-    handle call_soon_cb(callback cb) override;
+    handle call_soon_node(detail::handle_node* n) final;
     handle call_soon_threadsafe_cb(callback cb) override;
-    timer_handle call_at_cb(double when, callback cb) override;
+    timer_handle call_at_node(double when, detail::handle_node* n) final;
     void run_until_done(basic_future f) override;
     void start_task(basic_task t) override;
     void check_open_for(const char* what) const override;

@@ -69,7 +69,7 @@ public:
     // --- scheduling callbacks
     template <class F, class... A>
     handle call_soon(F&& f, A&&... a) {
-        return call_soon_cb(bind(std::forward<F>(f), std::forward<A>(a)...));
+        return call_soon_node(new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
     // Thread-safe: the only loop method other threads may call.
     template <class F, class... A>
@@ -78,7 +78,8 @@ public:
     }
     template <class F, class... A>
     timer_handle call_later(double delay, F&& f, A&&... a) {
-        return call_at_cb(time() + delay, bind(std::forward<F>(f), std::forward<A>(a)...));
+        return call_at_node(time() + delay,
+                            new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
     template <class Rep, class Period, class F, class... A>
     timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f, A&&... a) {
@@ -86,7 +87,8 @@ public:
     }
     template <class F, class... A>
     timer_handle call_at(double when, F&& f, A&&... a) {
-        return call_at_cb(when, bind(std::forward<F>(f), std::forward<A>(a)...));
+        return call_at_node(when,
+                            new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
     // The loop's monotonic clock, in seconds.
     virtual double time() const noexcept = 0;
@@ -136,9 +138,11 @@ public:
     virtual base_event_loop& base() noexcept = 0;
 
 protected:
-    virtual handle call_soon_cb(callback cb) = 0;
+    // The scheduling primitives adopt a node whose callable was built in place (one
+    // construction, no move of the callable); they release it if they throw.
+    virtual handle call_soon_node(detail::handle_node* n) = 0;
     virtual handle call_soon_threadsafe_cb(callback cb) = 0;
-    virtual timer_handle call_at_cb(double when, callback cb) = 0;
+    virtual timer_handle call_at_node(double when, detail::handle_node* n) = 0;
     virtual void run_until_done(basic_future f) = 0;
     virtual void start_task(basic_task t) = 0;
     virtual void check_open_for(const char* what) const = 0;
@@ -157,12 +161,13 @@ private:
         start_task(t);
         return t;
     }
+    // The callable a handle stores: f itself, or f with its arguments bound.
     template <class F, class... A>
-    static callback bind(F&& f, A&&... a) {
+    static decltype(auto) bind(F&& f, A&&... a) {
         if constexpr (sizeof...(A) == 0)
-            return callback(std::forward<F>(f));
+            return std::forward<F>(f);
         else
-            return callback([f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable { std::invoke(f, a...); });
+            return [f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable { std::invoke(f, a...); };
     }
 };
 

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include <duet/detail/pool.hpp>
 #include <duet/exceptions.hpp>
 #include <duet/handles.hpp>
 
@@ -115,16 +116,13 @@ public:
     static void operator delete(void* p, std::size_t n) noexcept;
 };
 
-void* allocate_small(std::size_t n);
-void deallocate_small(void* p, std::size_t n) noexcept;
-
 template <class T>
-void* future_state<T>::operator new(std::size_t n) {
-    return allocate_small(n);
+void* future_state<T>::operator new(std::size_t) {
+    return allocate_fixed<future_state<T>>();
 }
 template <class T>
-void future_state<T>::operator delete(void* p, std::size_t n) noexcept {
-    deallocate_small(p, n);
+void future_state<T>::operator delete(void* p, std::size_t) noexcept {
+    deallocate_fixed<future_state<T>>(p);
 }
 
 }  // namespace detail

@@ -209,8 +209,8 @@ public:
     std::tuple<future<T>...> items;
     std::array<bool, sizeof...(T)> owned{};
 
-    static void* operator new(std::size_t n) { return allocate_small(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+    static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
 private:
     void assemble() override {
@@ -242,8 +242,8 @@ public:
     result_slot<result_type> slot;
     std::vector<future<T>> items;
 
-    static void* operator new(std::size_t n) { return allocate_small(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+    static void* operator new(std::size_t n) { return allocate_frame(n); }
+    static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
 private:
     void assemble() override {

@@ -20,8 +20,10 @@ namespace detail {
 // crossed threads through call_soon_threadsafe).
 class handle_node {
 public:
-    handle_node(base_event_loop* loop, callback fn, bool threadsafe) noexcept
-        : loop_(loop), fn_(std::move(fn)), threadsafe_(threadsafe) {}
+    // The callable is constructed in place (a callback, or any callable that converts).
+    template <class F>
+    handle_node(base_event_loop* loop, F&& fn, bool threadsafe) : loop_(loop), fn_(std::forward<F>(fn)),
+                                                                  threadsafe_(threadsafe) {}
 
     void add_ref() noexcept {
         if (threadsafe_)

@@ -85,8 +85,8 @@ public:
         : task_core(loop, root), root_(root) {}
     result_slot<T> slot;
 
-    static void* operator new(std::size_t n) { return allocate_small(n); }
-    static void operator delete(void* p, std::size_t n) noexcept { deallocate_small(p, n); }
+    static void* operator new(std::size_t) { return allocate_fixed<task_state>(); }
+    static void operator delete(void* p, std::size_t) noexcept { deallocate_fixed<task_state>(p); }
 
 private:
     std::exception_ptr harvest_root() noexcept override {

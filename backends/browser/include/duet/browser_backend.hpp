@@ -23,7 +23,7 @@ public:
     // with duet_blocking_run(), otherwise throws not_supported_error.
     void run();
     // No threads in this build: the same as a wake for ready work.
-    void wake_threadsafe() noexcept { request_soon(); }
+    void wake_threadsafe() noexcept { request_soon(false); }
     void close() noexcept;
 
     // ---- for the JS host driver
@@ -35,9 +35,20 @@ public:
     // Called by the blocking run loop (see blocking_run.cpp).
     void blocking_loop();
 
+    // Held by JS-to-wasm callbacks (a settled promise): a loop woken inside one runs its
+    // turn when the outermost scope ends, in the same JS task, instead of one microtask
+    // later. The callback has finished its own work by then, so no C++ caller is mid-way.
+    class js_callback_scope {
+    public:
+        js_callback_scope() noexcept;
+        ~js_callback_scope();
+        js_callback_scope(const js_callback_scope&) = delete;
+        js_callback_scope& operator=(const js_callback_scope&) = delete;
+    };
+
 private:
     void apply(base_event_loop::wake_plan p) noexcept;
-    void request_soon() noexcept;
+    void request_soon(bool micro) noexcept;
     void arm(double deadline) noexcept;
     void note_fired(int fired) noexcept;
 
@@ -47,6 +58,8 @@ private:
     bool soon_pending_ = false;
     bool blocking_ = false;
     bool in_turn_ = false;
+    bool deferred_ = false;                     // in the list of turns run by js_callback_scope
+    browser_backend* next_deferred_ = nullptr;  // that list's link
 };
 
 namespace wasm::detail {

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <mutex>
 #include <new>
+#include <utility>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DUET_POOL_BYPASS 1
@@ -24,21 +26,39 @@ inline constexpr bool pool_enabled = false;
 inline constexpr bool pool_enabled = true;
 #endif
 
+// Where blocks come from: slabs carved into blocks (no allocator header per block), and
+// the free lists of threads that have exited (so thread churn does not grow memory).
+// Slabs are never returned: a pool only grows to its working size.
+struct slab_source {
+    std::mutex mutex;
+    void* orphans = nullptr;  // an intrusive list of free blocks
+};
+
 template <std::size_t Size>
 class block_pool {
     struct node {
         node* next;
     };
     static constexpr std::size_t block = Size < sizeof(node) ? sizeof(node) : Size;
+    // ~16 KiB per slab: enough blocks to amortise the carve, small for rarely used sizes.
+    static constexpr std::size_t per_slab = block >= 16384 ? 1 : 16384 / block;
+
+    static slab_source& source() noexcept {
+        static slab_source s;
+        return s;
+    }
 
     struct list {
         node* head = nullptr;
         ~list() {
-            while (head) {
-                node* n = head;
-                head = head->next;
-                ::operator delete(n);
-            }
+            // The thread is exiting: its free blocks go to the shared spare list.
+            if (!head) return;
+            node* tail = head;
+            while (tail->next) tail = tail->next;
+            slab_source& src = source();
+            std::lock_guard g(src.mutex);
+            tail->next = static_cast<node*>(src.orphans);
+            src.orphans = head;
         }
     };
     static list& free_list() noexcept {
@@ -46,15 +66,31 @@ class block_pool {
         return l;
     }
 
+    static node* refill() {
+        slab_source& src = source();
+        {
+            std::lock_guard g(src.mutex);
+            if (src.orphans) return static_cast<node*>(std::exchange(src.orphans, nullptr));
+        }
+        auto* slab = static_cast<unsigned char*>(::operator new(block * per_slab));
+        node* head = nullptr;
+        for (std::size_t i = per_slab; i-- > 0;) {
+            auto* n = reinterpret_cast<node*>(slab + i * block);
+            n->next = head;
+            head = n;
+        }
+        return head;
+    }
+
 public:
     static void* allocate() {
         if constexpr (!pool_enabled) return ::operator new(block);
         list& l = free_list();
-        if (node* n = l.head) {
-            l.head = n->next;
-            return n;
-        }
-        return ::operator new(block);
+        if (!l.head) [[unlikely]]
+            l.head = refill();
+        node* n = l.head;
+        l.head = n->next;
+        return n;
     }
     static void deallocate(void* p) noexcept {
         if constexpr (!pool_enabled) {
@@ -68,10 +104,26 @@ public:
     }
 };
 
-// Size classes for coroutine frames: rounded to 64 bytes up to 1 KiB; larger frames go to
-// the general allocator.
+// Size classes for coroutine frames and small objects: 16-byte steps up to 256 bytes (for
+// handles, futures and tasks rounding up would be a large share), 64-byte steps up to
+// 1 KiB; larger frames go to the general allocator.
 inline constexpr std::size_t frame_class_limit = 1024;
+constexpr std::size_t pool_class_size(std::size_t n) noexcept {
+    return n <= 256 ? (n + 15) / 16 * 16 : (n + 63) / 64 * 64;
+}
 
+// Objects whose size is known at compile time go straight to their class's pool.
+template <class T>
+void* allocate_fixed() {
+    static_assert(sizeof(T) <= frame_class_limit);
+    return block_pool<pool_class_size(sizeof(T))>::allocate();
+}
+template <class T>
+void deallocate_fixed(void* p) noexcept {
+    block_pool<pool_class_size(sizeof(T))>::deallocate(p);
+}
+
+// Coroutine frames (the size is a run-time argument of the promise's operator new).
 void* allocate_frame(std::size_t size);
 void deallocate_frame(void* p, std::size_t size) noexcept;
 

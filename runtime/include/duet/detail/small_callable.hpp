@@ -26,25 +26,21 @@ class small_callable<R(Args...), Capacity> {
     static constexpr bool fits_inline =
         sizeof(F) <= Capacity && alignof(F) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<F>;
 
+    // Variable templates, not function-local statics: taking their address is a constant,
+    // with no call and no guard on the scheduling path.
     template <class F>
-    static const ops* inline_ops() noexcept {
-        static constexpr ops o{
-            [](void* s, Args&&... a) -> R { return (*static_cast<F*>(s))(std::forward<Args>(a)...); },
-            [](void* from, void* to) noexcept {
-                ::new (to) F(std::move(*static_cast<F*>(from)));
-                static_cast<F*>(from)->~F();
-            },
-            [](void* s) noexcept { static_cast<F*>(s)->~F(); }, &typeid(F)};
-        return &o;
-    }
+    static constexpr ops inline_ops{
+        [](void* s, Args&&... a) -> R { return (*static_cast<F*>(s))(std::forward<Args>(a)...); },
+        [](void* from, void* to) noexcept {
+            ::new (to) F(std::move(*static_cast<F*>(from)));
+            static_cast<F*>(from)->~F();
+        },
+        [](void* s) noexcept { static_cast<F*>(s)->~F(); }, &typeid(F)};
     template <class F>
-    static const ops* heap_ops() noexcept {
-        static constexpr ops o{
-            [](void* s, Args&&... a) -> R { return (**static_cast<F**>(s))(std::forward<Args>(a)...); },
-            [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
-            [](void* s) noexcept { delete *static_cast<F**>(s); }, &typeid(F)};
-        return &o;
-    }
+    static constexpr ops heap_ops{
+        [](void* s, Args&&... a) -> R { return (**static_cast<F**>(s))(std::forward<Args>(a)...); },
+        [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
+        [](void* s) noexcept { delete *static_cast<F**>(s); }, &typeid(F)};
 
 public:
     small_callable() noexcept = default;
@@ -55,10 +51,10 @@ public:
     small_callable(F&& f) {
         if constexpr (fits_inline<D>) {
             ::new (static_cast<void*>(buf_)) D(std::forward<F>(f));
-            ops_ = inline_ops<D>();
+            ops_ = &inline_ops<D>;
         } else {
             *reinterpret_cast<D**>(buf_) = new D(std::forward<F>(f));
-            ops_ = heap_ops<D>();
+            ops_ = &heap_ops<D>;
         }
     }
     small_callable(small_callable&& o) noexcept : ops_(o.ops_) {
