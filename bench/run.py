@@ -115,8 +115,10 @@ def duet_native(bench):
 
 def duet_wasm(bench):
     js = "build/bench-wasm/bench/duet_bench.js"
-    return program(f"duet-wasm:{bench}", "duet", bench, ["node", js, bench], REPO, [js],
-                   runtime="wasm-node")
+    # Emscripten 3.1.6's loader would fetch() the .wasm by path when node has fetch; the
+    # flag makes it read the file (as ctest and scripts/examples.sh run wasm programs).
+    return program(f"duet-wasm:{bench}", "duet", bench,
+                   ["node", "--no-experimental-fetch", js, bench], REPO, [js], runtime="wasm-node")
 
 
 def plain_js(bench):

@@ -89,7 +89,8 @@ say "building duet (native) in build/bench-native"
 cmake -S . -B build/bench-native "${bench_opts[@]}" >/dev/null
 cmake --build build/bench-native -j "$jobs"
 say "building duet (wasm) in build/bench-wasm"
-emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" >/dev/null
+# Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
+emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
 cmake --build build/bench-wasm -j "$jobs"
 
 # ---- 4. run and report
