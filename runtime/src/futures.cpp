@@ -6,7 +6,19 @@
 
 namespace duet::detail {
 
-future_core::~future_core() = default;
+future_core::~future_core() {
+    drop_observers();
+}
+
+future_core::cold_state& future_core::cold() {
+    if (!cold_) cold_ = std::make_unique<cold_state>();
+    return *cold_;
+}
+
+const std::string& future_core::cancel_message() const noexcept {
+    static const std::string none;
+    return cold_ ? cold_->cancel_message : none;
+}
 
 bool future_core::cancel(std::string msg) {
     return cancel_self(std::move(msg));
@@ -16,7 +28,7 @@ bool future_core::cancel_self(std::string msg) {
     log_exception_ = false;
     if (state_ != status::pending) return false;
     state_ = status::cancelled;
-    cancel_message_ = std::move(msg);
+    if (!msg.empty() || cold_) cold().cancel_message = std::move(msg);
     schedule_callbacks();
     return true;
 }
@@ -63,36 +75,41 @@ std::exception_ptr future_core::exception() {
 }
 
 std::uint32_t future_core::add_done_callback(done_fn fn, const void* key) {
-    std::uint32_t id = ++next_callback_id_;
+    std::uint32_t id = ++cold().next_callback_id;
     if (state_ != status::pending) {
         // Already done: schedule at once, never run inline.
         intrusive_ptr<future_core> self(this);
         loop_->call_soon([fn = std::move(fn), self]() mutable { fn(*self); });
         return id;
     }
-    callbacks_.push_back({std::move(fn), key, nullptr, id});
+    cold_->callbacks.push_back({std::move(fn), key, nullptr, id});
     return id;
 }
 
 std::size_t future_core::remove_done_callback(std::uint32_t id) noexcept {
-    auto it = std::find_if(callbacks_.begin(), callbacks_.end(), [&](const done_entry& e) { return e.id == id; });
-    if (it == callbacks_.end()) return 0;
-    callbacks_.erase(it);
+    if (!cold_) return 0;
+    auto& cbs = cold_->callbacks;
+    auto it = std::find_if(cbs.begin(), cbs.end(), [&](const done_entry& e) { return e.id == id; });
+    if (it == cbs.end()) return 0;
+    cbs.erase(it);
     return 1;
 }
 
 std::size_t future_core::remove_done_callback_key(const void* key) noexcept {
-    auto n = callbacks_.size();
-    std::erase_if(callbacks_, [&](const done_entry& e) { return key && e.key == key; });
-    return n - callbacks_.size();
+    if (!cold_) return 0;
+    auto& cbs = cold_->callbacks;
+    auto n = cbs.size();
+    std::erase_if(cbs, [&](const done_entry& e) { return key && e.key == key; });
+    return n - cbs.size();
 }
 
 void future_core::add_waiter(task_core* t) {
-    if (!first_waiter_ && callbacks_.empty()) {
+    if (!first_waiter_ && !has_callbacks()) {
         first_waiter_ = t;
         return;
     }
-    callbacks_.push_back({nullptr, nullptr, t, ++next_callback_id_});
+    auto& c = cold();
+    c.callbacks.push_back({nullptr, nullptr, t, ++c.next_callback_id});
 }
 
 void future_core::remove_waiter(task_core* t) noexcept {
@@ -100,7 +117,7 @@ void future_core::remove_waiter(task_core* t) noexcept {
         first_waiter_ = nullptr;
         return;
     }
-    std::erase_if(callbacks_, [&](const done_entry& e) { return e.waker == t; });
+    if (cold_) std::erase_if(cold_->callbacks, [&](const done_entry& e) { return e.waker == t; });
 }
 
 void future_core::schedule_callbacks() noexcept {
@@ -109,18 +126,43 @@ void future_core::schedule_callbacks() noexcept {
         t->add_ref();
         loop.push_ready(&task_core::wakeup_thunk, t);
     }
-    if (callbacks_.empty()) return;
-    auto cbs = std::move(callbacks_);
-    callbacks_.clear();
-    for (auto& e : cbs) {
-        if (e.waker) {
-            e.waker->add_ref();
-            loop.push_ready(&task_core::wakeup_thunk, e.waker);
-        } else {
-            intrusive_ptr<future_core> self(this);
-            loop.push_handle(new handle_node(
-                &loop, [fn = std::move(e.fn), self]() mutable { fn(*self); }, false));
+    if (has_callbacks()) {
+        auto cbs = std::move(cold_->callbacks);
+        cold_->callbacks.clear();
+        for (auto& e : cbs) {
+            if (e.waker) {
+                e.waker->add_ref();
+                loop.push_ready(&task_core::wakeup_thunk, e.waker);
+            } else {
+                intrusive_ptr<future_core> self(this);
+                loop.push_handle(new handle_node(
+                    &loop, [fn = std::move(e.fn), self]() mutable { fn(*self); }, false));
+            }
         }
+    }
+    if (observers_) {
+        // The list is newest first: reverse it into registration order.
+        done_observer* ordered = nullptr;
+        done_observer* o = std::exchange(observers_, nullptr);
+        while (o) {
+            done_observer* next = o->next_observer;
+            o->next_observer = ordered;
+            ordered = o;
+            o = next;
+        }
+        for (o = ordered; o;) {
+            done_observer* next = std::exchange(o->next_observer, nullptr);
+            loop.push_ready(o->notify, o);
+            o = next;
+        }
+    }
+}
+
+void future_core::drop_observers() noexcept {
+    for (done_observer* o = std::exchange(observers_, nullptr); o;) {
+        done_observer* next = std::exchange(o->next_observer, nullptr);
+        o->notify(o, false);
+        o = next;
     }
 }
 

@@ -16,11 +16,18 @@ bool gather_core::cancel(std::string msg) {
 
 void gather_core::start(const std::vector<future_core*>& children) {
     children_.reserve(children.size());
+    links_ = std::make_unique<child_link[]>(children.size());
+    std::size_t i = 0;
     for (future_core* c : children) {
         children_.emplace_back(c);
-        if (!c->done())
-            c->add_done_callback(
-                [self = intrusive_ptr<gather_core>(this)](future_core& f) noexcept { self->on_child_done(f); });
+        if (!c->done()) {
+            child_link& l = links_[i++];
+            l.notify = &child_done_thunk;
+            l.self = this;
+            l.child = c;
+            add_ref();
+            c->add_observer(&l);
+        }
     }
     // Children done already are processed now, in argument order (asyncio does the same);
     // nothing can finish the others meanwhile.
@@ -33,6 +40,13 @@ void gather_core::start(const std::vector<future_core*>& children) {
             finish_with_exception(std::current_exception());
         }
     }
+}
+
+void gather_core::child_done_thunk(void* link, bool run) noexcept {
+    auto* l = static_cast<child_link*>(link);
+    gather_core* self = l->self;
+    if (run) self->on_child_done(*l->child);
+    self->release();
 }
 
 void gather_core::on_child_done(future_core& c) noexcept {

@@ -55,7 +55,11 @@ task_core::~task_core() {
 }
 
 std::string task_core::name() const {
-    return name_.empty() ? "Task-" + std::to_string(id_) : name_;
+    return cold_ && !cold_->name.empty() ? cold_->name : "Task-" + std::to_string(id_);
+}
+
+void task_core::set_name(std::string n) {
+    if (!n.empty() || cold_) cold().name = std::move(n);
 }
 
 int task_core::uncancel() noexcept {
@@ -71,8 +75,12 @@ bool task_core::cancel(std::string msg) {
     ++num_cancels_requested_;
     if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;
     must_cancel_ = true;
-    cancel_msg_ = std::move(msg);
+    if (!msg.empty() || cold_) cold().pending_cancel = std::move(msg);
     return true;
+}
+
+std::string task_core::take_pending_cancel() noexcept {
+    return cold_ ? std::move(cold_->pending_cancel) : std::string();
 }
 
 void task_core::wakeup_thunk(void* self, bool run) noexcept {
@@ -102,7 +110,7 @@ void task_core::step() noexcept {
             root_.destroy();
             root_ = nullptr;
             unlink_task(lp, this);
-            cancel_self(std::move(cancel_msg_));
+            cancel_self(take_pending_cancel());
             if (loop_owned_) {
                 loop_owned_ = false;
                 release();
@@ -122,7 +130,7 @@ void task_core::step() noexcept {
         return;
     }
     if (must_cancel_ && fut_waiter_) {
-        if (fut_waiter_->cancel(cancel_msg_)) must_cancel_ = false;
+        if (fut_waiter_->cancel(cold_ ? cold_->pending_cancel : std::string())) must_cancel_ = false;
     }
 }
 
@@ -135,7 +143,7 @@ void task_core::finish_from_root() noexcept {
     if (!ex) {
         if (must_cancel_) {
             must_cancel_ = false;
-            cancel_self(std::move(cancel_msg_));
+            cancel_self(take_pending_cancel());
         } else {
             finish_with_result();
         }
@@ -170,7 +178,7 @@ void task_core::suspend_yield(co::coroutine_handle<> h) {
 void task_core::throw_if_cancel_injected() {
     if (inject_cancel_) {
         inject_cancel_ = false;
-        throw cancelled_error(std::move(cancel_msg_));
+        throw cancelled_error(take_pending_cancel());
     }
 }
 
@@ -186,8 +194,11 @@ void task_core::abandon() noexcept {
     // hold; a callback holding something that holds this task (a gather or a shield over
     // it, a callback capturing the task) would otherwise keep both alive for ever.
     first_waiter_ = nullptr;
-    auto dropped = std::move(callbacks_);
-    callbacks_.clear();
+    drop_observers();
+    if (cold_) {
+        auto dropped = std::move(cold_->callbacks);
+        cold_->callbacks.clear();
+    }
 }
 
 void task_core::last_release() noexcept {

@@ -34,6 +34,7 @@
 #include <exception>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -163,7 +164,16 @@ private:
     // Ends with `e` as the exception, even a cancelled_error (set_exception refuses one).
     void finish_with_exception(std::exception_ptr e) noexcept;
 
+    // One observer per pending child, each holding a reference to this gather until it
+    // has run (or the child was dropped).
+    struct child_link : done_observer {
+        gather_core* self;
+        future_core* child;
+    };
+    static void child_done_thunk(void* link, bool run) noexcept;
+
     std::vector<intrusive_ptr<future_core>> children_;
+    std::unique_ptr<child_link[]> links_;
     std::size_t nfinished_ = 0;
     std::string cancel_msg_;
     bool return_exceptions_;

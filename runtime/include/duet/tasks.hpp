@@ -31,7 +31,7 @@ public:
     int cancelling() const noexcept { return static_cast<int>(num_cancels_requested_); }
     int uncancel() noexcept;
     std::string name() const;
-    void set_name(std::string n) { name_ = std::move(n); }
+    void set_name(std::string n);
     co::coroutine_handle<> coro() const noexcept { return root_; }
     // Unique per process (tasks are numbered as they are created).
     std::uint64_t id() const noexcept { return id_; }
@@ -48,8 +48,6 @@ public:
     // Registry (intrusive list of the loop's tasks).
     task_core* reg_prev_ = nullptr;
     task_core* reg_next_ = nullptr;
-    bool registered_ = false;
-    bool loop_owned_ = false;
 
     // Releases the coroutine of a task that will never run again (its loop closed).
     void abandon() noexcept;
@@ -68,21 +66,24 @@ private:
 
     co::coroutine_handle<> root_;
     co::coroutine_handle<> resume_;
+    std::string take_pending_cancel() noexcept;
+
     intrusive_ptr<future_core> fut_waiter_;
-    std::string cancel_msg_;
-    std::string name_;
     std::uint64_t id_;
-    std::uint32_t num_cancels_requested_ = 0;
+    std::uint16_t num_cancels_requested_ = 0;
     bool must_cancel_ = false;
     bool inject_cancel_ = false;
     bool started_ = false;
+
+public:
+    bool registered_ = false;  // in the loop's task list (see reg_prev_)
+    bool loop_owned_ = false;  // the loop holds a reference until the task ends
 };
 
 template <class T>
 class task_state final : public task_core {
 public:
-    task_state(base_event_loop* loop, typename duet::coro<T>::handle_type root) noexcept
-        : task_core(loop, root), root_(root) {}
+    task_state(base_event_loop* loop, typename duet::coro<T>::handle_type root) noexcept : task_core(loop, root) {}
     result_slot<T> slot;
 
     static void* operator new(std::size_t) { return allocate_fixed<task_state>(); }
@@ -90,7 +91,7 @@ public:
 
 private:
     std::exception_ptr harvest_root() noexcept override {
-        auto& p = root_.promise();
+        auto& p = duet::coro<T>::handle_type::from_address(coro().address()).promise();
         if (p.exception_) return p.exception_;
         if constexpr (!std::is_void_v<T>) {
             if constexpr (std::is_reference_v<T>)
@@ -100,7 +101,6 @@ private:
         }
         return {};
     }
-    typename duet::coro<T>::handle_type root_;
 };
 
 // Operations common to typed and untyped task references.
