@@ -48,6 +48,13 @@ coro<double> double_js_number(js_value promise) {
     co_return 2 * co_await js::await_promise<double>(promise);
 }
 
+// Awaits the same (settled) promise n times: each await is one JS continuation.
+coro<double> sum_awaits(js_value promise, double n) {
+    double sum = 0;
+    for (int i = 0; i < static_cast<int>(n); ++i) sum += co_await js::await_promise<double>(promise);
+    co_return sum;
+}
+
 coro<std::string> describe_js_error(js_value promise) {
     try {
         co_await js::await_promise(promise);
@@ -94,6 +101,7 @@ DUET_EXPORT_ASYNC(sleep_value, sleep_value)
 DUET_EXPORT_ASYNC(timer_order, timer_order)
 DUET_EXPORT_ASYNC(gather_squares, gather_squares)
 DUET_EXPORT_ASYNC(double_js_number, double_js_number)
+DUET_EXPORT_ASYNC(sum_awaits, sum_awaits)
 DUET_EXPORT_ASYNC(describe_js_error, describe_js_error)
 DUET_EXPORT_ASYNC(rethrow_js, rethrow_js)
 DUET_EXPORT_ASYNC(throw_cpp, throw_cpp)

@@ -27,8 +27,8 @@
 
   async function run(duet, mod, log) {
     const f = duet.bind(mod, [
-      'sleep_value', 'timer_order', 'gather_squares', 'double_js_number', 'describe_js_error', 'rethrow_js',
-      'throw_cpp', 'throw_timeout', 'wait_forever', 'echo', 'live_handles', 'yield_many',
+      'sleep_value', 'timer_order', 'gather_squares', 'double_js_number', 'sum_awaits', 'describe_js_error',
+      'rethrow_js', 'throw_cpp', 'throw_timeout', 'wait_forever', 'echo', 'live_handles', 'yield_many',
     ]);
     const result = {passed: 0, failed: 0, failures: []};
     async function check(name, body) {
@@ -119,6 +119,16 @@
       eq(await f.yield_many(10000), 10000);
       const used = mod.duet.stats().macrotasks - before.macrotasks;
       if (used > 200) throw new Error(used + ' macrotasks for 10000 yields');
+    });
+    await check('host: a settled JS promise resumes its task without a macrotask', async () => {
+      const before = mod.duet.stats();
+      eq(await f.sum_awaits(Promise.resolve(2), 1000), 2000);
+      const after = mod.duet.stats();
+      // The woken turn runs inside the promise's own continuation: no host task per await.
+      const macro = after.macrotasks - before.macrotasks;
+      if (macro > 2) throw new Error(macro + ' macrotasks for 1000 awaits of a settled promise');
+      const micro = after.microtasks - before.microtasks;
+      if (micro > 2) throw new Error(micro + ' microtasks for 1000 awaits of a settled promise');
     });
     await check('host: one setTimeout for a batch of timers', async () => {
       const before = mod.duet.stats();
