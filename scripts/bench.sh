@@ -30,7 +30,7 @@ warn() { echo "bench: WARNING: $*" >&2; }
 # ---- 1. packages: duet's own, then the peers' (one apt-get update, only if something is missing)
 scripts/setup.sh
 
-peer_pkgs=(python3 python3-uvloop libboost1.81-dev libuv1-dev time librust-tokio-dev util-linux)
+peer_pkgs=(python3 python3-uvloop libbenchmark-dev libboost1.81-dev libuv1-dev time librust-tokio-dev util-linux)
 missing=()
 for p in "${peer_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
