@@ -4,27 +4,16 @@ namespace duet {
 
 namespace detail {
 
-waiter_list::iterator waiter_list::add() {
-    waiters_.push_back(get_running_loop().create_future<void>());
-    return std::prev(waiters_.end());
+bool waiter_list::wake_first() noexcept {
+    return wake(1) == 1;
 }
 
-bool waiter_list::wake_first() {
-    for (auto& f : waiters_) {
-        if (!f.done()) {
-            f.set_result();
-            return true;
-        }
-    }
-    return false;
-}
-
-std::size_t waiter_list::wake(std::size_t n) {
+std::size_t waiter_list::wake(std::size_t n) noexcept {
     std::size_t woken = 0;
-    for (auto& f : waiters_) {
-        if (woken >= n) break;
-        if (!f.done()) {
-            f.set_result();
+    for (waiter_link* l = head_.next; l != &head_ && woken < n; l = l->next) {
+        waiter* w = waiter::from(l);
+        if (!w->done()) {
+            w->set_result();
             ++woken;
         }
     }
@@ -32,8 +21,8 @@ std::size_t waiter_list::wake(std::size_t n) {
 }
 
 bool waiter_list::any_not_cancelled() const noexcept {
-    for (auto& f : waiters_)
-        if (!f.cancelled()) return true;
+    for (const waiter_link* l = head_.next; l != &head_; l = l->next)
+        if (!waiter::from(const_cast<waiter_link*>(l))->cancelled()) return true;
     return false;
 }
 
@@ -47,17 +36,16 @@ coro<void> lock::acquire() {
         locked_ = true;
         co_return;
     }
-    auto it = waiters_.add();
-    auto fut = *it;
+    detail::waiter w(waiters_);
     try {
-        co_await fut;
+        co_await w.wait();
     } catch (const cancelled_error&) {
-        waiters_.remove(it);
+        w.unlink();
         // We may have been woken and then cancelled: pass the wake-up on.
         if (!locked_) wake_first();
         throw;
     }
-    waiters_.remove(it);
+    w.unlink();
     locked_ = true;
 }
 
@@ -68,10 +56,7 @@ void lock::release() {
 }
 
 void lock::wake_first() {
-    if (!waiters_.empty()) {
-        auto& f = waiters_.items().front();
-        if (!f.done()) f.set_result();
-    }
+    if (auto* w = waiters_.front()) w->set_result();
 }
 
 coro<scoped_hold<lock>> lock::scoped() {
@@ -89,15 +74,8 @@ void event::set() {
 
 coro<void> event::wait() {
     if (set_) co_return;
-    auto it = waiters_.add();
-    auto fut = *it;
-    try {
-        co_await fut;
-    } catch (...) {
-        waiters_.remove(it);
-        throw;
-    }
-    waiters_.remove(it);
+    detail::waiter w(waiters_);
+    co_await w.wait();
 }
 
 // ---- condition
@@ -111,15 +89,16 @@ coro<void> condition::wait() {
     if (!locked()) throw std::runtime_error("cannot wait on un-acquired lock");
     release();
     std::exception_ptr failure;
-    auto it = waiters_.add();
-    auto fut = *it;
-    try {
-        co_await fut;
-    } catch (...) {
-        failure = std::current_exception();
+    bool was_notified;
+    {
+        detail::waiter w(waiters_);
+        try {
+            co_await w.wait();
+        } catch (...) {
+            failure = std::current_exception();
+        }
+        was_notified = w.done() && !w.cancelled();
     }
-    bool was_notified = fut.done() && !fut.cancelled();
-    waiters_.remove(it);
     // Re-acquire before anything propagates, even if cancelled meanwhile.
     for (;;) {
         try {
@@ -148,14 +127,9 @@ semaphore::semaphore(long value) : value_(value) {
 }
 
 bool semaphore::wake_next() {
-    for (auto& f : waiters_.items()) {
-        if (!f.done()) {
-            --value_;
-            f.set_result();
-            return true;
-        }
-    }
-    return false;
+    if (!waiters_.wake_first()) return false;
+    --value_;
+    return true;
 }
 
 coro<void> semaphore::acquire() {
@@ -163,17 +137,19 @@ coro<void> semaphore::acquire() {
         --value_;
         co_return;
     }
-    auto it = waiters_.add();
-    auto fut = *it;
     std::exception_ptr failure;
-    try {
-        co_await fut;
-    } catch (const cancelled_error&) {
-        failure = std::current_exception();
+    bool woken;
+    {
+        detail::waiter w(waiters_);
+        try {
+            co_await w.wait();
+        } catch (const cancelled_error&) {
+            failure = std::current_exception();
+        }
+        woken = w.done() && !w.cancelled();
     }
-    waiters_.remove(it);
     // Woken (and counted) but cancelled before running: give the slot back.
-    if (failure && fut.done() && !fut.cancelled()) ++value_;
+    if (failure && woken) ++value_;
     // Waiters that arrived meanwhile may fit now.
     while (value_ > 0 && wake_next()) {
     }

@@ -11,7 +11,7 @@ namespace duet {
 namespace detail {
 
 namespace {
-std::atomic<std::uint64_t> task_counter{0};
+std::atomic<std::uint32_t> task_counter{0};
 
 bool is_cancellation(const std::exception_ptr& e, std::string& msg) noexcept {
     try {
@@ -45,12 +45,16 @@ void unlink_task(base_event_loop& loop, task_core* t) noexcept {
     --loop.task_count_;
 }
 
+static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task costs: keep it in 128 bytes");
+
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
     : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
 
 task_core::~task_core() {
     if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
     if (fut_waiter_) fut_waiter_->remove_waiter(this);
+    // A direct waiter lives in the frame: destroying the frame unlinks it.
+    direct_waiter_ = nullptr;
     if (root_) root_.destroy();
 }
 
@@ -76,7 +80,21 @@ bool task_core::cancel(std::string msg) {
     if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;
     must_cancel_ = true;
     if (!msg.empty() || cold_) cold().pending_cancel = std::move(msg);
+    // Suspended on a direct waiter: stop waiting and wake up to throw the cancellation
+    // (what cancelling the awaited future does for a future waiter).
+    if (direct_waiter_) interrupt_direct_wait();
     return true;
+}
+
+void task_core::interrupt_direct_wait() noexcept {
+    direct_wait* w = std::exchange(direct_waiter_, nullptr);
+    w->on_cancel(w);
+    wake_soon();
+}
+
+void task_core::wake_soon() noexcept {
+    add_ref();
+    loop_->push_ready(&wakeup_thunk, this);
 }
 
 std::string task_core::take_pending_cancel() noexcept {
@@ -99,6 +117,12 @@ void task_core::step() noexcept {
     if (fut_waiter_) {
         fut_waiter_->remove_waiter(this);
         fut_waiter_.reset();
+    }
+    if (direct_waiter_) [[unlikely]] {
+        // Woken by something other than its waiter (cannot happen through duet's own
+        // awaiters): the waiter must not wake it a second time.
+        direct_wait* w = std::exchange(direct_waiter_, nullptr);
+        w->on_cancel(w);
     }
     intrusive_ptr<future_core> keep(this);
     if (!started_) {
@@ -132,6 +156,8 @@ void task_core::step() noexcept {
     if (must_cancel_ && fut_waiter_) {
         if (fut_waiter_->cancel(cold_ ? cold_->pending_cancel : std::string())) must_cancel_ = false;
     }
+    // Cancelled while it ran, now suspended on a direct waiter: wake it to throw.
+    if (must_cancel_ && direct_waiter_) interrupt_direct_wait();
 }
 
 void task_core::finish_from_root() noexcept {
@@ -171,8 +197,18 @@ void task_core::suspend_on(future_core& f, co::coroutine_handle<> h) {
 
 void task_core::suspend_yield(co::coroutine_handle<> h) {
     resume_ = h;
-    add_ref();
-    loop_->push_ready(&wakeup_thunk, this);
+    wake_soon();
+}
+
+void task_core::suspend_direct(direct_wait* w, co::coroutine_handle<> h) {
+    resume_ = h;
+    direct_waiter_ = w;
+}
+
+void task_core::wake_direct(direct_wait* w) noexcept {
+    if (direct_waiter_ != w) return;
+    direct_waiter_ = nullptr;
+    wake_soon();
 }
 
 void task_core::throw_if_cancel_injected() {
@@ -187,6 +223,7 @@ void task_core::abandon() noexcept {
         fut_waiter_->remove_waiter(this);
         fut_waiter_.reset();
     }
+    direct_waiter_ = nullptr;  // unlinked when the frame goes, below
     unlink_task(*loop_, this);
     // Its loop is closing: the coroutine can never resume, so its locals go now.
     if (root_) std::exchange(root_, nullptr).destroy();
@@ -232,6 +269,17 @@ task_core* suspend_current_task_on(future_core& f, co::coroutine_handle<> h) {
     if (!t) throw std::runtime_error("duet: co_await on a future outside a task (wrap the coroutine in a task)");
     t->suspend_on(f, h);
     return t;
+}
+
+task_core* suspend_current_task_direct(direct_wait* w, co::coroutine_handle<> h) {
+    task_core* t = current_task_core();
+    if (!t) throw std::runtime_error("duet: co_await outside a task (wrap the coroutine in a task)");
+    t->suspend_direct(w, h);
+    return t;
+}
+
+void wake_direct_waiter(task_core* t, direct_wait* w) noexcept {
+    t->wake_direct(w);
 }
 
 task_core* suspend_current_task_yield(co::coroutine_handle<> h) {
@@ -301,23 +349,39 @@ void leave_task(abstract_event_loop& loop, basic_task t) {
     b.current_task_ = nullptr;
 }
 
+namespace detail {
+namespace {
+// sleep()'s wait: a timer that wakes the task itself, with no future in between.
+class timer_wait : public awaiter_tag, private direct_wait {
+public:
+    explicit timer_wait(double delay) noexcept : direct_wait{&on_cancelled}, delay_(delay) {}
+    // Copyable until suspended (g++ 12 copies the awaiter into the frame); the timer is
+    // armed, capturing its address, only in await_suspend.
+    ~timer_wait() { timer_.cancel(); }
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(co::coroutine_handle<> h) {
+        timer_ = get_running_loop().call_later(delay_, [this] { wake_direct_waiter(task_, this); });
+        task_ = suspend_current_task_direct(this, h);
+    }
+    void await_resume() const { throw_if_cancel_injected(task_); }
+
+private:
+    static void on_cancelled(direct_wait* self) noexcept { static_cast<timer_wait*>(self)->timer_.cancel(); }
+    double delay_;
+    timer_handle timer_;
+    task_core* task_ = nullptr;
+};
+}  // namespace
+}  // namespace detail
+
 coro<void> sleep(double seconds) {
     if (std::isnan(seconds)) throw std::invalid_argument("sleep: delay is NaN");
     if (seconds <= 0) {
         co_await yield_now();
         co_return;
     }
-    auto& loop = get_running_loop();
-    auto f = loop.create_future<void>();
-    auto h = loop.call_later(seconds, [f]() mutable {
-        if (!f.done()) f.set_result();
-    });
-    try {
-        co_await f;
-    } catch (...) {
-        h.cancel();
-        throw;
-    }
+    co_await detail::timer_wait(seconds);
 }
 
 }  // namespace duet

@@ -146,6 +146,99 @@ TEST(Event, CancelledWaitIsRemoved) {
     }());
 }
 
+// Waiters wake their tasks directly (no future per waiter): the cancel message still
+// reaches the waiting coroutine, and a later set() wakes only the waiters left.
+TEST(Event, CancelledWaitCarriesTheMessageAndLeavesOtherWaiters) {
+    test_loop loop;
+    event ev;
+    std::string got;
+    int woken = 0;
+    // Named: a lambda coroutine's captures live in the lambda, which must outlive it.
+    auto victim_body = [&]() -> coro<void> {
+        try {
+            co_await ev.wait();
+        } catch (const cancelled_error& e) {
+            got = e.message();
+            throw;
+        }
+    };
+    auto other_body = [&]() -> coro<void> {
+        co_await ev.wait();
+        ++woken;
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto victim = create_task(victim_body());
+        auto other = create_task(other_body());
+        co_await sleep(0);
+        EXPECT_TRUE(victim.cancel("go away"));
+        EXPECT_FALSE(victim.done());  // it wakes on the next turn, as from a cancelled future
+        co_await sleep(0);
+        EXPECT_TRUE(victim.cancelled());
+        EXPECT_EQ(got, "go away");
+        EXPECT_EQ(woken, 0);
+        ev.set();
+        co_await other;
+        EXPECT_EQ(woken, 1);
+    }());
+}
+
+// A task that cancels itself and then waits is woken at once with the cancellation.
+TEST(Event, WaitAfterSelfCancelRaisesAtOnce) {
+    test_loop loop;
+    event ev;
+    bool raised = false;
+    auto body = [&]() -> coro<void> {
+        current_task()->cancel("self");
+        try {
+            co_await ev.wait();
+        } catch (const cancelled_error& e) {
+            raised = e.message() == "self";
+            throw;
+        }
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto t = create_task(body());
+        co_await sleep(0);
+        co_await sleep(0);
+        EXPECT_TRUE(t.cancelled());
+    }());
+    EXPECT_TRUE(raised);
+    EXPECT_FALSE(ev.is_set());
+}
+
+// An event destroyed while a task waits on it lets the waiter go: the task stays pending
+// (nothing can set it any more) and can still be cancelled safely.
+TEST(Event, DestroyedWhileWaitedOn) {
+    test_loop loop;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto ev = std::make_unique<event>();
+        auto t = create_task(ev->wait());
+        co_await sleep(0);
+        ev.reset();
+        co_await sleep(0);
+        EXPECT_FALSE(t.done());
+        t.cancel();
+        co_await sleep(0);
+        EXPECT_TRUE(t.cancelled());
+    }());
+}
+
+// A waiter woken by set() and cancelled before it ran: the cancellation wins (as in
+// asyncio), and the event stays set.
+TEST(Event, WokenThenCancelledRaises) {
+    test_loop loop;
+    event ev;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto t = create_task(ev.wait());
+        co_await sleep(0);
+        ev.set();
+        EXPECT_TRUE(t.cancel());
+        co_await sleep(0);
+        EXPECT_TRUE(t.cancelled());
+        EXPECT_TRUE(ev.is_set());
+    }());
+}
+
 TEST(Condition, WaitAndNotifyNeedTheLock) {
     test_loop loop;
     condition cv;

@@ -529,6 +529,29 @@ TEST(Sleep, CancelledSleepLeavesNoTimerBehind) {
     loop.run_forever();
 }
 
+// sleep's timer wakes the task itself; cancelling the task disarms it, and the
+// coroutine sees the cancel message.
+TEST(Sleep, CancelReachesTheSleeperWithItsMessageAndDisarmsTheTimer) {
+    test_loop loop;
+    std::string got;
+    auto sleeper = [&]() -> coro<void> {
+        try {
+            co_await sleep(1000);
+        } catch (const cancelled_error& e) {
+            got = e.message();
+            throw;
+        }
+    };
+    auto t = loop.create_task(sleeper());
+    loop.run_until_complete(sleep(0));
+    EXPECT_EQ(loop.base().scheduled_timer_count(), 1u);
+    EXPECT_TRUE(t.cancel("wake up"));
+    EXPECT_THROW(loop.run_until_complete(t), cancelled_error);
+    EXPECT_EQ(got, "wake up");
+    loop.run_until_complete(sleep(0));
+    EXPECT_EQ(loop.base().scheduled_timer_count(), 0u);
+}
+
 TEST(Run, ReturnsTheResultOnAFreshLoop) {
     EXPECT_EQ(run(add(5, 6)), 11);
     EXPECT_EQ(running_loop(), nullptr);

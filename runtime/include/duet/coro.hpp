@@ -34,6 +34,19 @@ task_core* suspend_current_task_yield(co::coroutine_handle<> h);
 // Throws cancelled_error if the task's wake-up carries a cancellation.
 void throw_if_cancel_injected(task_core* t);
 
+// An awaiter that wakes its task itself, with no future in between (a lock's or event's
+// waiter, a sleep's timer): the task remembers it while suspended so that cancel() can
+// reach it. `on_cancel` stops the waiting (unlinks, disarms); the task then wakes with
+// the cancellation.
+struct direct_wait {
+    void (*on_cancel)(direct_wait* self) noexcept;
+};
+// The current task will be resumed at `h` when `w`'s owner calls wake_direct_waiter(w)
+// (or when the task is cancelled). Throws like suspend_current_task_on.
+task_core* suspend_current_task_direct(direct_wait* w, co::coroutine_handle<> h);
+// Wakes `t` (one ready-queue hop) if it is still suspended on `w`.
+void wake_direct_waiter(task_core* t, direct_wait* w) noexcept;
+
 // The coroutine the running task's trampoline resumes next. Awaiting a coro (and a coro
 // finishing) hands control over through this slot instead of a nested resume(): symmetric
 // transfer only keeps the stack flat where the compiler emits a tail call, which g++ does
@@ -105,15 +118,9 @@ struct coro_promise_base {
     coro_promise_base(const coro_promise_base&) = delete;
     coro_promise_base& operator=(const coro_promise_base&) = delete;
 
-    struct initial_awaiter {
-        const void* promise;
-        bool await_ready() const noexcept { return false; }
-        void await_suspend(co::coroutine_handle<>) const noexcept {}
-        void await_resume() const noexcept {
-            if (debug_tracking()) mark_started(promise);
-        }
-    };
-    initial_awaiter initial_suspend() const noexcept { return {this}; }
+    // Stateless, so it takes no room in the frame: debug mode marks a coroutine started
+    // when it is awaited instead (coro::await_suspend).
+    co::suspend_always initial_suspend() const noexcept { return {}; }
     struct final_awaiter {
         bool await_ready() const noexcept { return false; }
         template <class P>
@@ -145,8 +152,11 @@ struct coro_promise_base {
         using T = typename std::remove_cvref_t<F>::value_type;
         return future_awaiter<T>(future<T>(f));
     }
+    // By value: g++ 12 copies an awaiter returned by reference into the frame, so
+    // returning a reference would cost the frame both copies.
     template <duet_awaiter A>
-    A&& await_transform(A&& a) noexcept {
+    std::remove_cvref_t<A> await_transform(A&& a) noexcept(
+        std::is_nothrow_constructible_v<std::remove_cvref_t<A>, A&&>) {
         return std::forward<A>(a);
     }
 };
@@ -212,6 +222,8 @@ public:
         return false;
     }
     void await_suspend(co::coroutine_handle<> parent) noexcept {
+        if (detail::debug_tracking())
+            detail::mark_started(static_cast<const detail::coro_promise_base*>(&h_.promise()));
         h_.promise().continuation_ = parent;
         detail::next_to_resume = h_;
     }

@@ -117,9 +117,9 @@ protected:
     void drop_observers() noexcept;
     std::uint32_t refs_ = 1;
     status state_ = status::pending;
-    bool is_task_;
-    bool log_exception_ = false;
-    bool reported_ = false;
+    bool is_task_ : 1;
+    bool log_exception_ : 1 = false;
+    bool reported_ : 1 = false;
 
     friend class task_core;
 };

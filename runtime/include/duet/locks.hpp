@@ -3,11 +3,11 @@
 #pragma once
 
 #include <cstddef>
-#include <list>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include <duet/detail/waiter.hpp>
 #include <duet/events.hpp>
 
 namespace duet {
@@ -38,26 +38,6 @@ public:
 private:
     L* l_;
 };
-
-namespace detail {
-// FIFO of waiter futures shared by the primitives.
-class waiter_list {
-public:
-    using iterator = std::list<future<void>>::iterator;
-    iterator add();  // a fresh future on the running loop, at the back
-    void remove(iterator it) noexcept { waiters_.erase(it); }
-    bool empty() const noexcept { return waiters_.empty(); }
-    std::size_t size() const noexcept { return waiters_.size(); }
-    // Completes the first waiter that is not done yet; false if there is none.
-    bool wake_first();
-    std::size_t wake(std::size_t n);
-    bool any_not_cancelled() const noexcept;
-    std::list<future<void>>& items() noexcept { return waiters_; }
-
-private:
-    std::list<future<void>> waiters_;
-};
-}  // namespace detail
 
 // A mutual-exclusion lock; FIFO: a later acquirer never overtakes a waiter.
 class lock {

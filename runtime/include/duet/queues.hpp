@@ -155,16 +155,14 @@ private:
     coro<void> wait_until(detail::waiter_list& waiters, Ready ready) {
         while (!ready()) {
             if (shutdown_) throw queue_shut_down();
-            auto it = waiters.add();
-            auto fut = *it;
+            detail::waiter w(waiters);
             try {
-                co_await fut;
+                co_await w.wait();
             } catch (...) {
-                waiters.remove(it);
-                if (ready() && fut.done() && !fut.cancelled()) waiters.wake_first();
+                w.unlink();
+                if (ready() && w.done() && !w.cancelled()) waiters.wake_first();
                 throw;
             }
-            waiters.remove(it);
         }
     }
 

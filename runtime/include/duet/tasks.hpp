@@ -33,8 +33,8 @@ public:
     std::string name() const;
     void set_name(std::string n);
     co::coroutine_handle<> coro() const noexcept { return root_; }
-    // Unique per process (tasks are numbered as they are created).
-    std::uint64_t id() const noexcept { return id_; }
+    // Tasks are numbered as they are created (32 bits: unique among 4 billion tasks).
+    std::uint32_t id() const noexcept { return id_; }
 
     // Runs the coroutine until it next suspends or ends.
     void step() noexcept;
@@ -43,6 +43,8 @@ public:
     // Used by awaiters (see coro.hpp).
     void suspend_on(future_core& f, co::coroutine_handle<> h);
     void suspend_yield(co::coroutine_handle<> h);
+    void suspend_direct(direct_wait* w, co::coroutine_handle<> h);
+    void wake_direct(direct_wait* w) noexcept;
     void throw_if_cancel_injected();
 
     // Registry (intrusive list of the loop's tasks).
@@ -63,21 +65,29 @@ protected:
 
 private:
     void finish_from_root() noexcept;
+    void wake_soon() noexcept;
+    // Stops a direct wait because of a cancellation; the task wakes and throws it.
+    void interrupt_direct_wait() noexcept;
 
     co::coroutine_handle<> root_;
     co::coroutine_handle<> resume_;
     std::string take_pending_cancel() noexcept;
 
+    // What the task is suspended on: a future (asyncio's _fut_waiter), or an awaiter that
+    // wakes it directly; at most one is set.
     intrusive_ptr<future_core> fut_waiter_;
-    std::uint64_t id_;
+    direct_wait* direct_waiter_ = nullptr;
+    std::uint32_t id_;
     std::uint16_t num_cancels_requested_ = 0;
-    bool must_cancel_ = false;
-    bool inject_cancel_ = false;
-    bool started_ = false;
+    // Bit-fields: a task is allocated per spawned coroutine, and its size is most of the
+    // memory a suspended task costs.
+    bool must_cancel_ : 1 = false;
+    bool inject_cancel_ : 1 = false;
+    bool started_ : 1 = false;
 
 public:
-    bool registered_ = false;  // in the loop's task list (see reg_prev_)
-    bool loop_owned_ = false;  // the loop holds a reference until the task ends
+    bool registered_ : 1 = false;  // in the loop's task list (see reg_prev_)
+    bool loop_owned_ : 1 = false;  // the loop holds a reference until the task ends
 };
 
 template <class T>
