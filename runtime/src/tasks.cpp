@@ -375,13 +375,26 @@ private:
 }  // namespace
 }  // namespace detail
 
-coro<void> sleep(double seconds) {
-    if (std::isnan(seconds)) throw std::invalid_argument("sleep: delay is NaN");
-    if (seconds <= 0) {
-        co_await yield_now();
-        co_return;
-    }
+namespace {
+// One small coroutine per case: a frame holds every awaiter its body names, so a single
+// body would make sleep(0) (the common yield) carry the timer's room too.
+coro<void> sleep_zero() {
+    co_await yield_now();
+}
+coro<void> sleep_timer(double seconds) {
     co_await detail::timer_wait(seconds);
+}
+coro<void> sleep_nan() {
+    // Raised when awaited, like any error of a coroutine.
+    throw std::invalid_argument("sleep: delay is NaN");
+    co_return;
+}
+}  // namespace
+
+coro<void> sleep(double seconds) {
+    if (std::isnan(seconds)) return sleep_nan();
+    if (seconds <= 0) return sleep_zero();
+    return sleep_timer(seconds);
 }
 
 }  // namespace duet

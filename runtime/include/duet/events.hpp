@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -103,15 +104,15 @@ public:
     // The task runs in a copy of the current context. (file and line record where it was
     // created, for debug mode; leave them defaulted.)
     template <class T>
-    task<T> create_task(coro<T> c, std::string name = {}, const char* file = __builtin_FILE(),
+    task<T> create_task(coro<T> c, std::string_view name = {}, const char* file = __builtin_FILE(),
                         int line = __builtin_LINE()) {
-        return make_task(std::move(c), std::move(name), detail::capture_context(), file, line);
+        return make_task(std::move(c), name, detail::capture_context(), file, line);
     }
     // The task runs in `ctx` itself (values it sets stay in ctx).
     template <class T>
-    task<T> create_task(coro<T> c, std::string name, const context& ctx, const char* file = __builtin_FILE(),
+    task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
                         int line = __builtin_LINE()) {
-        return make_task(std::move(c), std::move(name), ctx.state(), file, line);
+        return make_task(std::move(c), name, ctx.state(), file, line);
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
@@ -149,12 +150,12 @@ protected:
 
 private:
     template <class T>
-    task<T> make_task(coro<T> c, std::string name, detail::context_slot ctx, const char* file, int line) {
+    task<T> make_task(coro<T> c, std::string_view name, detail::context_slot ctx, const char* file, int line) {
         check_open_for("create_task");
         if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
         auto* st = new detail::task_state<T>(&base(), c.release());
         task<T> t(st);
-        if (!name.empty()) st->set_name(std::move(name));
+        if (!name.empty()) st->set_name(std::string(name));
         st->ctx_ = std::move(ctx);
         if (detail::debug_tracking())
             detail::record_site(static_cast<detail::future_core*>(st), {"create_task", file, line});
@@ -178,14 +179,14 @@ abstract_event_loop* running_loop() noexcept;
 
 // asyncio.create_task: a task on the running loop.
 template <class T>
-task<T> create_task(coro<T> c, std::string name = {}, const char* file = __builtin_FILE(),
+task<T> create_task(coro<T> c, std::string_view name = {}, const char* file = __builtin_FILE(),
                     int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::move(c), std::move(name), file, line);
+    return get_running_loop().create_task(std::move(c), name, file, line);
 }
 template <class T>
-task<T> create_task(coro<T> c, std::string name, const context& ctx, const char* file = __builtin_FILE(),
+task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
                     int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::move(c), std::move(name), ctx, file, line);
+    return get_running_loop().create_task(std::move(c), name, ctx, file, line);
 }
 
 // A task factory that runs each new task's first step at once, inside create_task, when

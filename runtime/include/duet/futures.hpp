@@ -79,6 +79,11 @@ public:
     }
     void remove_waiter(task_core* t) noexcept;
 
+    // A scratch mark for finding duplicates in one pass (gather, wait) without a hash set;
+    // whoever sets it clears it before returning (see dedup_marks).
+    bool marked() const noexcept { return marked_; }
+    void set_mark(bool on) noexcept { marked_ = on; }
+
     const std::string& cancel_message() const noexcept;
     cancelled_error make_cancelled_error() const { return cancelled_error(cancel_message()); }
 
@@ -120,8 +125,24 @@ protected:
     bool is_task_ : 1;
     bool log_exception_ : 1 = false;
     bool reported_ : 1 = false;
+    bool marked_ : 1 = false;
 
     friend class task_core;
+};
+
+// Clears the marks of the futures collected in `marked` when the pass ends (exceptions
+// included). Push a future, then mark it, so every marked future is in the list.
+class dedup_marks {
+public:
+    explicit dedup_marks(std::vector<future_core*>& marked) noexcept : marked_(marked) {}
+    dedup_marks(const dedup_marks&) = delete;
+    dedup_marks& operator=(const dedup_marks&) = delete;
+    ~dedup_marks() {
+        for (auto* f : marked_) f->set_mark(false);
+    }
+
+private:
+    std::vector<future_core*>& marked_;
 };
 
 template <class T>

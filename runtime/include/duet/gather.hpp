@@ -40,7 +40,6 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -344,16 +343,20 @@ auto make_gather_range(R&& range) {
     auto keep = intrusive_ptr<future_core>::adopt(st);
     if constexpr (std::ranges::sized_range<R>) st->items.reserve(std::ranges::size(range));
     std::vector<future_core*> children;
+    children.reserve(st->items.capacity());
     if constexpr (coros) {
         for (auto&& c : range) {
             st->items.push_back(loop->create_task(std::move(c)));
             children.push_back(st->items.back().core());
         }
     } else {
-        std::unordered_set<future_core*> seen;
+        dedup_marks unmark(children);
         for (const auto& f : range) {
             st->items.push_back(future<T>(f));
-            if (seen.insert(f.core()).second) children.push_back(f.core());
+            if (!f.core()->marked()) {
+                children.push_back(f.core());
+                f.core()->set_mark(true);
+            }
         }
     }
     st->start(children);

@@ -22,8 +22,8 @@ class handle_node {
 public:
     // The callable is constructed in place (a callback, or any callable that converts).
     template <class F>
-    handle_node(base_event_loop* loop, F&& fn, bool threadsafe) : loop_(loop), fn_(std::forward<F>(fn)),
-                                                                  threadsafe_(threadsafe) {}
+    handle_node(base_event_loop* loop, F&& fn, bool threadsafe)
+        : loop_(loop), fn_(std::forward<F>(fn)), threadsafe_(threadsafe) {}
 
     void add_ref() noexcept {
         if (threadsafe_)

@@ -22,7 +22,6 @@
 #include <ranges>
 #include <stdexcept>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -64,11 +63,18 @@ coro<wait_result<F>> wait_typed(std::vector<F> fs, return_when rw, std::optional
 template <class F, class R>
 std::vector<F> unique_futures(R&& range) {
     std::vector<F> out;
-    if constexpr (std::ranges::sized_range<R>) out.reserve(std::ranges::size(range));
-    std::unordered_set<future_core*> seen;
+    std::vector<future_core*> marked;
+    if constexpr (std::ranges::sized_range<R>) {
+        out.reserve(std::ranges::size(range));
+        marked.reserve(std::ranges::size(range));
+    }
+    dedup_marks unmark(marked);
     for (const auto& f : range) {
         if (!f) throw std::invalid_argument("a null future");
-        if (seen.insert(f.core()).second) out.push_back(F(f));
+        if (f.core()->marked()) continue;
+        marked.push_back(f.core());
+        f.core()->set_mark(true);
+        out.push_back(F(f));
     }
     return out;
 }
