@@ -192,6 +192,29 @@ var DuetLibrary = {
       return call;
     },
 
+    // ---- outcomes of promises awaited by C++ (duet_js_await); shared by every await so
+    // that each one costs just its two small handler closures.
+    fulfil: function(link, kind, v) {
+      if (ABORT) return;
+      try {
+        if (kind == 1 ? typeof v == 'number' : kind == 2 ? typeof v == 'boolean' : kind == 3) {
+          _duet_promise_fulfil_primitive(link, kind == 1 ? v : v === true ? 1 : 0);
+        } else {
+          _duet_promise_settle(link, 1, Duet.toHandle(v));
+        }
+      } catch (e) {
+        handleException(e);
+      }
+    },
+    reject: function(link, e) {
+      if (ABORT) return;
+      try {
+        _duet_promise_settle(link, 0, Duet.toHandle(e));
+      } catch (x) {
+        handleException(x);
+      }
+    },
+
     // What Module.duet offers an application (see js/duet.d.ts).
     api: {
       toHandle: function(v) { return Duet.toHandle(v); },
@@ -445,18 +468,14 @@ var DuetLibrary = {
   // Settles C++ future `link` (a pending promise_link) when the promise (or any value,
   // treated as Promise.resolve(value)) settles. Both outcomes are handled here, so the
   // awaited promise never counts as an unhandled rejection, and the derived promise
-  // cannot reject either.
-  duet_js_await__sig: 'vii',
-  duet_js_await: function(id, link) {
-    var settle = function(ok, value) {
-      if (ABORT) return;
-      try {
-        _duet_promise_settle(link, ok, Duet.toHandle(value));
-      } catch (e) {
-        handleException(e);
-      }
-    };
-    Promise.resolve(Duet.values[id]).then(function(v) { settle(1, v); }, function(e) { settle(0, e); });
+  // cannot reject either. `kind` is the JS type the link wants (see promise_kind in
+  // wasm/include/duet/js.hpp): a fulfilment of that type goes to C++ as a plain double,
+  // without a handle; anything else takes the general path (which also reports a type
+  // mismatch).
+  duet_js_await__sig: 'viii',
+  duet_js_await: function(id, link, kind) {
+    Promise.resolve(Duet.values[id]).then(function(v) { Duet.fulfil(link, kind, v); },
+                                          function(e) { Duet.reject(link, e); });
   },
 
   // ---- exported coroutines (wasm/src/js_export.cpp)

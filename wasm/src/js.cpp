@@ -28,7 +28,7 @@ int duet_js_get_index(int id, int index);
 int duet_js_set(int id, const char* p, std::size_t n, int value);
 int duet_js_call(int id, const char* p, std::size_t n, const int* argv, int argc);
 int duet_js_error_field(int id, int which);
-void duet_js_await(int id, duet::js::detail::promise_link* link);
+void duet_js_await(int id, duet::js::detail::promise_link* link, int kind);
 }
 
 namespace duet {
@@ -157,8 +157,8 @@ int live_handles() noexcept {
 
 namespace detail {
 
-void watch(const js_value& value, promise_link* link) {
-    duet_js_await(value.handle(), link);
+void watch(const js_value& value, promise_link* link, promise_kind kind) {
+    duet_js_await(value.handle(), link, static_cast<int>(kind));
 }
 
 bool loop_usable(const basic_future& f) noexcept {
@@ -180,4 +180,11 @@ extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_settle(duet::js::detail::promi
     duet::browser_backend::js_callback_scope turn_after;  // the woken task runs before we return to JS
     std::unique_ptr<duet::js::detail::promise_link> owned(link);
     owned->settle(fulfilled != 0, duet::js_value::adopt(value));
+}
+// The fast path of a fulfilment: a number or boolean the link asked for, or any value a
+// link ignores, as a double (no handle, no type check from C++).
+extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_fulfil_primitive(duet::js::detail::promise_link* link, double value) {
+    duet::browser_backend::js_callback_scope turn_after;
+    std::unique_ptr<duet::js::detail::promise_link> owned(link);
+    owned->fulfil_primitive(value);
 }

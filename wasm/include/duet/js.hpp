@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <duet/detail/pool.hpp>
 #include <duet/events.hpp>
 #include <duet/futures.hpp>
 
@@ -161,13 +162,20 @@ int live_handles() noexcept;
 
 namespace detail {
 
-// The C++ end of a promise being awaited; JS calls settle() once, then it is deleted.
+// What the JS side may hand over without a handle: a fulfilment of the JS type the link
+// wants (number, boolean, or anything for a link that ignores the value) arrives as a
+// plain double through fulfil_primitive(); everything else goes through settle().
+enum class promise_kind : int { any = 0, number = 1, boolean = 2, ignored = 3 };
+
+// The C++ end of a promise being awaited; JS calls settle() or fulfil_primitive() once,
+// then it is deleted.
 struct promise_link {
     virtual ~promise_link() = default;
     virtual void settle(bool fulfilled, js_value value) noexcept = 0;
+    virtual void fulfil_primitive(double value) noexcept = 0;
 };
 // Attaches both handlers to Promise.resolve(value); takes ownership of `link`.
-void watch(const js_value& value, promise_link* link);
+void watch(const js_value& value, promise_link* link, promise_kind kind);
 // Whether a future's loop still exists and is open (a promise may settle after either
 // is gone).
 bool loop_usable(const basic_future& f) noexcept;
@@ -194,8 +202,24 @@ T from_js(js_value v, const char* what) {
 }
 
 template <class T>
+constexpr promise_kind kind_of() noexcept {
+    if constexpr (std::is_void_v<T>)
+        return promise_kind::ignored;
+    else if constexpr (std::is_same_v<T, bool>)
+        return promise_kind::boolean;
+    else if constexpr (std::is_arithmetic_v<T>)
+        return promise_kind::number;
+    else
+        return promise_kind::any;
+}
+
+template <class T>
 struct future_link final : promise_link {
     explicit future_link(future<T> fut) noexcept : f(std::move(fut)) {}
+    // One per await: from duet's pools rather than the general allocator.
+    static void* operator new(std::size_t) { return duet::detail::allocate_fixed<future_link>(); }
+    static void operator delete(void* p) noexcept { duet::detail::deallocate_fixed<future_link>(p); }
+
     void settle(bool fulfilled, js_value value) noexcept override {
         // The awaiting task may have been cancelled, or its loop closed, meanwhile.
         if (!loop_usable(f) || f.done()) return;
@@ -206,6 +230,20 @@ struct future_link final : promise_link {
                 f.set_result();
             } else {
                 f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
+            }
+        } catch (...) {
+            if (!f.done()) f.set_exception(std::current_exception());
+        }
+    }
+    void fulfil_primitive(double value) noexcept override {
+        if (!loop_usable(f) || f.done()) return;
+        try {
+            if constexpr (std::is_void_v<T>) {
+                f.set_result();
+            } else if constexpr (std::is_same_v<T, bool>) {
+                f.set_result(value != 0);
+            } else if constexpr (std::is_arithmetic_v<T>) {
+                f.set_result(static_cast<T>(value));
             }
         } catch (...) {
             if (!f.done()) f.set_exception(std::current_exception());
@@ -223,7 +261,7 @@ struct future_link final : promise_link {
 template <class T = js_value>
 future<T> promise_future(const js_value& promise, abstract_event_loop& loop) {
     auto f = loop.create_future<T>();
-    js::detail::watch(promise, new js::detail::future_link<T>(f));
+    js::detail::watch(promise, new js::detail::future_link<T>(f), js::detail::kind_of<T>());
     return f;
 }
 
