@@ -192,8 +192,28 @@ var DuetLibrary = {
       return call;
     },
 
-    // ---- outcomes of promises awaited by C++ (duet_js_await); shared by every await so
-    // that each one costs just its two small handler closures.
+    // ---- promises awaited by C++ (duet_js_await). A watcher carries one await's link and
+    // its pair of handlers; it goes back to the spare list as soon as one handler ran (a
+    // then() calls at most one of them, once), so a steady stream of awaits allocates no
+    // closures. A watcher whose promise never settles is simply never reused.
+    spareWatchers: [],
+    watcher: function() {
+      if (Duet.spareWatchers.length) return Duet.spareWatchers.pop();
+      var w = {link: 0, kind: 0, onFulfilled: null, onRejected: null};
+      w.onFulfilled = function(v) {
+        var link = w.link, kind = w.kind;
+        Duet.spareWatchers.push(w);
+        Duet.fulfil(link, kind, v);
+      };
+      w.onRejected = function(e) {
+        var link = w.link;
+        Duet.spareWatchers.push(w);
+        Duet.reject(link, e);
+      };
+      return w;
+    },
+    // A fulfilment of the JS type the link wants goes to C++ as a plain double, without a
+    // handle; anything else takes the general path (which also reports a type mismatch).
     fulfil: function(link, kind, v) {
       if (ABORT) return;
       try {
@@ -468,14 +488,14 @@ var DuetLibrary = {
   // Settles C++ future `link` (a pending promise_link) when the promise (or any value,
   // treated as Promise.resolve(value)) settles. Both outcomes are handled here, so the
   // awaited promise never counts as an unhandled rejection, and the derived promise
-  // cannot reject either. `kind` is the JS type the link wants (see promise_kind in
-  // wasm/include/duet/js.hpp): a fulfilment of that type goes to C++ as a plain double,
-  // without a handle; anything else takes the general path (which also reports a type
-  // mismatch).
+  // cannot reject either. `kind` is the JS type the link wants (promise_kind in
+  // wasm/include/duet/js.hpp).
   duet_js_await__sig: 'viii',
   duet_js_await: function(id, link, kind) {
-    Promise.resolve(Duet.values[id]).then(function(v) { Duet.fulfil(link, kind, v); },
-                                          function(e) { Duet.reject(link, e); });
+    var w = Duet.watcher();
+    w.link = link;
+    w.kind = kind;
+    Promise.resolve(Duet.values[id]).then(w.onFulfilled, w.onRejected);
   },
 
   // ---- exported coroutines (wasm/src/js_export.cpp)
