@@ -161,11 +161,6 @@ void watch(const js_value& value, promise_link* link, promise_kind kind) {
     duet_js_await(value.handle(), link, static_cast<int>(kind));
 }
 
-bool loop_usable(const basic_future& f) noexcept {
-    const base_event_loop* loop = &f.get_loop();
-    return base_event_loop::alive(loop) && !loop->is_closed();
-}
-
 void throw_type_error(const char* what, const char* expected, const js_value& got) {
     throw js_error("TypeError", std::string(what) + " a " + got.type_of() + ", not a " + expected);
 }

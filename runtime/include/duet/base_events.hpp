@@ -26,8 +26,9 @@ public:
 
     void run_forever() override;
     void stop() override;
-    bool is_running() const noexcept override { return running_; }
-    bool is_closed() const noexcept override { return closed_; }
+    // final: calls through a base_event_loop (backends, futures) need no virtual dispatch.
+    bool is_running() const noexcept final { return running_; }
+    bool is_closed() const noexcept final { return closed_; }
     void close() override;
 
     void set_task_factory(task_factory f) override { task_factory_ = std::move(f); }
@@ -48,7 +49,7 @@ public:
     // Callbacks running longer than this are reported in debug mode (seconds; 0.1).
     double slow_callback_duration() const noexcept { return slow_callback_duration_; }
     void set_slow_callback_duration(double seconds) noexcept { slow_callback_duration_ = seconds; }
-    base_event_loop& base() noexcept override { return *this; }
+    base_event_loop& base() noexcept final { return *this; }
 
     // ---- for backends and custom loops
     // What the host should do next: run the core again at once (`ready`), or at
@@ -116,7 +117,7 @@ protected:
     timer_handle call_at_node(double when, detail::handle_node* n) final;
     void run_until_done(basic_future f) override;
     void start_task(basic_task t) override;
-    void check_open_for(const char* what) const override;
+    void check_open_for(const char* what) const final;
     void check_open() const;
 
 private:

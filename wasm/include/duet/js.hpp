@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <duet/base_events.hpp>
 #include <duet/detail/pool.hpp>
 #include <duet/events.hpp>
 #include <duet/futures.hpp>
@@ -178,7 +179,10 @@ struct promise_link {
 void watch(const js_value& value, promise_link* link, promise_kind kind);
 // Whether a future's loop still exists and is open (a promise may settle after either
 // is gone).
-bool loop_usable(const basic_future& f) noexcept;
+inline bool loop_usable(const basic_future& f) noexcept {
+    const base_event_loop& loop = f.get_loop();
+    return base_event_loop::alive(&loop) && !loop.is_closed();
+}
 [[noreturn]] void throw_type_error(const char* what, const char* expected, const js_value& got);
 
 // The value of a fulfilled promise as T: js_value as is, or a number, string or boolean
