@@ -173,13 +173,11 @@ void throw_type_error(const char* what, const char* expected, const js_value& go
 extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_settle(duet::js::detail::promise_link* link, int fulfilled,
                                                          int value) {
     duet::browser_backend::js_callback_scope turn_after;  // the woken task runs before we return to JS
-    std::unique_ptr<duet::js::detail::promise_link> owned(link);
-    owned->settle(fulfilled != 0, duet::js_value::adopt(value));
+    link->settle(fulfilled != 0, duet::js_value::adopt(value));
 }
 // The fast path of a fulfilment: a number or boolean the link asked for, or any value a
 // link ignores, as a double (no handle, no type check from C++).
 extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_fulfil_primitive(duet::js::detail::promise_link* link, double value) {
     duet::browser_backend::js_callback_scope turn_after;
-    std::unique_ptr<duet::js::detail::promise_link> owned(link);
-    owned->fulfil_primitive(value);
+    link->fulfil_primitive(value);
 }

@@ -168,12 +168,14 @@ namespace detail {
 // plain double through fulfil_primitive(); everything else goes through settle().
 enum class promise_kind : int { any = 0, number = 1, boolean = 2, ignored = 3 };
 
-// The C++ end of a promise being awaited; JS calls settle() or fulfil_primitive() once,
-// then it is deleted.
+// The C++ end of a promise being awaited. JS calls one of settle() and fulfil_primitive(),
+// once, and that call deletes the link.
 struct promise_link {
-    virtual ~promise_link() = default;
     virtual void settle(bool fulfilled, js_value value) noexcept = 0;
     virtual void fulfil_primitive(double value) noexcept = 0;
+
+protected:
+    ~promise_link() = default;
 };
 // Attaches both handlers to Promise.resolve(value); takes ownership of `link`.
 void watch(const js_value& value, promise_link* link, promise_kind kind);
@@ -225,6 +227,7 @@ struct future_link final : promise_link {
     static void operator delete(void* p) noexcept { duet::detail::deallocate_fixed<future_link>(p); }
 
     void settle(bool fulfilled, js_value value) noexcept override {
+        std::unique_ptr<future_link> self(this);
         // The awaiting task may have been cancelled, or its loop closed, meanwhile.
         if (!loop_usable(f) || f.done()) return;
         try {
@@ -240,6 +243,7 @@ struct future_link final : promise_link {
         }
     }
     void fulfil_primitive(double value) noexcept override {
+        std::unique_ptr<future_link> self(this);
         if (!loop_usable(f) || f.done()) return;
         try {
             if constexpr (std::is_void_v<T>) {
