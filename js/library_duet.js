@@ -192,44 +192,45 @@ var DuetLibrary = {
       return call;
     },
 
-    // ---- promises awaited by C++ (duet_js_await). A watcher carries one await's link and
-    // its pair of handlers; it goes back to the spare list as soon as one handler ran (a
-    // then() calls at most one of them, once), so a steady stream of awaits allocates no
-    // closures. A watcher whose promise never settles is simply never reused.
+    // ---- promises awaited by C++ (duet_js_await). A watcher carries one await (the
+    // future's core, the C++ functions that settle it, the JS type it wants) and its pair of
+    // handlers; it goes back to the spare list as soon as one handler ran (a then() calls at
+    // most one of them, once), so a steady stream of awaits allocates no closures. A
+    // watcher whose promise never settles is simply never reused.
     spareWatchers: [],
     watcher: function() {
       if (Duet.spareWatchers.length) return Duet.spareWatchers.pop();
-      var w = {link: 0, kind: 0, onFulfilled: null, onRejected: null};
+      var w = {core: 0, ops: 0, kind: 0, onFulfilled: null, onRejected: null};
       w.onFulfilled = function(v) {
-        var link = w.link, kind = w.kind;
+        var core = w.core, ops = w.ops, kind = w.kind;
         Duet.spareWatchers.push(w);
-        Duet.fulfil(link, kind, v);
+        Duet.fulfil(ops, core, kind, v);
       };
       w.onRejected = function(e) {
-        var link = w.link;
+        var core = w.core, ops = w.ops;
         Duet.spareWatchers.push(w);
-        Duet.reject(link, e);
+        Duet.reject(ops, core, e);
       };
       return w;
     },
-    // A fulfilment of the JS type the link wants goes to C++ as a plain double, without a
+    // A fulfilment of the JS type the await wants goes to C++ as a plain double, without a
     // handle; anything else takes the general path (which also reports a type mismatch).
-    fulfil: function(link, kind, v) {
+    fulfil: function(ops, core, kind, v) {
       if (ABORT) return;
       try {
         if (kind == 1 ? typeof v == 'number' : kind == 2 ? typeof v == 'boolean' : kind == 3) {
-          _duet_promise_fulfil_primitive(link, kind == 1 ? v : v === true ? 1 : 0);
+          _duet_promise_fulfil_primitive(ops, core, kind == 1 ? v : v === true ? 1 : 0);
         } else {
-          _duet_promise_settle(link, 1, Duet.toHandle(v));
+          _duet_promise_settle(ops, core, 1, Duet.toHandle(v));
         }
       } catch (e) {
         handleException(e);
       }
     },
-    reject: function(link, e) {
+    reject: function(ops, core, e) {
       if (ABORT) return;
       try {
-        _duet_promise_settle(link, 0, Duet.toHandle(e));
+        _duet_promise_settle(ops, core, 0, Duet.toHandle(e));
       } catch (x) {
         handleException(x);
       }
@@ -485,15 +486,16 @@ var DuetLibrary = {
     }
     return Duet.toHandle(text);
   },
-  // Settles C++ future `link` (a pending promise_link) when the promise (or any value,
-  // treated as Promise.resolve(value)) settles. Both outcomes are handled here, so the
-  // awaited promise never counts as an unhandled rejection, and the derived promise
-  // cannot reject either. `kind` is the JS type the link wants (promise_kind in
-  // wasm/include/duet/js.hpp).
-  duet_js_await__sig: 'viii',
-  duet_js_await: function(id, link, kind) {
+  // Settles the C++ future `core` (through the promise_ops at `ops`; see
+  // wasm/include/duet/js.hpp) when the promise (or any value, treated as
+  // Promise.resolve(value)) settles. Both outcomes are handled here, so the awaited promise
+  // never counts as an unhandled rejection, and the derived promise cannot reject either.
+  // `kind` is the JS type the await wants (promise_kind).
+  duet_js_await__sig: 'viiii',
+  duet_js_await: function(id, core, ops, kind) {
     var w = Duet.watcher();
-    w.link = link;
+    w.core = core;
+    w.ops = ops;
     w.kind = kind;
     Promise.resolve(Duet.values[id]).then(w.onFulfilled, w.onRejected);
   },

@@ -13,7 +13,6 @@
 #include <utility>
 
 #include <duet/base_events.hpp>
-#include <duet/detail/pool.hpp>
 #include <duet/events.hpp>
 #include <duet/futures.hpp>
 
@@ -163,22 +162,21 @@ int live_handles() noexcept;
 
 namespace detail {
 
-// What the JS side may hand over without a handle: a fulfilment of the JS type the link
-// wants (number, boolean, or anything for a link that ignores the value) arrives as a
-// plain double through fulfil_primitive(); everything else goes through settle().
+// What the JS side may hand over without a handle: a fulfilment of the JS type an await
+// wants (number, boolean, or anything for an await that ignores the value) arrives as a
+// plain double through promise_ops::fulfil_primitive; everything else goes through
+// promise_ops::settle.
 enum class promise_kind : int { any = 0, number = 1, boolean = 2, ignored = 3 };
 
-// The C++ end of a promise being awaited. JS calls one of settle() and fulfil_primitive(),
-// once, and that call deletes the link.
-struct promise_link {
-    virtual void settle(bool fulfilled, js_value value) noexcept = 0;
-    virtual void fulfil_primitive(double value) noexcept = 0;
-
-protected:
-    ~promise_link() = default;
+// How JS settles the future of one await, for its result type: JS holds a reference to the
+// future's core from watch() until it calls one of these, once, which takes it over.
+struct promise_ops {
+    void (*settle)(duet::detail::future_core* core, bool fulfilled, js_value value) noexcept;
+    void (*fulfil_primitive)(duet::detail::future_core* core, double value) noexcept;
+    promise_kind kind;
 };
-// Attaches both handlers to Promise.resolve(value); takes ownership of `link`.
-void watch(const js_value& value, promise_link* link, promise_kind kind);
+// Attaches both handlers to Promise.resolve(value); takes over a reference to `core`.
+void watch(const js_value& value, duet::detail::future_core* core, const promise_ops* ops);
 // Whether a future's loop still exists and is open (a promise may settle after either
 // is gone).
 inline bool loop_usable(const basic_future& f) noexcept {
@@ -219,46 +217,50 @@ constexpr promise_kind kind_of() noexcept {
         return promise_kind::any;
 }
 
+// The future<T> whose reference JS held (its core was made by create_future<T>).
 template <class T>
-struct future_link final : promise_link {
-    explicit future_link(future<T> fut) noexcept : f(std::move(fut)) {}
-    // One per await: from duet's pools rather than the general allocator.
-    static void* operator new(std::size_t) { return duet::detail::allocate_fixed<future_link>(); }
-    static void operator delete(void* p) noexcept { duet::detail::deallocate_fixed<future_link>(p); }
+future<T> adopt_future(duet::detail::future_core* core) noexcept {
+    auto* st = static_cast<duet::detail::future_state<T>*>(core);
+    return future<T>(duet::detail::intrusive_ptr<duet::detail::future_core>::adopt(core), &st->slot);
+}
 
-    void settle(bool fulfilled, js_value value) noexcept override {
-        std::unique_ptr<future_link> self(this);
-        // The awaiting task may have been cancelled, or its loop closed, meanwhile.
-        if (!loop_usable(f) || f.done()) return;
-        try {
-            if (!fulfilled) {
-                f.set_exception(js_error::from_reason(std::move(value)));
-            } else if constexpr (std::is_void_v<T>) {
-                f.set_result();
-            } else {
-                f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
-            }
-        } catch (...) {
-            if (!f.done()) f.set_exception(std::current_exception());
+template <class T>
+void settle_future(duet::detail::future_core* core, bool fulfilled, js_value value) noexcept {
+    future<T> f = adopt_future<T>(core);
+    // The awaiting task may have been cancelled, or its loop closed, meanwhile.
+    if (!loop_usable(f) || f.done()) return;
+    try {
+        if (!fulfilled) {
+            f.set_exception(js_error::from_reason(std::move(value)));
+        } else if constexpr (std::is_void_v<T>) {
+            f.set_result();
+        } else {
+            f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
         }
+    } catch (...) {
+        if (!f.done()) f.set_exception(std::current_exception());
     }
-    void fulfil_primitive(double value) noexcept override {
-        std::unique_ptr<future_link> self(this);
-        if (!loop_usable(f) || f.done()) return;
-        try {
-            if constexpr (std::is_void_v<T>) {
-                f.set_result();
-            } else if constexpr (std::is_same_v<T, bool>) {
-                f.set_result(value != 0);
-            } else if constexpr (std::is_arithmetic_v<T>) {
-                f.set_result(static_cast<T>(value));
-            }
-        } catch (...) {
-            if (!f.done()) f.set_exception(std::current_exception());
+}
+
+template <class T>
+void fulfil_future(duet::detail::future_core* core, double value) noexcept {
+    future<T> f = adopt_future<T>(core);
+    if (!loop_usable(f) || f.done()) return;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            f.set_result();
+        } else if constexpr (std::is_same_v<T, bool>) {
+            f.set_result(value != 0);
+        } else if constexpr (std::is_arithmetic_v<T>) {
+            f.set_result(static_cast<T>(value));
         }
+    } catch (...) {
+        if (!f.done()) f.set_exception(std::current_exception());
     }
-    future<T> f;
-};
+}
+
+template <class T>
+inline constexpr promise_ops ops_for{&settle_future<T>, &fulfil_future<T>, kind_of<T>()};
 
 }  // namespace detail
 
@@ -269,7 +271,8 @@ struct future_link final : promise_link {
 template <class T = js_value>
 future<T> promise_future(const js_value& promise, abstract_event_loop& loop) {
     auto f = loop.create_future<T>();
-    js::detail::watch(promise, new js::detail::future_link<T>(f), js::detail::kind_of<T>());
+    f.core()->add_ref();  // JS's, until the promise settles
+    js::detail::watch(promise, f.core(), &js::detail::ops_for<T>);
     return f;
 }
 
