@@ -23,10 +23,6 @@ std::unordered_set<const base_event_loop*>& alive_set() {
     static std::unordered_set<const base_event_loop*> s;
     return s;
 }
-// The loop alive() last found, so that repeated checks of the same loop (a JS promise
-// settling a future on every await) skip the lock and the lookup. Written only under
-// alive_mutex(); cleared when that loop is destroyed.
-std::atomic<const base_event_loop*> last_alive{nullptr};
 
 void handle_thunk(void* p, bool run) noexcept {
     auto* n = static_cast<detail::handle_node*>(p);
@@ -127,14 +123,13 @@ base_event_loop::~base_event_loop() {
     }
     std::lock_guard g(alive_mutex());
     alive_set().erase(this);
-    if (last_alive.load(std::memory_order_relaxed) == this) last_alive.store(nullptr, std::memory_order_relaxed);
+    if (last_alive_.load(std::memory_order_relaxed) == this) last_alive_.store(nullptr, std::memory_order_relaxed);
 }
 
-bool base_event_loop::alive(const base_event_loop* loop) noexcept {
-    if (loop && last_alive.load(std::memory_order_acquire) == loop) return true;
+bool base_event_loop::alive_lookup(const base_event_loop* loop) noexcept {
     std::lock_guard g(alive_mutex());
     if (alive_set().count(loop) == 0) return false;
-    last_alive.store(loop, std::memory_order_release);
+    last_alive_.store(loop, std::memory_order_release);
     return true;
 }
 

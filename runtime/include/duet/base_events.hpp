@@ -3,6 +3,7 @@
 // basic_event_loop<Backend> for the compile-time policy form.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -98,7 +99,12 @@ public:
     detail::task_core* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     // Whether `loop` is a live loop (futures that outlive their loop must not call it).
-    static bool alive(const base_event_loop* loop) noexcept;
+    static bool alive(const base_event_loop* loop) noexcept {
+        // Repeated checks of one loop (a JS promise settling a future on every await) are
+        // answered inline, from the loop found last.
+        if (loop && last_alive_.load(std::memory_order_acquire) == loop) return true;
+        return alive_lookup(loop);
+    }
 
 protected:
     // ---- the hooks a concrete loop implements
@@ -121,6 +127,10 @@ protected:
     void check_open() const;
 
 private:
+    static bool alive_lookup(const base_event_loop* loop) noexcept;
+    // Written only under the registry's lock; cleared when that loop is destroyed.
+    static inline std::atomic<const base_event_loop*> last_alive_{nullptr};
+
     bool drain_threadsafe();
     void run_batch_debug(std::size_t n);
     void check_thread(const char* what) const;
