@@ -207,7 +207,12 @@ base_event_loop::wake_plan base_event_loop::process() {
         if (!timers_.empty()) run_due_timers(now);
         // asyncio's fairness rule: run exactly what was ready when the iteration began.
         if (debug_) [[unlikely]] {
-            run_batch_debug(ready_.size());
+            // Through a pointer: Binaryen (Emscripten's optimiser) inlines any function
+            // with a single caller, whatever its size. Inlined, this debug path (type names,
+            // demangling) doubles process(), which V8 then takes far longer to optimise: tens
+            // of ms at the start of every wasm program, on one core.
+            static void (base_event_loop::*const volatile debug_batch)(std::size_t) = &base_event_loop::run_batch_debug;
+            (this->*debug_batch)(ready_.size());
         } else {
             for (std::size_t n = ready_.size(); n > 0; --n) {
                 detail::ready_entry e = ready_.pop();
