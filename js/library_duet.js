@@ -192,6 +192,50 @@ var DuetLibrary = {
       return call;
     },
 
+    // ---- promises awaited by C++ (duet_js_await). A watcher carries one await (the
+    // future's core, the C++ functions that settle it, the JS type it wants) and its pair of
+    // handlers; it goes back to the spare list as soon as one handler ran (a then() calls at
+    // most one of them, once), so a steady stream of awaits allocates no closures. A
+    // watcher whose promise never settles is simply never reused.
+    spareWatchers: [],
+    watcher: function() {
+      if (Duet.spareWatchers.length) return Duet.spareWatchers.pop();
+      var w = {core: 0, ops: 0, kind: 0, onFulfilled: null, onRejected: null};
+      w.onFulfilled = function(v) {
+        var core = w.core, ops = w.ops, kind = w.kind;
+        Duet.spareWatchers.push(w);
+        Duet.fulfil(ops, core, kind, v);
+      };
+      w.onRejected = function(e) {
+        var core = w.core, ops = w.ops;
+        Duet.spareWatchers.push(w);
+        Duet.reject(ops, core, e);
+      };
+      return w;
+    },
+    // A fulfilment of the JS type the await wants goes to C++ as a plain double, without a
+    // handle; anything else takes the general path (which also reports a type mismatch).
+    fulfil: function(ops, core, kind, v) {
+      if (ABORT) return;
+      try {
+        if (kind == 1 ? typeof v == 'number' : kind == 2 ? typeof v == 'boolean' : kind == 3) {
+          _duet_promise_fulfil_primitive(ops, core, kind == 1 ? v : v === true ? 1 : 0);
+        } else {
+          _duet_promise_settle(ops, core, 1, Duet.toHandle(v));
+        }
+      } catch (e) {
+        handleException(e);
+      }
+    },
+    reject: function(ops, core, e) {
+      if (ABORT) return;
+      try {
+        _duet_promise_settle(ops, core, 0, Duet.toHandle(e));
+      } catch (x) {
+        handleException(x);
+      }
+    },
+
     // What Module.duet offers an application (see js/duet.d.ts).
     api: {
       toHandle: function(v) { return Duet.toHandle(v); },
@@ -442,21 +486,18 @@ var DuetLibrary = {
     }
     return Duet.toHandle(text);
   },
-  // Settles C++ future `link` (a pending promise_link) when the promise (or any value,
-  // treated as Promise.resolve(value)) settles. Both outcomes are handled here, so the
-  // awaited promise never counts as an unhandled rejection, and the derived promise
-  // cannot reject either.
-  duet_js_await__sig: 'vii',
-  duet_js_await: function(id, link) {
-    var settle = function(ok, value) {
-      if (ABORT) return;
-      try {
-        _duet_promise_settle(link, ok, Duet.toHandle(value));
-      } catch (e) {
-        handleException(e);
-      }
-    };
-    Promise.resolve(Duet.values[id]).then(function(v) { settle(1, v); }, function(e) { settle(0, e); });
+  // Settles the C++ future `core` (through the promise_ops at `ops`; see
+  // wasm/include/duet/js.hpp) when the promise (or any value, treated as
+  // Promise.resolve(value)) settles. Both outcomes are handled here, so the awaited promise
+  // never counts as an unhandled rejection, and the derived promise cannot reject either.
+  // `kind` is the JS type the await wants (promise_kind).
+  duet_js_await__sig: 'viiii',
+  duet_js_await: function(id, core, ops, kind) {
+    var w = Duet.watcher();
+    w.core = core;
+    w.ops = ops;
+    w.kind = kind;
+    Promise.resolve(Duet.values[id]).then(w.onFulfilled, w.onRejected);
   },
 
   // ---- exported coroutines (wasm/src/js_export.cpp)

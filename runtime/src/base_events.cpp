@@ -1,3 +1,4 @@
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -122,11 +123,14 @@ base_event_loop::~base_event_loop() {
     }
     std::lock_guard g(alive_mutex());
     alive_set().erase(this);
+    if (last_alive_.load(std::memory_order_relaxed) == this) last_alive_.store(nullptr, std::memory_order_relaxed);
 }
 
-bool base_event_loop::alive(const base_event_loop* loop) noexcept {
+bool base_event_loop::alive_lookup(const base_event_loop* loop) noexcept {
     std::lock_guard g(alive_mutex());
-    return alive_set().count(loop) != 0;
+    if (alive_set().count(loop) == 0) return false;
+    last_alive_.store(loop, std::memory_order_release);
+    return true;
 }
 
 void base_event_loop::check_open() const {
@@ -203,7 +207,12 @@ base_event_loop::wake_plan base_event_loop::process() {
         if (!timers_.empty()) run_due_timers(now);
         // asyncio's fairness rule: run exactly what was ready when the iteration began.
         if (debug_) [[unlikely]] {
-            run_batch_debug(ready_.size());
+            // Through a pointer: Binaryen (Emscripten's optimiser) inlines any function
+            // with a single caller, whatever its size. Inlined, this debug path (type names,
+            // demangling) doubles process(), which V8 then takes far longer to optimise: tens
+            // of ms at the start of every wasm program, on one core.
+            static void (base_event_loop::*const volatile debug_batch)(std::size_t) = &base_event_loop::run_batch_debug;
+            (this->*debug_batch)(ready_.size());
         } else {
             for (std::size_t n = ready_.size(); n > 0; --n) {
                 detail::ready_entry e = ready_.pop();

@@ -3,10 +3,9 @@
 namespace duet {
 namespace detail {
 
-context_slot*& current_context_slot() noexcept {
+context_slot* thread_context_slot() noexcept {
     thread_local context_slot thread_context;
-    thread_local context_slot* current = &thread_context;
-    return current;
+    return &thread_context;
 }
 
 context_slot capture_context() {

@@ -422,5 +422,25 @@ TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
     }());
 }
 
+// alive() answers repeated checks of one loop from a cache, which must not outlive it.
+TEST(Loop, AliveUntilDestroyed) {
+    auto a = std::make_unique<test_loop>();
+    auto b = std::make_unique<test_loop>();
+    const base_event_loop* pa = a.get();
+    const base_event_loop* pb = b.get();
+    EXPECT_TRUE(base_event_loop::alive(pa));
+    EXPECT_TRUE(base_event_loop::alive(pa));
+    EXPECT_TRUE(base_event_loop::alive(pb));
+    a->close();
+    EXPECT_TRUE(base_event_loop::alive(pa));  // closed is not destroyed
+    EXPECT_TRUE(base_event_loop::alive(pa));
+    a.reset();
+    EXPECT_FALSE(base_event_loop::alive(pa));
+    EXPECT_TRUE(base_event_loop::alive(pb));
+    b.reset();
+    EXPECT_FALSE(base_event_loop::alive(pb));
+    EXPECT_FALSE(base_event_loop::alive(nullptr));
+}
+
 }  // namespace
 }  // namespace duet::test

@@ -1,6 +1,7 @@
 // The JS bridge under node, in an ASYNCIFY build (the test loop blocks between turns):
 // js_value, awaiting JS promises from tasks, and JS awaiting exported coroutines (which
 // run on the module's host loop while the test loop is suspended).
+#include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -213,6 +214,106 @@ TEST(AwaitPromise, WrongTypeIsTypeError) {
     }());
 }
 
+// Numbers, booleans and ignored values take a fast path from JS (no handle); the others,
+// and every type mismatch, the general one.
+TEST(AwaitPromise, PrimitiveFulfilmentsAndTheirTypeErrors) {
+    int base = js::live_handles();
+    run_here([]() -> coro<void> {
+        EXPECT_EQ(co_await js::await_promise<double>(js("Promise.resolve(-0.5)")), -0.5);
+        EXPECT_EQ(co_await js::await_promise<int>(js("Promise.resolve(7)")), 7);
+        EXPECT_TRUE(std::isnan(co_await js::await_promise<double>(js("Promise.resolve(NaN)"))));
+        EXPECT_TRUE(co_await js::await_promise<bool>(js("Promise.resolve(true)")));
+        EXPECT_FALSE(co_await js::await_promise<bool>(js("Promise.resolve(false)")));
+        js_value n = co_await js::await_promise(js("Promise.resolve(2.5)"));
+        EXPECT_TRUE(n.is_number());
+        EXPECT_EQ(n.as_number(), 2.5);
+        js_value b = co_await js::await_promise(js("Promise.resolve(false)"));
+        EXPECT_TRUE(b.is_bool());
+        EXPECT_TRUE((co_await js::await_promise(js("Promise.resolve()"))).is_undefined());
+        co_await js::await_promise<void>(js("Promise.resolve(Symbol('s'))"));
+        co_await js::await_promise<void>(js("Promise.resolve({a: 1})"));
+        EXPECT_EQ(co_await js::await_promise<std::string>(js("Promise.resolve('s')")), "s");
+
+        auto type_error = []<class T>(future<T> f, const char* expected) -> coro<void> {
+            try {
+                co_await f;
+                ADD_FAILURE() << "expected js_error";
+            } catch (const js_error& e) {
+                EXPECT_EQ(e.name(), "TypeError");
+                EXPECT_NE(e.message().find(expected), std::string::npos) << e.message();
+            }
+        };
+        co_await type_error(js::await_promise<std::string>(js("Promise.resolve(1)")), "a number, not a string");
+        co_await type_error(js::await_promise<bool>(js("Promise.resolve(1)")), "a number, not a boolean");
+        co_await type_error(js::await_promise<double>(js("Promise.resolve(true)")), "a boolean, not a number");
+        co_await type_error(js::await_promise<double>(js("Promise.resolve()")), "a undefined, not a number");
+        co_await type_error(js::await_promise<double>(js_value::null()), "a object, not a number");
+        co_await type_error(js::await_promise<double>(js("Promise.resolve(1n)")), "a bigint, not a number");
+    }());
+    EXPECT_EQ(js::live_handles(), base);
+}
+
+// A rejection with a primitive takes the general path whatever the awaited type.
+TEST(AwaitPromise, PrimitiveRejections) {
+    run_here([]() -> coro<void> {
+        try {
+            co_await js::await_promise<double>(js("Promise.reject(3)"));
+            ADD_FAILURE() << "expected js_error";
+        } catch (const js_error& e) {
+            EXPECT_EQ(e.name(), "Error");
+            EXPECT_EQ(e.message(), "3");
+            EXPECT_EQ(e.reason().as_number(), 3);
+        }
+        try {
+            co_await js::await_promise<void>(js("Promise.reject(false)"));
+            ADD_FAILURE() << "expected js_error";
+        } catch (const js_error& e) {
+            EXPECT_EQ(e.message(), "false");
+        }
+    }());
+}
+
+// The JS side reuses the handlers of settled awaits: outcomes arriving in any order, some
+// never, still reach the right futures.
+TEST(AwaitPromise, InterleavedOutcomesReachTheirFutures) {
+    int base = js::live_handles();
+    run_here([]() -> coro<void> {
+        auto make =
+            js("(i) => new Promise((ok, no) => setTimeout(() => i % 3 == 0 ? no(new Error('e' + i)) :"
+               " ok(i % 3 == 1 ? i : i % 2 == 0), (i * 7) % 11))");
+        auto never = js("new Promise(() => {})");
+        std::vector<future<double>> nums;
+        std::vector<future<bool>> bools;
+        std::vector<future<js_value>> errs;
+        std::vector<future<double>> pending;
+        for (int i = 0; i < 60; ++i) {
+            if (i % 3 == 0)
+                errs.push_back(js::await_promise(make(i)));
+            else if (i % 3 == 1)
+                nums.push_back(js::await_promise<double>(make(i)));
+            else
+                bools.push_back(js::await_promise<bool>(make(i)));
+            if (i % 10 == 0) pending.push_back(js::await_promise<double>(never));
+        }
+        for (int k = 0; k < 20; ++k) {
+            int i = 3 * k;
+            try {
+                co_await errs[static_cast<std::size_t>(k)];
+                ADD_FAILURE() << "expected js_error";
+            } catch (const js_error& e) {
+                EXPECT_EQ(e.message(), "e" + std::to_string(i));
+            }
+            EXPECT_EQ(co_await nums[static_cast<std::size_t>(k)], i + 1);
+            EXPECT_EQ(co_await bools[static_cast<std::size_t>(k)], (i + 2) % 2 == 0);
+        }
+        for (auto& f : pending) {
+            EXPECT_FALSE(f.done());
+            f.cancel();
+        }
+    }());
+    EXPECT_EQ(js::live_handles(), base);
+}
+
 coro<double> await_all_in_order(int n) {
     double sum = 0;
     std::vector<future<double>> fs;
@@ -276,6 +377,15 @@ TEST(AwaitPromise, SettlingAfterTheLoopIsGoneIsHarmless) {
         event_loop gone;
         auto f = js::promise_future<double>(js("new Promise(r => setTimeout(() => r(5), 10))"), gone);
         gone.close();
+    }
+    run_here(sleep(0.03));
+    {
+        // A loop whose liveness was just checked (a settled await), then destroyed.
+        event_loop gone;
+        EXPECT_EQ(gone.run_until_complete(js::promise_future<double>(js("Promise.resolve(1)"), gone)), 1);
+        auto f = js::promise_future<double>(js("new Promise(r => setTimeout(() => r(5), 10))"), gone);
+        auto g =
+            js::promise_future<js_value>(js("new Promise((_, no) => setTimeout(() => no(new Error()), 10))"), gone);
     }
     run_here(sleep(0.03));
     EXPECT_EQ(js::live_handles(), base);

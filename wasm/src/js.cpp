@@ -28,7 +28,7 @@ int duet_js_get_index(int id, int index);
 int duet_js_set(int id, const char* p, std::size_t n, int value);
 int duet_js_call(int id, const char* p, std::size_t n, const int* argv, int argc);
 int duet_js_error_field(int id, int which);
-void duet_js_await(int id, duet::js::detail::promise_link* link);
+void duet_js_await(int id, duet::detail::future_core* core, const duet::js::detail::promise_ops* ops, int kind);
 }
 
 namespace duet {
@@ -157,13 +157,8 @@ int live_handles() noexcept {
 
 namespace detail {
 
-void watch(const js_value& value, promise_link* link) {
-    duet_js_await(value.handle(), link);
-}
-
-bool loop_usable(const basic_future& f) noexcept {
-    const base_event_loop* loop = &f.get_loop();
-    return base_event_loop::alive(loop) && !loop->is_closed();
+void watch(const js_value& value, duet::detail::future_core* core, const promise_ops* ops) {
+    duet_js_await(value.handle(), core, ops, static_cast<int>(ops->kind));
 }
 
 void throw_type_error(const char* what, const char* expected, const js_value& got) {
@@ -174,10 +169,17 @@ void throw_type_error(const char* what, const char* expected, const js_value& go
 }  // namespace js
 }  // namespace duet
 
-// JS calls this once per awaited promise, with its outcome (the value becomes C++'s).
-extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_settle(duet::js::detail::promise_link* link, int fulfilled,
-                                                         int value) {
+// JS calls one of these once per awaited promise, with its outcome (the value becomes
+// C++'s) and what duet_js_await was given.
+extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_settle(const duet::js::detail::promise_ops* ops,
+                                                         duet::detail::future_core* core, int fulfilled, int value) {
     duet::browser_backend::js_callback_scope turn_after;  // the woken task runs before we return to JS
-    std::unique_ptr<duet::js::detail::promise_link> owned(link);
-    owned->settle(fulfilled != 0, duet::js_value::adopt(value));
+    ops->settle(core, fulfilled != 0, duet::js_value::adopt(value));
+}
+// The fast path of a fulfilment: a number or boolean the await asked for, or any value an
+// await ignores, as a double (no handle, no type check from C++).
+extern "C" EMSCRIPTEN_KEEPALIVE void duet_promise_fulfil_primitive(const duet::js::detail::promise_ops* ops,
+                                                                   duet::detail::future_core* core, double value) {
+    duet::browser_backend::js_callback_scope turn_after;
+    ops->fulfil_primitive(core, value);
 }

@@ -5,8 +5,8 @@
 #include <emscripten/emscripten.h>
 
 #include <duet/event_loop.hpp>
-#include <duet/policies.hpp>
 #include <duet/exceptions.hpp>
+#include <duet/policies.hpp>
 
 // The JS half (js/library_duet.js).
 extern "C" {
@@ -38,34 +38,24 @@ double browser_backend::now() const noexcept {
 // runs in a microtask, as a JS continuation would: a macrotask would cost ~2-7 us per
 // wake-up. A turn that ends with work left (its budget spent) asks for a macrotask, so
 // the host still gets its turn for I/O and rendering.
-namespace {
-int callback_depth = 0;
-browser_backend* deferred_head = nullptr;
-}  // namespace
-
 void browser_backend::wake(base_event_loop::wake_plan p) noexcept {
     if (!p.ready || blocking_ || in_turn_) {
         apply(p);
         return;
     }
-    if (callback_depth > 0 && host_id_) {
+    if (callback_depth_ > 0 && host_id_) {
         if (!deferred_) {
             deferred_ = true;
-            next_deferred_ = std::exchange(deferred_head, this);
+            next_deferred_ = std::exchange(deferred_head_, this);
         }
         return;
     }
     request_soon(true);
 }
 
-browser_backend::js_callback_scope::js_callback_scope() noexcept {
-    ++callback_depth;
-}
-
-browser_backend::js_callback_scope::~js_callback_scope() {
-    if (--callback_depth > 0) return;
-    while (browser_backend* b = deferred_head) {
-        deferred_head = std::exchange(b->next_deferred_, nullptr);
+void browser_backend::run_deferred() {
+    while (browser_backend* b = deferred_head_) {
+        deferred_head_ = std::exchange(b->next_deferred_, nullptr);
         b->deferred_ = false;
         b->host_turn(0);
     }
@@ -149,7 +139,7 @@ void browser_backend::blocking_loop() {
 
 void browser_backend::close() noexcept {
     if (deferred_) {
-        for (browser_backend** p = &deferred_head; *p; p = &(*p)->next_deferred_)
+        for (browser_backend** p = &deferred_head_; *p; p = &(*p)->next_deferred_)
             if (*p == this) {
                 *p = next_deferred_;
                 break;

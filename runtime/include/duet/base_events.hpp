@@ -3,6 +3,7 @@
 // basic_event_loop<Backend> for the compile-time policy form.
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <mutex>
 #include <thread>
@@ -26,8 +27,9 @@ public:
 
     void run_forever() override;
     void stop() override;
-    bool is_running() const noexcept override { return running_; }
-    bool is_closed() const noexcept override { return closed_; }
+    // final: calls through a base_event_loop (backends, futures) need no virtual dispatch.
+    bool is_running() const noexcept final { return running_; }
+    bool is_closed() const noexcept final { return closed_; }
     void close() override;
 
     void set_task_factory(task_factory f) override { task_factory_ = std::move(f); }
@@ -48,7 +50,7 @@ public:
     // Callbacks running longer than this are reported in debug mode (seconds; 0.1).
     double slow_callback_duration() const noexcept { return slow_callback_duration_; }
     void set_slow_callback_duration(double seconds) noexcept { slow_callback_duration_ = seconds; }
-    base_event_loop& base() noexcept override { return *this; }
+    base_event_loop& base() noexcept final { return *this; }
 
     // ---- for backends and custom loops
     // What the host should do next: run the core again at once (`ready`), or at
@@ -97,7 +99,12 @@ public:
     detail::task_core* tasks_head_ = nullptr;
     std::size_t task_count_ = 0;
     // Whether `loop` is a live loop (futures that outlive their loop must not call it).
-    static bool alive(const base_event_loop* loop) noexcept;
+    static bool alive(const base_event_loop* loop) noexcept {
+        // Repeated checks of one loop (a JS promise settling a future on every await) are
+        // answered inline, from the loop found last.
+        if (loop && last_alive_.load(std::memory_order_acquire) == loop) return true;
+        return alive_lookup(loop);
+    }
 
 protected:
     // ---- the hooks a concrete loop implements
@@ -116,10 +123,14 @@ protected:
     timer_handle call_at_node(double when, detail::handle_node* n) final;
     void run_until_done(basic_future f) override;
     void start_task(basic_task t) override;
-    void check_open_for(const char* what) const override;
+    void check_open_for(const char* what) const final;
     void check_open() const;
 
 private:
+    static bool alive_lookup(const base_event_loop* loop) noexcept;
+    // Written only under the registry's lock; cleared when that loop is destroyed.
+    static inline std::atomic<const base_event_loop*> last_alive_{nullptr};
+
     bool drain_threadsafe();
     void run_batch_debug(std::size_t n);
     void check_thread(const char* what) const;

@@ -26,9 +26,18 @@ struct context_state {
 };
 using context_slot = std::shared_ptr<context_state>;
 
+// The thread's own slot (outside tasks and context::run).
+context_slot* thread_context_slot() noexcept;
+// Null until the thread first asks: constant-initialised, so reading it needs no guard
+// (every task step swaps it twice).
+inline thread_local context_slot* current_slot = nullptr;
 // The slot of the context in force on this thread: the running task's, a context entered
 // with context::run, or the thread's own.
-context_slot*& current_context_slot() noexcept;
+inline context_slot*& current_context_slot() noexcept {
+    if (!current_slot) [[unlikely]]
+        current_slot = thread_context_slot();
+    return current_slot;
+}
 // A fresh context state holding the current values, or null when there are none (a task
 // then gets its own state lazily, on its first set()).
 context_slot capture_context();

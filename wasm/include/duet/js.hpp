@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include <duet/base_events.hpp>
 #include <duet/events.hpp>
 #include <duet/futures.hpp>
 
@@ -161,16 +162,27 @@ int live_handles() noexcept;
 
 namespace detail {
 
-// The C++ end of a promise being awaited; JS calls settle() once, then it is deleted.
-struct promise_link {
-    virtual ~promise_link() = default;
-    virtual void settle(bool fulfilled, js_value value) noexcept = 0;
+// What the JS side may hand over without a handle: a fulfilment of the JS type an await
+// wants (number, boolean, or anything for an await that ignores the value) arrives as a
+// plain double through promise_ops::fulfil_primitive; everything else goes through
+// promise_ops::settle.
+enum class promise_kind : int { any = 0, number = 1, boolean = 2, ignored = 3 };
+
+// How JS settles the future of one await, for its result type: JS holds a reference to the
+// future's core from watch() until it calls one of these, once, which takes it over.
+struct promise_ops {
+    void (*settle)(duet::detail::future_core* core, bool fulfilled, js_value value) noexcept;
+    void (*fulfil_primitive)(duet::detail::future_core* core, double value) noexcept;
+    promise_kind kind;
 };
-// Attaches both handlers to Promise.resolve(value); takes ownership of `link`.
-void watch(const js_value& value, promise_link* link);
+// Attaches both handlers to Promise.resolve(value); takes over a reference to `core`.
+void watch(const js_value& value, duet::detail::future_core* core, const promise_ops* ops);
 // Whether a future's loop still exists and is open (a promise may settle after either
 // is gone).
-bool loop_usable(const basic_future& f) noexcept;
+inline bool loop_usable(const basic_future& f) noexcept {
+    const base_event_loop& loop = f.get_loop();
+    return base_event_loop::alive(&loop) && !loop.is_closed();
+}
 [[noreturn]] void throw_type_error(const char* what, const char* expected, const js_value& got);
 
 // The value of a fulfilled promise as T: js_value as is, or a number, string or boolean
@@ -194,25 +206,61 @@ T from_js(js_value v, const char* what) {
 }
 
 template <class T>
-struct future_link final : promise_link {
-    explicit future_link(future<T> fut) noexcept : f(std::move(fut)) {}
-    void settle(bool fulfilled, js_value value) noexcept override {
-        // The awaiting task may have been cancelled, or its loop closed, meanwhile.
-        if (!loop_usable(f) || f.done()) return;
-        try {
-            if (!fulfilled) {
-                f.set_exception(js_error::from_reason(std::move(value)));
-            } else if constexpr (std::is_void_v<T>) {
-                f.set_result();
-            } else {
-                f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
-            }
-        } catch (...) {
-            if (!f.done()) f.set_exception(std::current_exception());
+constexpr promise_kind kind_of() noexcept {
+    if constexpr (std::is_void_v<T>)
+        return promise_kind::ignored;
+    else if constexpr (std::is_same_v<T, bool>)
+        return promise_kind::boolean;
+    else if constexpr (std::is_arithmetic_v<T>)
+        return promise_kind::number;
+    else
+        return promise_kind::any;
+}
+
+// The future<T> whose reference JS held (its core was made by create_future<T>).
+template <class T>
+future<T> adopt_future(duet::detail::future_core* core) noexcept {
+    auto* st = static_cast<duet::detail::future_state<T>*>(core);
+    return future<T>(duet::detail::intrusive_ptr<duet::detail::future_core>::adopt(core), &st->slot);
+}
+
+template <class T>
+void settle_future(duet::detail::future_core* core, bool fulfilled, js_value value) noexcept {
+    future<T> f = adopt_future<T>(core);
+    // The awaiting task may have been cancelled, or its loop closed, meanwhile.
+    if (!loop_usable(f) || f.done()) return;
+    try {
+        if (!fulfilled) {
+            f.set_exception(js_error::from_reason(std::move(value)));
+        } else if constexpr (std::is_void_v<T>) {
+            f.set_result();
+        } else {
+            f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
         }
+    } catch (...) {
+        if (!f.done()) f.set_exception(std::current_exception());
     }
-    future<T> f;
-};
+}
+
+template <class T>
+void fulfil_future(duet::detail::future_core* core, double value) noexcept {
+    future<T> f = adopt_future<T>(core);
+    if (!loop_usable(f) || f.done()) return;
+    try {
+        if constexpr (std::is_void_v<T>) {
+            f.set_result();
+        } else if constexpr (std::is_same_v<T, bool>) {
+            f.set_result(value != 0);
+        } else if constexpr (std::is_arithmetic_v<T>) {
+            f.set_result(static_cast<T>(value));
+        }
+    } catch (...) {
+        if (!f.done()) f.set_exception(std::current_exception());
+    }
+}
+
+template <class T>
+inline constexpr promise_ops ops_for{&settle_future<T>, &fulfil_future<T>, kind_of<T>()};
 
 }  // namespace detail
 
@@ -223,7 +271,8 @@ struct future_link final : promise_link {
 template <class T = js_value>
 future<T> promise_future(const js_value& promise, abstract_event_loop& loop) {
     auto f = loop.create_future<T>();
-    js::detail::watch(promise, new js::detail::future_link<T>(f));
+    f.core()->add_ref();  // JS's, until the promise settles
+    js::detail::watch(promise, f.core(), &js::detail::ops_for<T>);
     return f;
 }
 

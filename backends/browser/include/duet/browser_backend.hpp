@@ -38,10 +38,13 @@ public:
     // Held by JS-to-wasm callbacks (a settled promise): a loop woken inside one runs its
     // turn when the outermost scope ends, in the same JS task, instead of one microtask
     // later. The callback has finished its own work by then, so no C++ caller is mid-way.
+    // Inline: one per settled promise.
     class js_callback_scope {
     public:
-        js_callback_scope() noexcept;
-        ~js_callback_scope();
+        js_callback_scope() noexcept { ++callback_depth_; }
+        ~js_callback_scope() {
+            if (--callback_depth_ == 0 && deferred_head_) run_deferred();
+        }
         js_callback_scope(const js_callback_scope&) = delete;
         js_callback_scope& operator=(const js_callback_scope&) = delete;
     };
@@ -60,6 +63,11 @@ private:
     bool in_turn_ = false;
     bool deferred_ = false;                     // in the list of turns run by js_callback_scope
     browser_backend* next_deferred_ = nullptr;  // that list's link
+
+    // Open js_callback_scopes, and the loops woken inside them (newest first).
+    static inline int callback_depth_ = 0;
+    static inline browser_backend* deferred_head_ = nullptr;
+    static void run_deferred();
 };
 
 namespace wasm::detail {
