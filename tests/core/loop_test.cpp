@@ -426,8 +426,10 @@ TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
 TEST(Loop, AliveUntilDestroyed) {
     auto a = std::make_unique<test_loop>();
     auto b = std::make_unique<test_loop>();
-    const base_event_loop* pa = a.get();
-    const base_event_loop* pb = b.get();
+    // volatile: the checks of a destroyed loop's address are the point here, and g++ 12
+    // warns (-Wuse-after-free) when it can see the deletion.
+    const base_event_loop* volatile pa = a.get();
+    const base_event_loop* volatile pb = b.get();
     EXPECT_TRUE(base_event_loop::alive(pa));
     EXPECT_TRUE(base_event_loop::alive(pa));
     EXPECT_TRUE(base_event_loop::alive(pb));
