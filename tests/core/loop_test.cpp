@@ -1,6 +1,7 @@
 // Event loop semantics: asyncio's BaseEventLoop observable behaviour.
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <thread>
 
 #include "test_loop.hpp"
@@ -426,19 +427,23 @@ TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
 TEST(Loop, AliveUntilDestroyed) {
     auto a = std::make_unique<test_loop>();
     auto b = std::make_unique<test_loop>();
-    const base_event_loop* pa = a.get();
-    const base_event_loop* pb = b.get();
-    EXPECT_TRUE(base_event_loop::alive(pa));
-    EXPECT_TRUE(base_event_loop::alive(pa));
-    EXPECT_TRUE(base_event_loop::alive(pb));
+    // alive() is for pointers to loops that may be gone; g++ warns (use-after-free) where it
+    // sees the deletion, so the addresses go through volatile storage.
+    const volatile std::uintptr_t pa_addr = reinterpret_cast<std::uintptr_t>(a.get());
+    const volatile std::uintptr_t pb_addr = reinterpret_cast<std::uintptr_t>(b.get());
+    auto pa = [&pa_addr] { return reinterpret_cast<const base_event_loop*>(pa_addr); };
+    auto pb = [&pb_addr] { return reinterpret_cast<const base_event_loop*>(pb_addr); };
+    EXPECT_TRUE(base_event_loop::alive(pa()));
+    EXPECT_TRUE(base_event_loop::alive(pa()));
+    EXPECT_TRUE(base_event_loop::alive(pb()));
     a->close();
-    EXPECT_TRUE(base_event_loop::alive(pa));  // closed is not destroyed
-    EXPECT_TRUE(base_event_loop::alive(pa));
+    EXPECT_TRUE(base_event_loop::alive(pa()));  // closed is not destroyed
+    EXPECT_TRUE(base_event_loop::alive(pa()));
     a.reset();
-    EXPECT_FALSE(base_event_loop::alive(pa));
-    EXPECT_TRUE(base_event_loop::alive(pb));
+    EXPECT_FALSE(base_event_loop::alive(pa()));
+    EXPECT_TRUE(base_event_loop::alive(pb()));
     b.reset();
-    EXPECT_FALSE(base_event_loop::alive(pb));
+    EXPECT_FALSE(base_event_loop::alive(pb()));
     EXPECT_FALSE(base_event_loop::alive(nullptr));
 }
 
