@@ -196,19 +196,24 @@ var DuetLibrary = {
     // future's core, the C++ functions that settle it, the JS type it wants) and its pair of
     // handlers; it goes back to the spare list as soon as one handler ran (a then() calls at
     // most one of them, once), so a steady stream of awaits allocates no closures. A
-    // watcher whose promise never settles is simply never reused.
+    // watcher whose promise never settles is simply never reused; the spare list keeps at
+    // most maxSpareWatchers (the rest are left to the GC after a burst of awaits).
     spareWatchers: [],
+    maxSpareWatchers: 256,
+    recycle: function(w) {
+      if (Duet.spareWatchers.length < Duet.maxSpareWatchers) Duet.spareWatchers.push(w);
+    },
     watcher: function() {
       if (Duet.spareWatchers.length) return Duet.spareWatchers.pop();
       var w = {core: 0, ops: 0, kind: 0, onFulfilled: null, onRejected: null};
       w.onFulfilled = function(v) {
         var core = w.core, ops = w.ops, kind = w.kind;
-        Duet.spareWatchers.push(w);
+        Duet.recycle(w);
         Duet.fulfil(ops, core, kind, v);
       };
       w.onRejected = function(e) {
         var core = w.core, ops = w.ops;
-        Duet.spareWatchers.push(w);
+        Duet.recycle(w);
         Duet.reject(ops, core, e);
       };
       return w;

@@ -13,8 +13,6 @@ namespace duet {
 
 namespace {
 
-thread_local base_event_loop* tl_running = nullptr;
-
 std::mutex& alive_mutex() {
     static std::mutex m;
     return m;
@@ -47,12 +45,12 @@ struct running_scope {
     base_event_loop* prev;
     bool& running;
     bool& stopping;
-    running_scope(base_event_loop* self, bool& r, bool& s) : prev(tl_running), running(r), stopping(s) {
+    running_scope(base_event_loop* self, bool& r, bool& s) : prev(detail::running_base_loop), running(r), stopping(s) {
         running = true;
-        tl_running = self;
+        detail::running_base_loop = self;
     }
     ~running_scope() {
-        tl_running = prev;
+        detail::running_base_loop = prev;
         running = false;
         stopping = false;
     }
@@ -61,12 +59,12 @@ struct running_scope {
 }  // namespace
 
 abstract_event_loop* running_loop() noexcept {
-    return tl_running;
+    return detail::running_base_loop;
 }
 
 abstract_event_loop& get_running_loop() {
-    if (!tl_running) throw std::runtime_error("no running event loop");
-    return *tl_running;
+    if (!detail::running_base_loop) throw std::runtime_error("no running event loop");
+    return *detail::running_base_loop;
 }
 
 base_event_loop::base_event_loop() {
@@ -144,7 +142,7 @@ void base_event_loop::check_open_for(const char* what) const {
 void base_event_loop::run_forever() {
     check_open();
     if (running_) throw std::runtime_error("This event loop is already running");
-    if (tl_running) throw std::runtime_error("Cannot run the event loop while another loop is running");
+    if (detail::running_base_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
     running_scope scope(this, running_, stopping_);
     thread_id_ = std::this_thread::get_id();
     host_run();
@@ -164,10 +162,10 @@ void base_event_loop::start_hosted() {
 }
 
 base_event_loop::wake_plan base_event_loop::hosted_process() {
-    base_event_loop* prev = tl_running;
-    tl_running = this;
+    base_event_loop* prev = detail::running_base_loop;
+    detail::running_base_loop = this;
     wake_plan p = process();
-    tl_running = prev;
+    detail::running_base_loop = prev;
     if (stopping_) {
         running_ = false;
         stopping_ = false;

@@ -33,10 +33,9 @@ bool future_core::cancel_self(std::string msg) {
     return true;
 }
 
-void future_core::check_settable(const char* what) const {
-    if (state_ != status::pending)
-        throw invalid_state_error(std::string(what) + ": the future is already " +
-                                  (state_ == status::cancelled ? "cancelled" : "done"));
+void future_core::throw_not_settable(const char* what) const {
+    throw invalid_state_error(std::string(what) + ": the future is already " +
+                              (state_ == status::cancelled ? "cancelled" : "done"));
 }
 
 void future_core::finish_with_result() noexcept {
@@ -60,7 +59,7 @@ void future_core::set_exception(std::exception_ptr e) {
     schedule_callbacks();
 }
 
-void future_core::check_result() {
+void future_core::check_result_slow() {
     if (state_ == status::cancelled) throw make_cancelled_error();
     if (state_ == status::pending) throw invalid_state_error("Result is not ready.");
     log_exception_ = false;

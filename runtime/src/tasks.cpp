@@ -260,8 +260,8 @@ void task_core::last_release() noexcept {
 }
 
 task_core* current_task_core() noexcept {
-    abstract_event_loop* l = running_loop();
-    return l ? l->base().current_task_ : nullptr;
+    base_event_loop* l = running_base_loop;
+    return l ? l->current_task_ : nullptr;
 }
 
 task_core* suspend_current_task_on(future_core& f, co::coroutine_handle<> h) {

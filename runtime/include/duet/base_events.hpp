@@ -16,6 +16,9 @@
 namespace duet {
 
 namespace detail {
+// The loop running on this thread (see running_loop()); readable inline, as every await
+// asks for its current task.
+inline thread_local base_event_loop* running_base_loop = nullptr;
 void link_task(base_event_loop& loop, task_core* t) noexcept;
 void unlink_task(base_event_loop& loop, task_core* t) noexcept;
 }  // namespace detail

@@ -58,12 +58,20 @@ public:
     virtual bool cancel(std::string msg);
     bool cancel_self(std::string msg);
 
-    // Marks a result stored in the derived slot as final; invalid_state_error if done.
-    void check_settable(const char* what) const;
+    // invalid_state_error if done (inline: every set_result asks).
+    void check_settable(const char* what) const {
+        if (state_ != status::pending) [[unlikely]]
+            throw_not_settable(what);
+    }
     void finish_with_result() noexcept;
     void set_exception(std::exception_ptr e);
-    // Throws what result() would throw (pending / cancelled / stored exception).
-    void check_result();
+    // Throws what result() would throw (pending / cancelled / stored exception). Inline
+    // for the common case, a result (log_exception_ is only ever set with an exception).
+    void check_result() {
+        if (state_ == status::finished && !exception_) [[likely]]
+            return;
+        check_result_slow();
+    }
     std::exception_ptr exception();
 
     std::uint32_t add_done_callback(done_fn fn, const void* key = nullptr);
@@ -88,6 +96,8 @@ public:
     cancelled_error make_cancelled_error() const { return cancelled_error(cancel_message()); }
 
 protected:
+    [[noreturn]] void throw_not_settable(const char* what) const;
+    void check_result_slow();
     void schedule_callbacks() noexcept;
     virtual void last_release() noexcept;
     void report_unretrieved() noexcept;

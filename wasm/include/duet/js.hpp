@@ -253,6 +253,9 @@ void fulfil_future(duet::detail::future_core* core, double value) noexcept {
             f.set_result(value != 0);
         } else if constexpr (std::is_arithmetic_v<T>) {
             f.set_result(static_cast<T>(value));
+        } else {
+            // JS takes this path only for the kinds above; a number is what it would be.
+            f.set_result(from_js<T>(js_value::number(value), "the awaited promise fulfilled with"));
         }
     } catch (...) {
         if (!f.done()) f.set_exception(std::current_exception());
