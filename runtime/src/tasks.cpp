@@ -118,12 +118,8 @@ void task_core::step() noexcept {
         fut_waiter_->remove_waiter(this);
         fut_waiter_.reset();
     }
-    if (direct_waiter_) [[unlikely]] {
-        // Woken by something other than its waiter (cannot happen through duet's own
-        // awaiters): the waiter must not wake it a second time.
-        direct_wait* w = std::exchange(direct_waiter_, nullptr);
-        w->on_cancel(w);
-    }
+    // No direct waiter is left here: wake_direct() and interrupt_direct_wait() clear it
+    // before they schedule this step, and nothing else wakes a task parked on one.
     intrusive_ptr<future_core> keep(this);
     if (!started_) {
         started_ = true;
