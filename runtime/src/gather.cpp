@@ -14,9 +14,9 @@ bool gather_core::cancel(std::string msg) {
     return any;
 }
 
-void gather_core::start(const std::vector<future_core*>& children) {
+void gather_core::start(const buffer_vector<future_core*>& children) {
     children_.reserve(children.size());
-    links_ = std::make_unique<child_link[]>(children.size());
+    links_.resize(children.size());
     std::size_t i = 0;
     for (future_core* c : children) {
         children_.emplace_back(c);

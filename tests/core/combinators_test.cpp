@@ -99,6 +99,24 @@ TEST(Gather, RangeOfCoroutinesAndOfTasks) {
     loop.run_until_complete(main_coro());
 }
 
+TEST(Gather, ManyChildrenKeepTheirPositions) {
+    // 50,000 children: gather's per-child arrays outgrow a plain allocation (natively they
+    // become mapped buffers). The children finish in reverse order.
+    vloop loop;
+    constexpr int n = 50'000;
+    auto main_coro = [&]() -> coro<void> {
+        std::vector<coro<int>> cs;
+        cs.reserve(n);
+        for (int i = 0; i < n; ++i) cs.push_back(value_after(0.001 * (n - i), i));
+        std::vector<int> r = co_await gather(std::move(cs));
+        ASSERT_EQ(r.size(), static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i)
+            if (r[static_cast<std::size_t>(i)] != i) FAIL() << "result " << i << " out of place";
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_DOUBLE_EQ(loop.time(), 0.001 * n);
+}
+
 TEST(Gather, MoveOnlyResults) {
     test_loop loop;
     auto make = [](int v) -> coro<std::unique_ptr<int>> {

@@ -25,6 +25,21 @@ TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
     EXPECT_EQ(order, (std::vector<int>{1, 3}));
 }
 
+TEST(Loop, ManyCallbacksRunInFifoOrderAsTheReadyQueueGrows) {
+    // 100,000 entries: the ready ring outgrows a plain allocation into a mapped buffer
+    // (natively) and is copied at every doubling while entries wait in it.
+    test_loop loop;
+    constexpr int n = 100'000;
+    std::vector<int> order;
+    order.reserve(n);
+    for (int i = 0; i < n; ++i) loop.call_soon([&order](int v) { order.push_back(v); }, i);
+    loop.call_soon([&] { loop.stop(); });
+    loop.run_forever();
+    ASSERT_EQ(order.size(), static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        if (order[static_cast<std::size_t>(i)] != i) FAIL() << "callback " << i << " ran out of order";
+}
+
 TEST(Loop, EachIterationRunsOnlyWhatWasReadyWhenItBegan) {
     test_loop loop;
     std::vector<std::string> order;

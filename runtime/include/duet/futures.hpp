@@ -142,9 +142,10 @@ protected:
 
 // Clears the marks of the futures collected in `marked` when the pass ends (exceptions
 // included). Push a future, then mark it, so every marked future is in the list.
+template <class Vector>
 class dedup_marks {
 public:
-    explicit dedup_marks(std::vector<future_core*>& marked) noexcept : marked_(marked) {}
+    explicit dedup_marks(Vector& marked) noexcept : marked_(marked) {}
     dedup_marks(const dedup_marks&) = delete;
     dedup_marks& operator=(const dedup_marks&) = delete;
     ~dedup_marks() {
@@ -152,7 +153,7 @@ public:
     }
 
 private:
-    std::vector<future_core*>& marked_;
+    Vector& marked_;
 };
 
 template <class T>

@@ -151,7 +151,7 @@ public:
     bool cancel(std::string msg) override;
     // Adopts the distinct children (in argument order), subscribes to those pending and
     // processes those already done, in order.
-    void start(const std::vector<future_core*>& children);
+    void start(const buffer_vector<future_core*>& children);
 
 protected:
     // Every child is done and none failed (or return_exceptions): builds the result
@@ -171,8 +171,8 @@ private:
     };
     static void child_done_thunk(void* link, bool run) noexcept;
 
-    std::vector<intrusive_ptr<future_core>> children_;
-    std::unique_ptr<child_link[]> links_;
+    buffer_vector<intrusive_ptr<future_core>> children_;
+    buffer_vector<child_link> links_;
     std::size_t nfinished_ = 0;
     std::string cancel_msg_;
     bool return_exceptions_;
@@ -249,7 +249,7 @@ public:
         : gather_core(loop, ReturnExceptions), owned_(owned) {}
 
     result_slot<result_type> slot;
-    std::vector<future<T>> items;
+    buffer_vector<future<T>> items;
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -299,7 +299,7 @@ future<T> gather_child(base_event_loop& loop, A&& a, bool& owned) {
     }
 }
 
-inline void add_unique(std::vector<future_core*>& v, future_core* c) {
+inline void add_unique(buffer_vector<future_core*>& v, future_core* c) {
     for (auto* x : v)
         if (x == c) return;
     v.push_back(c);
@@ -315,7 +315,7 @@ auto make_gather(A&&... aws) {
     auto keep = intrusive_ptr<future_core>::adopt(st);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         ((std::get<I>(st->items) = gather_child<result_of_arg_t<A>>(*loop, std::forward<A>(aws), st->owned[I])), ...);
-        std::vector<future_core*> children;
+        buffer_vector<future_core*> children;
         children.reserve(sizeof...(A));
         (add_unique(children, std::get<I>(st->items).core()), ...);
         st->start(children);
@@ -342,7 +342,7 @@ auto make_gather_range(R&& range) {
     auto* st = new state(loop, coros);
     auto keep = intrusive_ptr<future_core>::adopt(st);
     if constexpr (std::ranges::sized_range<R>) st->items.reserve(std::ranges::size(range));
-    std::vector<future_core*> children;
+    buffer_vector<future_core*> children;
     children.reserve(st->items.capacity());
     if constexpr (coros) {
         for (auto&& c : range) {

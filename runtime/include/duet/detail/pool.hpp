@@ -7,6 +7,7 @@
 #include <mutex>
 #include <new>
 #include <utility>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define DUET_POOL_BYPASS 1
@@ -34,6 +35,35 @@ struct slab_source {
     void* orphans = nullptr;  // an intrusive list of free blocks
 };
 
+// Memory for a new slab (never given back). Natively on Linux it comes from chunks the
+// kernel fills in one call (see pool.cpp); elsewhere from operator new.
+void* allocate_slab(std::size_t bytes);
+
+// A large buffer about to be filled (the ready ring as it grows): natively on Linux, above
+// 256 KiB, a mapping the kernel fills in one call; otherwise malloc. Null when out of memory.
+void* allocate_buffer(std::size_t bytes) noexcept;
+void free_buffer(void* p, std::size_t bytes) noexcept;
+
+// For per-element arrays that can be large (gather's children): allocate_buffer behind
+// std::vector.
+template <class T>
+struct buffer_allocator {
+    static_assert(alignof(T) <= alignof(std::max_align_t));
+    using value_type = T;
+    buffer_allocator() noexcept = default;
+    template <class U>
+    buffer_allocator(const buffer_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) {
+        void* p = allocate_buffer(n * sizeof(T));
+        if (!p) throw std::bad_alloc();
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t n) noexcept { free_buffer(p, n * sizeof(T)); }
+    friend bool operator==(const buffer_allocator&, const buffer_allocator&) noexcept { return true; }
+};
+template <class T>
+using buffer_vector = std::vector<T, buffer_allocator<T>>;
+
 template <std::size_t Size>
 class block_pool {
     struct node {
@@ -42,6 +72,9 @@ class block_pool {
     static constexpr std::size_t block = Size < sizeof(node) ? sizeof(node) : Size;
     // ~16 KiB per slab: enough blocks to amortise the carve, small for rarely used sizes.
     static constexpr std::size_t per_slab = block >= 16384 ? 1 : 16384 / block;
+    // Whole 16 KiB slabs (the tail past the last block unused), so that the arena's chunks
+    // hold a whole number of them.
+    static constexpr std::size_t slab_bytes = block >= 16384 ? block : 16384;
 
     static slab_source& source() noexcept {
         static slab_source s;
@@ -72,7 +105,7 @@ class block_pool {
             std::lock_guard g(src.mutex);
             if (src.orphans) return static_cast<node*>(std::exchange(src.orphans, nullptr));
         }
-        auto* slab = static_cast<unsigned char*>(::operator new(block * per_slab));
+        auto* slab = static_cast<unsigned char*>(allocate_slab(slab_bytes));
         node* head = nullptr;
         for (std::size_t i = per_slab; i-- > 0;) {
             auto* n = reinterpret_cast<node*>(slab + i * block);

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdlib>
+#include <duet/detail/pool.hpp>
 #include <new>
 #include <utility>
 
@@ -19,7 +19,7 @@ public:
     ready_queue() = default;
     ready_queue(const ready_queue&) = delete;
     ready_queue& operator=(const ready_queue&) = delete;
-    ~ready_queue() { std::free(buf_); }
+    ~ready_queue() { free_buffer(buf_, cap_ * sizeof(ready_entry)); }
 
     bool empty() const noexcept { return head_ == tail_; }
     std::size_t size() const noexcept { return tail_ - head_; }
@@ -32,11 +32,11 @@ public:
 private:
     void grow() {
         std::size_t ncap = cap_ ? cap_ * 2 : 256;
-        auto* nb = static_cast<ready_entry*>(std::malloc(ncap * sizeof(ready_entry)));
+        auto* nb = static_cast<ready_entry*>(allocate_buffer(ncap * sizeof(ready_entry)));
         if (!nb) throw std::bad_alloc();
         std::size_t n = tail_ - head_;
         for (std::size_t i = 0; i < n; ++i) nb[i] = buf_[(head_ + i) & (cap_ - 1)];
-        std::free(buf_);
+        free_buffer(buf_, cap_ * sizeof(ready_entry));
         buf_ = nb;
         cap_ = ncap;
         head_ = 0;
