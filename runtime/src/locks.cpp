@@ -72,10 +72,14 @@ void event::set() {
     waiters_.wake(static_cast<std::size_t>(-1));
 }
 
-coro<void> event::wait() {
-    if (set_) co_return;
-    detail::waiter w(waiters_);
-    co_await w.wait();
+namespace {
+coro<void> wait_for_event(event& ev) {
+    co_await detail::event_awaiter(ev);
+}
+}  // namespace
+
+coro<void> event_wait::as_coro() && {
+    return wait_for_event(*ev_);
 }
 
 // ---- condition

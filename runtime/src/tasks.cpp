@@ -345,52 +345,36 @@ void leave_task(abstract_event_loop& loop, basic_task t) {
     b.current_task_ = nullptr;
 }
 
-namespace detail {
-namespace {
-// sleep()'s wait: a timer that wakes the task itself, with no future in between.
-class timer_wait : public awaiter_tag, private direct_wait {
-public:
-    explicit timer_wait(double delay) noexcept : direct_wait{&on_cancelled}, delay_(delay) {}
-    // Copyable until suspended (g++ 12 copies the awaiter into the frame); the timer is
-    // armed, capturing its address, only in await_suspend.
-    ~timer_wait() { timer_.cancel(); }
-
-    bool await_ready() const noexcept { return false; }
-    void await_suspend(co::coroutine_handle<> h) {
-        timer_ = get_running_loop().call_later(delay_, [this] { wake_direct_waiter(task_, this); });
-        task_ = suspend_current_task_direct(this, h);
+// sleep(d): d <= 0 is asyncio's bare yield; otherwise a timer wakes the task itself, with
+// no future in between. The timer is armed, capturing this awaiter's address, only here:
+// before, the awaiter may still be copied.
+void detail::sleep_awaiter::await_suspend(co::coroutine_handle<> h) {
+    if (delay_ <= 0) {
+        task_ = detail::suspend_current_task_yield(h);
+        return;
     }
-    void await_resume() const { throw_if_cancel_injected(task_); }
+    timer_ = get_running_loop().call_later(delay_, [this] { detail::wake_direct_waiter(task_, this); });
+    task_ = detail::suspend_current_task_direct(this, h);
+}
 
-private:
-    static void on_cancelled(direct_wait* self) noexcept { static_cast<timer_wait*>(self)->timer_.cancel(); }
-    double delay_;
-    timer_handle timer_;
-    task_core* task_ = nullptr;
-};
-}  // namespace
-}  // namespace detail
+void detail::sleep_awaiter::await_resume() const {
+    if (std::isnan(delay_)) throw std::invalid_argument("sleep: delay is NaN");
+    detail::throw_if_cancel_injected(task_);
+}
+
+void detail::sleep_awaiter::on_cancelled(direct_wait* self) noexcept {
+    static_cast<sleep_awaiter*>(self)->timer_.cancel();
+}
 
 namespace {
-// One small coroutine per case: a frame holds every awaiter its body names, so a single
-// body would make sleep(0) (the common yield) carry the timer's room too.
-coro<void> sleep_zero() {
-    co_await yield_now();
-}
-coro<void> sleep_timer(double seconds) {
-    co_await detail::timer_wait(seconds);
-}
-coro<void> sleep_nan() {
-    // Raised when awaited, like any error of a coroutine.
-    throw std::invalid_argument("sleep: delay is NaN");
-    co_return;
+// The coroutine a sleep_op stands for (create_task(sleep(1)) and the like).
+coro<void> sleep_coro(double seconds) {
+    co_await detail::sleep_awaiter(seconds);
 }
 }  // namespace
 
-coro<void> sleep(double seconds) {
-    if (std::isnan(seconds)) return sleep_nan();
-    if (seconds <= 0) return sleep_zero();
-    return sleep_timer(seconds);
+coro<void> sleep_op::as_coro() && {
+    return sleep_coro(delay_);
 }
 
 }  // namespace duet

@@ -1,5 +1,6 @@
 // gather, shield, wait, wait_for, as_completed: asyncio's observable behaviour. Anything
 // that depends on time runs on the virtual clock, where deadlines are exact.
+#include <cmath>
 #include <memory>
 #include <numeric>
 #include <set>
@@ -98,6 +99,81 @@ TEST(Gather, RangeOfCoroutinesAndOfTasks) {
         EXPECT_EQ(v.size(), 1u);
     };
     loop.run_until_complete(main_coro());
+}
+
+// sleep() and event::wait() are frameless awaitables; every entry point that takes a
+// coroutine takes them too, as the coroutine they stand for.
+TEST(LazyAwaitable, SleepGoesWhereverACoroutineGoes) {
+    vloop loop;
+    coro<void> stored = sleep(0.5);  // converts to the coroutine it stands for
+    loop.run_until_complete(std::move(stored));
+    EXPECT_DOUBLE_EQ(loop.time(), 0.5);
+    loop.run_until_complete(sleep(0.25));
+    EXPECT_DOUBLE_EQ(loop.time(), 0.75);
+    auto main_coro = [&]() -> coro<void> {
+        const double t0 = loop.time();
+        auto t = create_task(sleep(1));
+        co_await gather(sleep(0.25), sleep(0.5), t);
+        EXPECT_DOUBLE_EQ(loop.time() - t0, 1.0) << "gather waited for the longest";
+        bool timed_out = false;
+        try {
+            co_await wait_for(sleep(10), 2.0);
+        } catch (const timeout_error&) {
+            timed_out = true;
+        }
+        EXPECT_TRUE(timed_out);
+        EXPECT_DOUBLE_EQ(loop.time() - t0, 3.0);
+        co_await timeout(1).run(sleep(0.5));
+        co_await shield(sleep(0.5));
+        co_await with_task_group([&](task_group& tg) -> coro<void> {
+            tg.create_task(sleep(1));
+            co_return;
+        });
+        EXPECT_DOUBLE_EQ(loop.time() - t0, 5.0);
+        bool rejected = false;
+        try {
+            co_await sleep(std::nan(""));
+        } catch (const std::invalid_argument& e) {
+            rejected = std::string(e.what()).find("NaN") != std::string::npos;
+        }
+        EXPECT_TRUE(rejected) << "co_await sleep(NaN) raises at once";
+        EXPECT_DOUBLE_EQ(loop.time() - t0, 5.0);
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_EQ(loop.base().scheduled_timer_count(), 0u) << "wait_for's cancelled sleep left no timer";
+    run(sleep(0));  // duet::run, on a fresh loop
+}
+
+TEST(LazyAwaitable, EventWaitGoesWhereverACoroutineGoes) {
+    vloop loop;
+    event ev;
+    int woken = 0;
+    auto main_coro = [&]() -> coro<void> {
+        bool timed_out = false;
+        try {
+            co_await wait_for(ev.wait(), 1.0);
+        } catch (const timeout_error&) {
+            timed_out = true;
+        }
+        EXPECT_TRUE(timed_out) << "nobody set the event";
+        auto t = create_task(ev.wait());
+        auto g = gather(ev.wait(), ev.wait());
+        auto setter = [&]() -> coro<void> {
+            co_await sleep(1);
+            ++woken;
+            ev.set();
+        };
+        auto s = create_task(setter());
+        co_await timeout(5).run(ev.wait());
+        EXPECT_DOUBLE_EQ(loop.time(), 2.0);
+        co_await g;
+        co_await t;
+        co_await s;
+        co_await ev.wait();  // set: no suspension
+        EXPECT_DOUBLE_EQ(loop.time(), 2.0);
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_EQ(woken, 1);
 }
 
 TEST(Gather, ManyChildrenKeepTheirPositions) {

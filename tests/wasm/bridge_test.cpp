@@ -378,7 +378,7 @@ TEST(AwaitPromise, SettlingAfterTheLoopIsGoneIsHarmless) {
         auto f = js::promise_future<double>(js("new Promise(r => setTimeout(() => r(5), 10))"), gone);
         gone.close();
     }
-    run_here(sleep(0.03));
+    run_here<void>(sleep(0.03));
     {
         // A loop whose liveness was just checked (a settled await), then destroyed.
         event_loop gone;
@@ -387,7 +387,7 @@ TEST(AwaitPromise, SettlingAfterTheLoopIsGoneIsHarmless) {
         auto g =
             js::promise_future<js_value>(js("new Promise((_, no) => setTimeout(() => no(new Error()), 10))"), gone);
     }
-    run_here(sleep(0.03));
+    run_here<void>(sleep(0.03));
     EXPECT_EQ(js::live_handles(), base);
 }
 

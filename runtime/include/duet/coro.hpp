@@ -3,6 +3,7 @@
 // wrapped in a task.
 #pragma once
 
+#include <concepts>
 #include <exception>
 #include <stdexcept>
 #include <type_traits>
@@ -68,6 +69,20 @@ struct awaiter_tag {};
 
 template <class A>
 concept duet_awaiter = std::is_base_of_v<awaiter_tag, std::remove_cvref_t<A>>;
+
+// A frameless awaitable (sleep(), event::wait()) that also stands for a coroutine: a
+// coroutine co_awaits its awaiter() directly, with no frame of its own; everything that
+// takes a coro<T> (create_task, gather, wait_for, shield, timeout, run_until_complete,
+// run) takes it too, through as_coro(). Its coro_type names that coroutine. It is kept
+// pointer-sized and the awaiter holds the state: the frame stores both.
+template <class A>
+concept lazy_awaitable = requires(std::remove_cvref_t<A>&& a, const std::remove_cvref_t<A>& c) {
+    typename std::remove_cvref_t<A>::coro_type;
+    { std::move(a).as_coro() } -> std::same_as<typename std::remove_cvref_t<A>::coro_type>;
+    { c.awaiter() } -> duet_awaiter;
+};
+template <class A>
+using lazy_coro_t = typename std::remove_cvref_t<A>::coro_type;
 
 // Whether a result can be copied out of a future. std::is_copy_constructible is true for
 // any std::vector (its copy constructor is not constrained), even of move-only elements,
@@ -154,6 +169,10 @@ struct coro_promise_base {
     }
     // By value: g++ 12 copies an awaiter returned by reference into the frame, so
     // returning a reference would cost the frame both copies.
+    template <lazy_awaitable A>
+    auto await_transform(A&& a) noexcept(noexcept(a.awaiter())) {
+        return a.awaiter();
+    }
     template <duet_awaiter A>
     std::remove_cvref_t<A> await_transform(A&& a) noexcept(
         std::is_nothrow_constructible_v<std::remove_cvref_t<A>, A&&>) {

@@ -61,6 +61,10 @@ public:
     T run_until_complete(coro<T> c) {
         return run_until_complete(future<T>(create_task(std::move(c))));
     }
+    template <detail::lazy_awaitable A>
+    auto run_until_complete(A&& a) {
+        return run_until_complete(std::forward<A>(a).as_coro());
+    }
     virtual void stop() = 0;
     virtual bool is_running() const noexcept = 0;
     virtual bool is_closed() const noexcept = 0;
@@ -113,6 +117,16 @@ public:
     task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
                         int line = __builtin_LINE()) {
         return make_task(std::move(c), name, ctx.state(), file, line);
+    }
+    template <detail::lazy_awaitable A>
+    auto create_task(A&& a, std::string_view name = {}, const char* file = __builtin_FILE(),
+                     int line = __builtin_LINE()) {
+        return make_task(std::forward<A>(a).as_coro(), name, detail::capture_context(), file, line);
+    }
+    template <detail::lazy_awaitable A>
+    auto create_task(A&& a, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
+                     int line = __builtin_LINE()) {
+        return make_task(std::forward<A>(a).as_coro(), name, ctx.state(), file, line);
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
@@ -187,6 +201,15 @@ template <class T>
 task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
                     int line = __builtin_LINE()) {
     return get_running_loop().create_task(std::move(c), name, ctx, file, line);
+}
+template <detail::lazy_awaitable A>
+auto create_task(A&& a, std::string_view name = {}, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return get_running_loop().create_task(std::forward<A>(a).as_coro(), name, file, line);
+}
+template <detail::lazy_awaitable A>
+auto create_task(A&& a, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
+                 int line = __builtin_LINE()) {
+    return get_running_loop().create_task(std::forward<A>(a).as_coro(), name, ctx, file, line);
 }
 
 // A task factory that runs each new task's first step at once, inside create_task, when

@@ -252,6 +252,12 @@ auto to_thread(F f, A... a) -> coro<std::invoke_result_t<F, A...>> {
 // Submits a coroutine to `loop` from another thread; the returned future can be waited on
 // from any thread, and cancel() cancels the task (asyncio.run_coroutine_threadsafe).
 template <class T>
+concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop);
+template <detail::lazy_awaitable A>
+auto run_coroutine_threadsafe(A&& a, abstract_event_loop& loop) {
+    return run_coroutine_threadsafe(std::forward<A>(a).as_coro(), loop);
+}
+template <class T>
 concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop) {
     concurrent_future<T> out;
     auto* lp = &loop;

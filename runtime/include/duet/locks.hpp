@@ -58,6 +58,42 @@ private:
     bool locked_ = false;
 };
 
+class event;
+
+namespace detail {
+// co_await ev.wait(): the waiter lives in the awaiting frame and is queued on suspension.
+class event_awaiter : public awaiter_tag {
+public:
+    explicit event_awaiter(event& ev) noexcept : ev_(&ev) {}
+    // A copy is not queued (only the awaiter that suspends queues itself).
+    event_awaiter(const event_awaiter& o) noexcept : ev_(o.ev_) {}
+    event_awaiter& operator=(const event_awaiter&) = delete;
+
+    inline bool await_ready() const noexcept;
+    inline void await_suspend(co::coroutine_handle<> h);
+    void await_resume() { w_.wait().await_resume(); }
+
+private:
+    event* ev_;
+    waiter w_;
+};
+}  // namespace detail
+
+// What event::wait() returns. `co_await ev.wait()` waits with no coroutine frame of its
+// own; create_task(ev.wait()), gather, wait_for and the like take it as the coroutine it
+// stands for.
+class [[nodiscard]] event_wait {
+public:
+    using coro_type = coro<void>;
+    explicit event_wait(event& ev) noexcept : ev_(&ev) {}
+    detail::event_awaiter awaiter() const noexcept { return detail::event_awaiter(*ev_); }
+    coro<void> as_coro() &&;
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    event* ev_;
+};
+
 class event {
 public:
     event() = default;
@@ -68,12 +104,21 @@ public:
     // Wakes every waiter; later waits return at once until clear().
     void set();
     void clear() noexcept { set_ = false; }
-    coro<void> wait();
+    event_wait wait() noexcept { return event_wait(*this); }
 
 private:
+    friend class detail::event_awaiter;
     detail::waiter_list waiters_;
     bool set_ = false;
 };
+
+bool detail::event_awaiter::await_ready() const noexcept {
+    return ev_->set_;
+}
+void detail::event_awaiter::await_suspend(co::coroutine_handle<> h) {
+    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
+    w_.enqueue(ev_->waiters_);
+}
 
 // A condition variable bound to a lock (its own, or one passed in).
 class condition {

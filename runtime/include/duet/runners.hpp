@@ -25,6 +25,10 @@ public:
         auto& loop = get_loop();
         return loop.run_until_complete(std::move(main));
     }
+    template <detail::lazy_awaitable A>
+    auto run(A&& main) {
+        return run(std::forward<A>(main).as_coro());
+    }
     // Cancels the tasks left on the loop, waits for them, reports their failures and
     // closes the loop. Idempotent.
     void close();
@@ -40,7 +44,13 @@ private:
 
 // asyncio.run: a fresh loop of the target's default backend.
 template <class T>
-T run(coro<T> main, std::optional<bool> debug = std::nullopt) {
+T run(coro<T> main, std::optional<bool> debug = std::nullopt);
+template <detail::lazy_awaitable A>
+auto run(A&& main, std::optional<bool> debug = std::nullopt) {
+    return run(std::forward<A>(main).as_coro(), debug);
+}
+template <class T>
+T run(coro<T> main, std::optional<bool> debug) {
     runner r({}, debug);
     if constexpr (std::is_void_v<T>) {
         r.run(std::move(main));

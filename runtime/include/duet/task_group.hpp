@@ -74,6 +74,15 @@ public:
         adopt(t);
         return t;
     }
+    // A frameless awaitable (sleep(), event::wait()) as the coroutine it stands for.
+    template <detail::lazy_awaitable A>
+    auto create_task(A&& a, std::string name = {}) {
+        return create_task(std::forward<A>(a).as_coro(), std::move(name));
+    }
+    template <detail::lazy_awaitable A>
+    auto create_task(A&& a, std::string name, const context& ctx) {
+        return create_task(std::forward<A>(a).as_coro(), std::move(name), ctx);
+    }
 
     // Tasks of the group not finished yet (their done callbacks not yet run).
     std::size_t size() const noexcept { return live_; }

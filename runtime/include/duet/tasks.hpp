@@ -11,6 +11,7 @@
 #include <duet/contextvars.hpp>
 #include <duet/coro.hpp>
 #include <duet/futures.hpp>
+#include <duet/handles.hpp>
 
 namespace duet {
 
@@ -161,16 +162,57 @@ void unregister_task(basic_task t);
 void enter_task(abstract_event_loop& loop, basic_task t);
 void leave_task(abstract_event_loop& loop, basic_task t);
 
+namespace detail {
+// co_await sleep(d): d <= 0 is one ready-queue turn; otherwise a timer wakes the task
+// itself, with no future in between.
+class sleep_awaiter : public awaiter_tag, private direct_wait {
+public:
+    explicit sleep_awaiter(double seconds) noexcept : direct_wait{&on_cancelled}, delay_(seconds) {}
+    // A copy is never armed (the timer is armed in await_suspend, capturing `this`).
+    sleep_awaiter(const sleep_awaiter& o) noexcept : direct_wait{&on_cancelled}, delay_(o.delay_) {}
+    sleep_awaiter& operator=(const sleep_awaiter&) = delete;
+    ~sleep_awaiter() { timer_.cancel(); }
+
+    // NaN never suspends: await_resume raises std::invalid_argument.
+    bool await_ready() const noexcept { return delay_ != delay_; }
+    void await_suspend(co::coroutine_handle<> h);
+    void await_resume() const;
+
+private:
+    static void on_cancelled(direct_wait* self) noexcept;
+    double delay_;
+    timer_handle timer_;
+    task_core* task_ = nullptr;
+};
+}  // namespace detail
+
+// What sleep() returns. `co_await sleep(d)` waits with no coroutine frame of its own.
+// Anything that takes a coroutine (create_task, gather, wait_for, shield, run...) takes
+// it as well, as the coroutine it stands for; it also converts to a coro<void>.
+class [[nodiscard]] sleep_op {
+public:
+    using coro_type = coro<void>;
+    explicit sleep_op(double seconds) noexcept : delay_(seconds) {}
+    detail::sleep_awaiter awaiter() const noexcept { return detail::sleep_awaiter(delay_); }
+    coro<void> as_coro() &&;
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    double delay_;
+};
+
 // Suspends the current task for `seconds` (0 yields once; negative counts as 0; NaN is
-// rejected with std::invalid_argument).
-coro<void> sleep(double seconds);
+// rejected with std::invalid_argument when awaited).
+inline sleep_op sleep(double seconds) noexcept {
+    return sleep_op(seconds);
+}
 template <class T>
 coro<T> sleep(double seconds, T value) {
     co_await sleep(seconds);
     co_return value;
 }
 template <class Rep, class Period>
-coro<void> sleep(std::chrono::duration<Rep, Period> d) {
+sleep_op sleep(std::chrono::duration<Rep, Period> d) noexcept {
     return sleep(std::chrono::duration<double>(d).count());
 }
 template <class Rep, class Period, class T>

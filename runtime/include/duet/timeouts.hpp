@@ -93,6 +93,15 @@ public:
         check_movable();
         return run_owned(std::move(*this), detail::await_future(std::move(f), false));
     }
+    // The same for a frameless awaitable: `co_await timeout(1).run(ev.wait())`.
+    template <detail::lazy_awaitable A>
+    auto run(A&& a) & {
+        return run(std::forward<A>(a).as_coro());
+    }
+    template <detail::lazy_awaitable A>
+    auto run(A&& a) && {
+        return std::move(*this).run(std::forward<A>(a).as_coro());
+    }
     // The same with a callable returning the body: f(scope) or f(). The callable is kept
     // alive until the body ends, so a capturing lambda temporary is fine here.
     template <class F>

@@ -23,5 +23,9 @@ template <class T>
 task<T> spawn(coro<T> c, std::string name = {}) {
     return host_loop().create_task(std::move(c), std::move(name));
 }
+template <duet::detail::lazy_awaitable A>
+auto spawn(A&& a, std::string name = {}) {
+    return spawn(std::forward<A>(a).as_coro(), std::move(name));
+}
 
 }  // namespace duet::wasm

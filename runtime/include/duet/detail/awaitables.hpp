@@ -43,8 +43,19 @@ template <class T>
 struct is_coro : std::false_type {};
 template <class T>
 struct is_coro<coro<T>> : std::true_type {};
+// A coroutine argument (wrapped in a task by the combinators): a coro<T>, or a frameless
+// awaitable standing for one (sleep(), event::wait()).
 template <class A>
-inline constexpr bool is_coro_v = is_coro<std::remove_cvref_t<A>>::value;
+inline constexpr bool is_coro_v = is_coro<std::remove_cvref_t<A>>::value || lazy_awaitable<A>;
+
+// The coroutine a coroutine argument stands for.
+template <class A>
+decltype(auto) to_coro(A&& a) {
+    if constexpr (lazy_awaitable<A>)
+        return std::forward<A>(a).as_coro();
+    else
+        return std::forward<A>(a);
+}
 
 // A future<T> or anything derived from it (task<T>); basic_future alone has no type.
 template <class A>
@@ -66,6 +77,11 @@ template <class A>
 requires typed_future<A>
 struct result_of_arg<A> {
     using type = typename A::value_type;
+};
+template <class A>
+requires lazy_awaitable<A>
+struct result_of_arg<A> {
+    using type = typename lazy_coro_t<A>::value_type;
 };
 template <class A>
 using result_of_arg_t = typename result_of_arg<std::remove_cvref_t<A>>::type;

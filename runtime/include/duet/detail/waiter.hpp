@@ -23,6 +23,10 @@ class waiter : private waiter_link, private direct_wait {
 public:
     // Queues itself at the back of `list`; leaves it when destroyed, at the latest.
     explicit waiter(waiter_list& list) noexcept;
+    // Not queued yet, for a frameless awaiter that queues it when it suspends (and may
+    // be copied before that).
+    waiter() noexcept : waiter_link{this, this}, direct_wait{&on_cancelled} {}
+    void enqueue(waiter_list& list) noexcept;
     waiter(const waiter&) = delete;
     waiter& operator=(const waiter&) = delete;
     ~waiter() { unlink(); }
@@ -96,6 +100,9 @@ private:
 };
 
 inline waiter::waiter(waiter_list& list) noexcept : waiter_link{}, direct_wait{&on_cancelled} {
+    list.push_back(this);
+}
+inline void waiter::enqueue(waiter_list& list) noexcept {
     list.push_back(this);
 }
 
