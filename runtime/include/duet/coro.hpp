@@ -167,12 +167,13 @@ struct coro_promise_base {
         using T = typename std::remove_cvref_t<F>::value_type;
         return future_awaiter<T>(future<T>(f));
     }
-    // By value: g++ 12 copies an awaiter returned by reference into the frame, so
-    // returning a reference would cost the frame both copies.
+    // A frameless awaitable: its awaiter, made in the awaiting frame.
     template <lazy_awaitable A>
     auto await_transform(A&& a) noexcept(noexcept(a.awaiter())) {
         return a.awaiter();
     }
+    // By value: g++ 12 copies an awaiter returned by reference into the frame, so
+    // returning a reference would cost the frame both copies.
     template <duet_awaiter A>
     std::remove_cvref_t<A> await_transform(A&& a) noexcept(
         std::is_nothrow_constructible_v<std::remove_cvref_t<A>, A&&>) {

@@ -99,8 +99,8 @@ private:
     waiter_link head_;
 };
 
-inline waiter::waiter(waiter_list& list) noexcept : waiter_link{}, direct_wait{&on_cancelled} {
-    list.push_back(this);
+inline waiter::waiter(waiter_list& list) noexcept : waiter() {
+    enqueue(list);
 }
 inline void waiter::enqueue(waiter_list& list) noexcept {
     list.push_back(this);
