@@ -25,6 +25,10 @@ void handle_node::run() {
         fn_.reset();
     } catch (...) {
         fn_.reset();
+        if (auto e = std::current_exception(); is_base_tier(e)) [[unlikely]] {
+            loop_->raise_base_exception(std::move(e));
+            return;
+        }
         exception_context ctx;
         ctx.message = "Exception in callback";
         ctx.exception = std::current_exception();
