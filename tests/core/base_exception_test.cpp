@@ -35,7 +35,7 @@ TEST(BaseException, FromACallbackLeavesRunForeverAndKeepsTheRest) {
     EXPECT_EQ(ran, std::vector<int>{1}) << "the loop stops right after the raising callback";
     EXPECT_TRUE(log.calls.empty());
     loop.call_soon([&] { loop.stop(); });  // (today's main would otherwise block here)
-    loop.run_forever();                     // the rest is still queued
+    loop.run_forever();                    // the rest is still queued
     EXPECT_EQ(ran, (std::vector<int>{1, 3}));
     loop.close();
 }

@@ -58,9 +58,11 @@ TEST(TaskRegistry, RegisteringADoneTaskThenDroppingItLeavesNoFreedNode) {
     {
         auto t = loop.create_task(add_one(1));
         EXPECT_EQ(loop.run_until_complete(t), 2);
-        register_task(t);  // done and unowned: only this reference keeps it
-    }  // freed here; its registry entry must go with it
-    auto next = loop.create_task(sleep(10), "next");  // may reuse the freed block
+        // Done and no longer the loop's: only this reference keeps it.
+        register_task(t);
+    }
+    // Freed now, its registry entry with it; the next task may reuse its block.
+    auto next = loop.create_task(sleep(10), "next");
     auto all = all_tasks(loop);
     ASSERT_EQ(all.size(), 1u);
     EXPECT_EQ(all[0], next);

@@ -257,7 +257,7 @@ public:
     task_ref(basic_task t) noexcept;  // NOLINT: implicit, a duet task is a task
     template <class T>
     task_ref(const task<T>& t) noexcept : task_ref(basic_task(t)) {}  // NOLINT
-    task_ref(abstract_task& t) noexcept;                               // NOLINT
+    task_ref(abstract_task& t) noexcept;                              // NOLINT
 
     abstract_task* get() const noexcept { return t_; }
     bool is_duet_task() const noexcept { return core_ != nullptr; }
