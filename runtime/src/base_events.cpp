@@ -401,6 +401,15 @@ std::string describe_context(const exception_context& ctx) {
     if (ctx.context) text += "\ncontext: " + describe_context(*ctx.context);
     return text;
 }
+
+// The last resort, called inside a catch block: stderr, and nothing may escape.
+void report_handler_failure(const char* what) noexcept {
+    try {
+        std::fprintf(stderr, "duet: %s: %s\n", what, describe(std::current_exception()).c_str());
+    } catch (...) {
+        std::fprintf(stderr, "duet: %s\n", what);
+    }
+}
 }  // namespace
 
 void base_event_loop::default_exception_handler(const exception_context& ctx) {
@@ -415,8 +424,7 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
         try {
             default_exception_handler(ctx);
         } catch (...) {
-            std::fprintf(stderr, "duet: Exception in default exception handler: %s\n",
-                         describe(std::current_exception()).c_str());
+            report_handler_failure("Exception in default exception handler");
         }
         return;
     }
@@ -430,10 +438,9 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
             failed.context = std::make_shared<const exception_context>(ctx);
             default_exception_handler(failed);
         } catch (...) {
-            std::fprintf(stderr,
-                         "duet: Exception in default exception handler while handling an unexpected error in custom "
-                         "exception handler: %s\n",
-                         describe(std::current_exception()).c_str());
+            report_handler_failure(
+                "Exception in default exception handler while handling an unexpected error in custom exception "
+                "handler");
         }
     }
 }
