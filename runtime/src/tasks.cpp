@@ -48,7 +48,7 @@ void unlink_task(base_event_loop& loop, task_core* t) noexcept {
 static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task costs: keep it in 128 bytes");
 
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
-    : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
+    : future_core(loop, true), done_link(waiting_task), root_(root), resume_(root), id_(++task_counter) {}
 
 task_core::~task_core() {
     if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
@@ -157,7 +157,8 @@ void task_core::step() noexcept {
 }
 
 void task_core::finish_from_root() noexcept {
-    std::exception_ptr ex = harvest_root();
+    // A value is kept only if the task finishes with it (a pending cancel() wins).
+    std::exception_ptr ex = harvest_root(!must_cancel_);
     root_.destroy();
     root_ = nullptr;
     unlink_task(*loop_, this);
@@ -172,10 +173,7 @@ void task_core::finish_from_root() noexcept {
     } else if (is_cancellation(ex, msg)) {
         cancel_self(std::move(msg));
     } else {
-        exception_ = std::move(ex);
-        state_ = status::finished;
-        log_exception_ = true;
-        schedule_callbacks();
+        finish_with_exception(std::move(ex));
     }
     if (loop_owned_) {
         loop_owned_ = false;
@@ -226,12 +224,7 @@ void task_core::abandon() noexcept {
     // Nor can the task finish: its done callbacks will never run. Drop them and what they
     // hold; a callback holding something that holds this task (a gather or a shield over
     // it, a callback capturing the task) would otherwise keep both alive for ever.
-    first_waiter_ = nullptr;
-    drop_observers();
-    if (cold_) {
-        auto dropped = std::move(cold_->callbacks);
-        cold_->callbacks.clear();
-    }
+    drop_links();
 }
 
 void task_core::last_release() noexcept {

@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -83,16 +84,6 @@ concept lazy_awaitable = requires(std::remove_cvref_t<A>&& a, const std::remove_
 };
 template <class A>
 using lazy_coro_t = typename std::remove_cvref_t<A>::coro_type;
-
-// Whether a result can be copied out of a future. std::is_copy_constructible is true for
-// any std::vector (its copy constructor is not constrained), even of move-only elements,
-// whose copy then fails to compile; look inside vectors.
-template <class T>
-struct copyable_result : std::is_copy_constructible<T> {};
-template <class T, class A>
-struct copyable_result<std::vector<T, A>> : copyable_result<T> {};
-template <class T>
-inline constexpr bool copyable_result_v = copyable_result<T>::value;
 
 template <class T>
 class future_awaiter : public awaiter_tag {
@@ -181,6 +172,19 @@ struct coro_promise_base {
     }
 };
 
+// Where a coroutine's return value waits until its awaiter or task takes it (its
+// exception is the promise's exception_, set by the untyped unhandled_exception).
+template <class T>
+struct return_slot {
+    std::optional<T> value;
+};
+template <class T>
+struct return_slot<T&> {
+    T* value = nullptr;
+};
+template <>
+struct return_slot<void> {};
+
 // The default arguments of the promise constructors are evaluated in the coroutine
 // function itself, so they name it and where it is defined (for debug mode).
 #define DUET_PROMISE_SITE \
@@ -189,7 +193,7 @@ struct coro_promise_base {
 template <class T>
 struct coro_promise : coro_promise_base {
     explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
-    result_slot<T> result;
+    return_slot<T> result;
     coro<T> get_return_object() noexcept;
     template <class U>
     void return_value(U&& v) {
@@ -202,7 +206,7 @@ struct coro_promise : coro_promise_base {
 template <>
 struct coro_promise<void> : coro_promise_base {
     explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
-    result_slot<void> result;
+    return_slot<void> result;
     coro<void> get_return_object() noexcept;
     void return_void() noexcept {}
 };

@@ -129,12 +129,14 @@ coro<typename group_body_coro_t<F>::value_type> run_task_group(F f) {
     task_group tg;
     tg.enter();
     std::exception_ptr error;
-    value_holder<T> result;
+    outcome<T> result;
     try {
-        if constexpr (std::is_void_v<T>)
+        if constexpr (std::is_void_v<T>) {
             co_await f(tg);
-        else
-            result.set(co_await f(tg));
+            result.set_value();
+        } else {
+            result.set_value(co_await f(tg));
+        }
     } catch (...) {
         error = std::current_exception();
     }

@@ -18,9 +18,10 @@
 //     try { co_await t.run(work()); } catch (const duet::timeout_error&) { assert(t.expired()); }
 //
 // When the deadline passes, the task running the body is cancelled; the body unwinds (its
-// cleanup runs) and the cancellation becomes duet::timeout_error at the scope. A scope
-// converts only the cancellation it caused (it compares the task's cancelling() count, as
-// asyncio.Timeout does): with nested scopes expiring together only the outer one raises
+// cleanup runs) and the cancellation becomes duet::timeout_error at the scope, carrying
+// the cancellation as its std::nested_exception (Python's __cause__: std::rethrow_if_nested
+// on the timeout_error rethrows the cancelled_error). A scope converts only the cancellation it caused (it compares the
+// task's cancelling() count, as asyncio.Timeout does): with nested scopes expiring together only the outer one raises
 // timeout_error, and a cancellation from outside stays a cancelled_error. A body that
 // swallows the cancellation ends the scope normally (expired() is still true).
 #pragma once
@@ -163,12 +164,14 @@ template <class T>
 coro<T> timeout_scope::run(coro<T> body) & {
     enter();
     std::exception_ptr error;
-    detail::value_holder<T> result;
+    outcome<T> result;
     try {
-        if constexpr (std::is_void_v<T>)
+        if constexpr (std::is_void_v<T>) {
             co_await std::move(body);
-        else
-            result.set(co_await std::move(body));
+            result.set_value();
+        } else {
+            result.set_value(co_await std::move(body));
+        }
     } catch (...) {
         error = std::current_exception();
     }
@@ -179,6 +182,9 @@ coro<T> timeout_scope::run(coro<T> body) & {
 namespace detail {
 
 std::optional<double> deadline_from_now(optional_seconds delay);
+// A timeout_error carrying `cause` (the cancellation that expired the deadline) as its
+// std::nested_exception: std::rethrow_if_nested on it rethrows the cancelled_error.
+std::exception_ptr timeout_caused_by(const std::exception_ptr& cause) noexcept;
 
 template <class F>
 coro<body_result_t<F, timeout_scope>> run_callable_in(timeout_scope& scope, F f) {
