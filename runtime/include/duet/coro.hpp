@@ -272,6 +272,44 @@ private:
     handle_type h_;
 };
 
+// What every entry point that starts a coroutine takes (create_task, run,
+// run_until_complete, timeout(..).run, task groups, run_coroutine_threadsafe): a coro<T>,
+// or a frameless awaitable standing for one (sleep(), event::wait()), as an rvalue.
+namespace detail {
+template <class T>
+struct is_coro : std::false_type {};
+template <class T>
+struct is_coro<coro<T>> : std::true_type {};
+}  // namespace detail
+template <class C>
+concept coroutine_arg =
+    !std::is_lvalue_reference_v<C> && (detail::is_coro<std::remove_cvref_t<C>>::value || detail::lazy_awaitable<C>);
+
+namespace detail {
+// The coro<T> a coroutine argument stands for.
+template <class C>
+decltype(auto) to_coro(C&& c) {
+    if constexpr (lazy_awaitable<C>)
+        return std::forward<C>(c).as_coro();
+    else
+        return std::forward<C>(c);
+}
+template <class C>
+using coro_of_t = std::remove_cvref_t<decltype(to_coro(std::declval<C>()))>;
+}  // namespace detail
+// The result type of a coroutine argument.
+template <class C>
+using coroutine_result_t = typename detail::coro_of_t<C>::value_type;
+
+// Where a call was made: a defaulted `call_site site = {}` parameter records its caller's
+// file and line (the defaults of this constructor are evaluated there), so an entry point
+// captures it once and passes it on. (No <source_location>: Emscripten's libc++ 13 lacks it.)
+struct call_site {
+    const char* file;
+    int line;
+    constexpr call_site(const char* f = __builtin_FILE(), int l = __builtin_LINE()) noexcept : file(f), line(l) {}
+};
+
 template <class T>
 coro<T> detail::coro_promise<T>::get_return_object() noexcept {
     return coro<T>(coro<T>::handle_type::from_promise(*this));

@@ -221,42 +221,39 @@ auto to_thread(F f, A... a) -> coro<std::invoke_result_t<F, A...>> {
 
 // Submits a coroutine to `loop` from another thread; the returned future can be waited on
 // from any thread, and cancel() cancels the task (asyncio.run_coroutine_threadsafe).
-template <class T>
-concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop);
-template <detail::lazy_awaitable A>
-auto run_coroutine_threadsafe(A&& a, abstract_event_loop& loop) {
-    return run_coroutine_threadsafe(std::forward<A>(a).as_coro(), loop);
-}
-template <class T>
-concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop) {
+template <coroutine_arg C>
+concurrent_future<coroutine_result_t<C>> run_coroutine_threadsafe(C&& c, abstract_event_loop& loop,
+                                                                  call_site site = {}) {
+    using T = coroutine_result_t<C>;
     concurrent_future<T> out;
     auto* lp = &loop;
-    loop.call_soon_threadsafe([body = std::make_shared<coro<T>>(std::move(c)), out, lp]() mutable {
-        auto t = lp->create_task(std::move(*body));
-        // Other threads may only name the task: cancel() finds it again on the loop
-        // thread by address and id, and does nothing once it has ended.
-        auto* core = t.core();
-        auto id = static_cast<detail::task_core*>(core)->id();
-        out.set_on_cancel([lp, core, id] {
-            try {
-                lp->call_soon_threadsafe([lp, core, id] {
-                    for (auto& x : all_tasks(*lp))
-                        if (x.core() == core && static_cast<detail::task_core*>(core)->id() == id) x.cancel();
-                });
-            } catch (...) {
-            }
+    loop.call_soon_threadsafe(
+        [body = std::make_shared<coro<T>>(detail::to_coro(std::forward<C>(c))), out, lp, site]() mutable {
+            auto t = lp->create_task(std::move(*body), {}, {}, site);
+            // Other threads may only name the task: cancel() finds it again on the loop
+            // thread by address and id, and does nothing once it has ended.
+            auto* core = t.core();
+            auto id = static_cast<detail::task_core*>(core)->id();
+            out.set_on_cancel([lp, core, id] {
+                try {
+                    lp->call_soon_threadsafe([lp, core, id] {
+                        for (auto& x : all_tasks(*lp))
+                            if (x.core() == core && static_cast<detail::task_core*>(core)->id() == id) x.cancel();
+                    });
+                } catch (...) {
+                }
+            });
+            t.add_done_callback([out](future<T>& f) mutable {
+                // The task is this bridge's own: its value moves out.
+                outcome<T> o;
+                try {
+                    o = detail::outcome_of(f, true);
+                } catch (...) {
+                    o.set_exception(std::current_exception());
+                }
+                out.set_outcome(std::move(o));
+            });
         });
-        t.add_done_callback([out](future<T>& f) mutable {
-            // The task is this bridge's own: its value moves out.
-            outcome<T> o;
-            try {
-                o = detail::outcome_of(f, true);
-            } catch (...) {
-                o.set_exception(std::current_exception());
-            }
-            out.set_outcome(std::move(o));
-        });
-    });
     return out;
 }
 

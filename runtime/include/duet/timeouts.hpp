@@ -80,10 +80,17 @@ public:
     // the scope was already entered ("Timeout has already been entered") or when not
     // called from a task. On an rvalue scope (`co_await timeout(1).run(body())`) the
     // returned coroutine takes the scope along, so it may be stored and awaited later.
-    template <class T>
-    coro<T> run(coro<T> body) &;
-    template <class T>
-    coro<T> run(coro<T> body) &&;
+    // The body is a coroutine argument: a coro<T>, or a frameless awaitable such as
+    // `ev.wait()` or `sleep(1)`.
+    template <coroutine_arg C>
+    coro<coroutine_result_t<C>> run(C&& body) & {
+        return run_body(detail::to_coro(std::forward<C>(body)));
+    }
+    template <coroutine_arg C>
+    coro<coroutine_result_t<C>> run(C&& body) && {
+        check_movable();
+        return run_owned(std::move(*this), detail::to_coro(std::forward<C>(body)));
+    }
     // The same for a future or task: `co_await timeout(5).run(gather(a(), b()))`.
     template <class T>
     coro<T> run(future<T> f) & {
@@ -93,15 +100,6 @@ public:
     coro<T> run(future<T> f) && {
         check_movable();
         return run_owned(std::move(*this), detail::await_future(std::move(f), false));
-    }
-    // The same for a frameless awaitable: `co_await timeout(1).run(ev.wait())`.
-    template <detail::lazy_awaitable A>
-    auto run(A&& a) & {
-        return run(std::forward<A>(a).as_coro());
-    }
-    template <detail::lazy_awaitable A>
-    auto run(A&& a) && {
-        return std::move(*this).run(std::forward<A>(a).as_coro());
     }
     // The same with a callable returning the body: f(scope) or f(). The callable is kept
     // alive until the body ends, so a capturing lambda temporary is fine here.
@@ -125,6 +123,8 @@ private:
         co_return co_await self.run(std::move(f));
     }
 
+    template <class T>
+    coro<T> run_body(coro<T> body);
     void enter();
     // Leaves the scope. Returns the exception to propagate: timeout_error in place of
     // the cancellation this scope caused, else `body_error` unchanged.
@@ -155,13 +155,7 @@ auto with_timeout_at(std::optional<double> when, F f);
 // ---- implementation
 
 template <class T>
-coro<T> timeout_scope::run(coro<T> body) && {
-    check_movable();
-    return run_owned(std::move(*this), std::move(body));
-}
-
-template <class T>
-coro<T> timeout_scope::run(coro<T> body) & {
+coro<T> timeout_scope::run_body(coro<T> body) {
     enter();
     std::exception_ptr error;
     outcome<T> result;

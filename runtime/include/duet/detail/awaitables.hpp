@@ -40,23 +40,10 @@ private:
 
 namespace detail {
 
-template <class T>
-struct is_coro : std::false_type {};
-template <class T>
-struct is_coro<coro<T>> : std::true_type {};
-// A coroutine argument (wrapped in a task by the combinators): a coro<T>, or a frameless
-// awaitable standing for one (sleep(), event::wait()).
+// A coroutine argument of any value category (the combinators refuse lvalues with a
+// message of their own).
 template <class A>
 inline constexpr bool is_coro_v = is_coro<std::remove_cvref_t<A>>::value || lazy_awaitable<A>;
-
-// The coroutine a coroutine argument stands for.
-template <class A>
-decltype(auto) to_coro(A&& a) {
-    if constexpr (lazy_awaitable<A>)
-        return std::forward<A>(a).as_coro();
-    else
-        return std::forward<A>(a);
-}
 
 // A future<T> or anything derived from it (task<T>); basic_future alone has no type.
 template <class A>
