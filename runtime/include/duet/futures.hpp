@@ -407,9 +407,23 @@ void detail::typed_done_callback<T, F>::operator()(future_core& c) {
 
 namespace detail {
 
-// A done future's outcome. The value is moved out when `take` (the caller made the
-// future itself, or the value cannot be copied), copied otherwise, so a caller's own
-// task keeps its value. Marks an exception retrieved.
+// A done future's result, or its exception or cancellation thrown. The value is moved
+// out when `take` (the caller made the future itself, or the value cannot be copied),
+// copied otherwise, so a caller's own task keeps its value.
+template <class T>
+T result_from(future<T>& f, bool take) {
+    if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
+        return f.take_result();
+    } else if constexpr (copyable_result_v<T>) {
+        if (take) return f.take_result();
+        return f.result();
+    } else {
+        return f.take_result();
+    }
+}
+
+// A done future's outcome, its value taken as result_from does. Marks an exception
+// retrieved.
 template <class T>
 outcome<T> outcome_of(future<T>& f, bool take) {
     outcome<T> o;
@@ -419,15 +433,8 @@ outcome<T> outcome_of(future<T>& f, bool take) {
         o.set_exception(std::move(e));
     } else if constexpr (std::is_void_v<T>) {
         o.set_value();
-    } else if constexpr (std::is_reference_v<T>) {
-        o.set_value(f.result());
-    } else if constexpr (copyable_result_v<T>) {
-        if (take)
-            o.set_value(f.take_result());
-        else
-            o.set_value(f.result());
     } else {
-        o.set_value(f.take_result());
+        o.set_value(result_from(f, take));
     }
     return o;
 }

@@ -99,11 +99,16 @@ private:
     bool cancel_requested_ = false;
 };
 
-// A child's result for the gathered value (see outcome_of: moved out of a task gather
+// A child's result for the gathered value (see result_from: moved out of a task gather
 // made itself, or when it cannot be copied; copied from a future or task the caller gave).
 template <class T>
 gather_value_t<T> take_child_value(future<T>& f, bool owned) {
-    return outcome_of(f, owned).value();
+    if constexpr (std::is_void_v<T>) {
+        result_from(f, owned);
+        return {};
+    } else {
+        return result_from(f, owned);
+    }
 }
 
 template <bool ReturnExceptions, class... T>

@@ -96,7 +96,7 @@ coro<T> wait_for_expired(future<T> f, bool owned) {
             std::rethrow_exception(timeout_caused_by(std::make_exception_ptr(f.core()->make_cancelled_error())));
         if (auto e = f.exception(); e && is_cancelled_error(e)) std::rethrow_exception(timeout_caused_by(e));
     }
-    co_return outcome_of(f, owned).take();
+    co_return result_from(f, owned);
 }
 
 template <class T>
@@ -119,7 +119,7 @@ coro<T> wait_for_future(future<T> f, bool owned, optional_seconds timeout) {
         if (!scope.expired() || !f.done() || f.cancelled()) throw;
         raced = true;
     }
-    if (raced) co_return outcome_of(f, owned).take();
+    if (raced) co_return result_from(f, owned);
     co_return v.take();
 }
 

@@ -87,7 +87,7 @@ inline future<void> completion_of(const basic_future& f) {
 template <class T>
 coro<T> await_future(future<T> f, bool owned) {
     co_await completion_of(f);
-    co_return outcome_of(f, owned).take();
+    co_return result_from(f, owned);
 }
 
 }  // namespace detail
