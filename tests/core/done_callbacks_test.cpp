@@ -150,6 +150,20 @@ TEST(DoneCallbacks, ACallbackThatThrowsGoesToTheExceptionHandler) {
     EXPECT_TRUE(later_ran);
 }
 
+TEST(DoneCallbacks, ASlowDoneCallbackIsReportedWithItsName) {
+    virtual_event_loop loop;
+    loop.set_debug(true);
+    loop.set_slow_callback_duration(0.05);
+    auto f = loop.create_future<void>();
+    f.add_done_callback([&](basic_future&) { loop.backend().advance(0.25); });
+    f.set_result();
+    testing::internal::CaptureStderr();
+    loop.run_until_complete(sleep(0));
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_NE(err.find("Executing done callback"), std::string::npos) << err;
+    EXPECT_NE(err.find("ASlowDoneCallbackIsReportedWithItsName"), std::string::npos) << "names the lambda: " << err;
+}
+
 TEST(DoneCallbacks, AFutureDroppedWithCallbacksDestroysThem) {
     test_loop loop;
     auto token = std::make_shared<int>(0);
