@@ -105,6 +105,7 @@ TEST(Executor, RunCancelsNothingButShutsDownTheExecutor) {
 TEST(ThreadBridge, RunCoroutineThreadsafe) {
     test_loop loop;
     concurrent_future<int> result;
+    threadsafe_work_guard expect(loop);  // a bare thread calls back: a virtual loop waits for it
     std::thread other([&] {
         auto body = []() -> coro<int> {
             co_await sleep(0.001);
@@ -123,6 +124,7 @@ TEST(ThreadBridge, RunCoroutineThreadsafeCancelAndErrors) {
     test_loop loop;
     std::string error;
     bool cancelled = false;
+    threadsafe_work_guard expect(loop);
     std::thread other([&] {
         auto failing = []() -> coro<int> {
             throw std::runtime_error("remote failure");

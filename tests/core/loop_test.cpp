@@ -369,6 +369,7 @@ TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
     std::vector<std::vector<int>> seen(threads);
     std::atomic<int> finished{0};
     std::vector<std::thread> workers;
+    threadsafe_work_guard expect(loop);  // bare threads call back: a virtual loop waits for them
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&, t] {
             for (int i = 0; i < per_thread; ++i) loop.call_soon_threadsafe([&, t, i] { seen[t].push_back(i); });
@@ -386,6 +387,7 @@ TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
 TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
     test_loop loop;
     bool ran = false;
+    threadsafe_work_guard expect(loop);
     std::thread th([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         loop.call_soon_threadsafe([&] {
