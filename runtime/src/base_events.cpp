@@ -81,6 +81,9 @@ void base_event_loop::run_batch_debug() {
             auto* node = static_cast<detail::handle_node*>(e.arg);
             auto* t = node->fn_.target_type();
             name = t ? "callback " + detail::type_name(*t) : "callback";
+        } else if (e.fn == &detail::callback_node::run_thunk) {
+            auto* t = static_cast<detail::callback_node*>(e.arg)->fn.target_type();
+            name = t ? "done callback " + detail::type_name(*t) : "done callback";
         } else if (e.fn == &detail::task_core::wakeup_thunk) {
             name = "step of task " + static_cast<detail::task_core*>(e.arg)->name();
         } else {

@@ -1,13 +1,45 @@
-#include <algorithm>
-
 #include <duet/base_events.hpp>
 #include <duet/futures.hpp>
 #include <duet/tasks.hpp>
 
 namespace duet::detail {
 
+namespace {
+// Callback ids are unique per thread (a future belongs to one loop thread), which is all
+// remove_done_callback(id) needs, and cost no per-future counter.
+thread_local std::uint32_t last_callback_id = 0;
+}  // namespace
+
+void* callback_node::operator new(std::size_t) {
+    return allocate_fixed<callback_node>();
+}
+void callback_node::operator delete(void* p) noexcept {
+    deallocate_fixed<callback_node>(p);
+}
+
+void callback_node::run_thunk(void* self, bool run) noexcept {
+    auto* n = static_cast<callback_node*>(self);
+    future_core* f = n->fut;
+    if (run) {
+        try {
+            n->fn(*f);
+        } catch (...) {
+            exception_context ctx;
+            ctx.message = "Exception in callback";
+            ctx.exception = std::current_exception();
+            if (f->is_task())
+                ctx.task = basic_task(intrusive_ptr<future_core>(f));
+            else
+                ctx.future = basic_future(intrusive_ptr<future_core>(f));
+            f->loop().call_exception_handler(ctx);
+        }
+    }
+    delete n;  // its captures go before the future's reference
+    f->release();
+}
+
 future_core::~future_core() {
-    drop_observers();
+    drop_links();
 }
 
 future_core::cold_state& future_core::cold() {
@@ -43,125 +75,149 @@ void future_core::finish_with_result() noexcept {
     schedule_callbacks();
 }
 
+void future_core::finish_with_exception(std::exception_ptr e) noexcept {
+    ::new (static_cast<void*>(error_slot())) std::exception_ptr(std::move(e));
+    state_ = status::failed;
+    log_exception_ = true;
+    schedule_callbacks();
+}
+
 void future_core::set_exception(std::exception_ptr e) {
     check_settable("set_exception");
     if (!e) throw std::invalid_argument("set_exception: null exception_ptr");
-    try {
-        std::rethrow_exception(e);
-    } catch (const cancelled_error&) {
-        // asyncio refuses StopIteration here; cancellation must go through cancel().
+    // asyncio refuses StopIteration here; cancellation must go through cancel().
+    if (is_cancelled_error(e))
         throw std::invalid_argument("set_exception: cancelled_error cannot be set as an exception; use cancel()");
-    } catch (...) {
-    }
-    exception_ = std::move(e);
-    state_ = status::finished;
-    log_exception_ = true;
-    schedule_callbacks();
+    finish_with_exception(std::move(e));
 }
 
 void future_core::check_result_slow() {
     if (state_ == status::cancelled) throw make_cancelled_error();
     if (state_ == status::pending) throw invalid_state_error("Result is not ready.");
     log_exception_ = false;
-    if (exception_) std::rethrow_exception(exception_);
+    std::rethrow_exception(*error_slot());
 }
 
 std::exception_ptr future_core::exception() {
     if (state_ == status::cancelled) throw make_cancelled_error();
     if (state_ == status::pending) throw invalid_state_error("Exception is not set.");
     log_exception_ = false;
-    return exception_;
+    return state_ == status::failed ? *error_slot() : nullptr;
 }
 
-std::uint32_t future_core::add_done_callback(done_fn fn, const void* key) {
-    std::uint32_t id = ++cold().next_callback_id;
+std::uint32_t future_core::add_done_callback(done_fn fn) {
+    std::uint32_t id = ++last_callback_id;
     if (state_ != status::pending) {
         // Already done: schedule at once, never run inline.
         intrusive_ptr<future_core> self(this);
         loop_->call_soon([fn = std::move(fn), self]() mutable { fn(*self); });
         return id;
     }
-    cold_->callbacks.push_back({std::move(fn), key, nullptr, id});
+    push_link(new callback_node(std::move(fn), id));
     return id;
 }
 
+bool future_core::unlink(done_link* l) noexcept {
+    if (!tail_) return false;
+    done_link* prev = tail_;
+    do {
+        done_link* cur = prev->next();
+        if (cur == l) {
+            if (cur == prev) {
+                tail_ = nullptr;
+            } else {
+                prev->set_next(cur->next());
+                if (cur == tail_) tail_ = prev;
+            }
+            l->set_next(nullptr);
+            return true;
+        }
+        prev = cur;
+    } while (prev != tail_);
+    return false;
+}
+
 std::size_t future_core::remove_done_callback(std::uint32_t id) noexcept {
-    if (!cold_) return 0;
-    auto& cbs = cold_->callbacks;
-    auto it = std::find_if(cbs.begin(), cbs.end(), [&](const done_entry& e) { return e.id == id; });
-    if (it == cbs.end()) return 0;
-    cbs.erase(it);
-    return 1;
+    if (!tail_) return 0;
+    done_link* l = tail_;
+    do {
+        l = l->next();
+        if (l->link_kind() == done_link::callback && static_cast<callback_node*>(l)->id == id) {
+            unlink(l);
+            delete static_cast<callback_node*>(l);
+            return 1;
+        }
+    } while (l != tail_);
+    return 0;
 }
 
-std::size_t future_core::remove_done_callback_key(const void* key) noexcept {
-    if (!cold_) return 0;
-    auto& cbs = cold_->callbacks;
-    auto n = cbs.size();
-    std::erase_if(cbs, [&](const done_entry& e) { return key && e.key == key; });
-    return n - cbs.size();
-}
-
-void future_core::add_waiter(task_core* t) {
-    if (!first_waiter_ && !has_callbacks()) {
-        first_waiter_ = t;
-        return;
+std::size_t future_core::remove_done_callbacks(bool (*match)(done_fn& fn, const void* arg), const void* arg) noexcept {
+    // Rebuilds the FIFO without the matching callbacks, keeping the order of the rest.
+    std::size_t n = 0;
+    done_link* l = take_links();
+    while (l) {
+        done_link* next = l->next();
+        if (l->link_kind() == done_link::callback && match(static_cast<callback_node*>(l)->fn, arg)) {
+            delete static_cast<callback_node*>(l);
+            ++n;
+        } else {
+            push_link(l);
+        }
+        l = next;
     }
-    auto& c = cold();
-    c.callbacks.push_back({nullptr, nullptr, t, ++c.next_callback_id});
+    return n;
+}
+
+void future_core::add_waiter(task_core* t) noexcept {
+    push_link(t->wait_link());
 }
 
 void future_core::remove_waiter(task_core* t) noexcept {
-    if (first_waiter_ == t) {
-        first_waiter_ = nullptr;
-        return;
-    }
-    if (cold_) std::erase_if(cold_->callbacks, [&](const done_entry& e) { return e.waker == t; });
+    unlink(t->wait_link());
 }
 
 void future_core::schedule_callbacks() noexcept {
     base_event_loop& loop = *loop_;
-    if (task_core* t = std::exchange(first_waiter_, nullptr)) {
-        t->add_ref();
-        loop.push_ready(&task_core::wakeup_thunk, t);
-    }
-    if (has_callbacks()) {
-        auto cbs = std::move(cold_->callbacks);
-        cold_->callbacks.clear();
-        for (auto& e : cbs) {
-            if (e.waker) {
-                e.waker->add_ref();
-                loop.push_ready(&task_core::wakeup_thunk, e.waker);
-            } else {
-                intrusive_ptr<future_core> self(this);
-                loop.push_handle(new handle_node(
-                    &loop, [fn = std::move(e.fn), self]() mutable { fn(*self); }, false));
+    for (done_link* l = take_links(); l;) {
+        done_link* next = l->next();
+        l->set_next(nullptr);
+        switch (l->link_kind()) {
+            case done_link::waiting_task: {
+                task_core* t = task_core::from_wait_link(l);
+                t->add_ref();
+                loop.push_ready(&task_core::wakeup_thunk, t);
+                break;
+            }
+            case done_link::callback: {
+                auto* n = static_cast<callback_node*>(l);
+                n->fut = this;
+                add_ref();
+                loop.push_ready(&callback_node::run_thunk, n);
+                break;
+            }
+            default: {
+                auto* o = static_cast<done_observer*>(l);
+                loop.push_ready(o->notify, o);
+                break;
             }
         }
-    }
-    if (observers_) {
-        // The list is newest first: reverse it into registration order.
-        done_observer* ordered = nullptr;
-        done_observer* o = std::exchange(observers_, nullptr);
-        while (o) {
-            done_observer* next = o->next_observer;
-            o->next_observer = ordered;
-            ordered = o;
-            o = next;
-        }
-        for (o = ordered; o;) {
-            done_observer* next = std::exchange(o->next_observer, nullptr);
-            loop.push_ready(o->notify, o);
-            o = next;
-        }
+        l = next;
     }
 }
 
-void future_core::drop_observers() noexcept {
-    for (done_observer* o = std::exchange(observers_, nullptr); o;) {
-        done_observer* next = std::exchange(o->next_observer, nullptr);
-        o->notify(o, false);
-        o = next;
+void future_core::drop_links() noexcept {
+    for (done_link* l = take_links(); l;) {
+        done_link* next = l->next();
+        l->set_next(nullptr);
+        // A waiting task holds a reference to this future: it only meets a dropped list
+        // when its own task is abandoned, and then it is simply forgotten.
+        if (l->link_kind() == done_link::callback) {
+            delete static_cast<callback_node*>(l);
+        } else if (l->link_kind() == done_link::observer) {
+            auto* o = static_cast<done_observer*>(l);
+            o->notify(o, false);
+        }
+        l = next;
     }
 }
 
@@ -169,7 +225,7 @@ void future_core::report_unretrieved() noexcept {
     if (!base_event_loop::alive(loop_)) return;
     exception_context ctx;
     ctx.message = is_task_ ? "Task exception was never retrieved" : "Future exception was never retrieved";
-    ctx.exception = exception_;
+    ctx.exception = *error_slot();
     if (is_task_)
         ctx.task = basic_task(intrusive_ptr<future_core>(this));
     else

@@ -83,11 +83,4 @@ void gather_core::on_child_done(future_core& c) noexcept {
     }
 }
 
-void gather_core::finish_with_exception(std::exception_ptr e) noexcept {
-    exception_ = std::move(e);
-    state_ = status::finished;
-    log_exception_ = true;
-    schedule_callbacks();
-}
-
 }  // namespace duet::detail

@@ -57,7 +57,7 @@ task_core* duet_core_of(abstract_task& t) noexcept {
 static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task costs: keep it in 128 bytes");
 
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
-    : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
+    : future_core(loop, true), done_link(waiting_task), root_(root), resume_(root), id_(++task_counter) {}
 
 abstract_event_loop& task_core::get_loop() const noexcept {
     return *loop_;
@@ -197,7 +197,8 @@ void task_core::discard_unstarted() noexcept {
 }
 
 void task_core::finish_from_root() noexcept {
-    std::exception_ptr ex = harvest_root();
+    // A value is kept only if the task finishes with it (a pending cancel() wins).
+    std::exception_ptr ex = harvest_root(!must_cancel_);
     root_.destroy();
     root_ = nullptr;
     unlink_task(*loop_, this);
@@ -216,10 +217,7 @@ void task_core::finish_from_root() noexcept {
         // the run ends with it, as asyncio's __step re-raises SystemExit.
         if (is_base_tier(ex)) [[unlikely]]
             loop_->raise_base_exception(ex);
-        exception_ = std::move(ex);
-        state_ = status::finished;
-        log_exception_ = true;
-        schedule_callbacks();
+        finish_with_exception(std::move(ex));
     }
     if (loop_owned_) {
         loop_owned_ = false;
@@ -268,12 +266,7 @@ void task_core::abandon() noexcept {
     // Nor can the task finish: its done callbacks will never run. Drop them and what they
     // hold; a callback holding something that holds this task (a gather or a shield over
     // it, a callback capturing the task) would otherwise keep both alive for ever.
-    first_waiter_ = nullptr;
-    drop_observers();
-    if (cold_) {
-        auto dropped = std::move(cold_->callbacks);
-        cold_->callbacks.clear();
-    }
+    drop_links();
 }
 
 void task_core::last_release() noexcept {

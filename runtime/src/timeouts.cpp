@@ -1,3 +1,4 @@
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -10,6 +11,22 @@ namespace detail {
 std::optional<double> deadline_from_now(optional_seconds delay) {
     if (!delay) return std::nullopt;
     return get_running_loop().time() + *delay;
+}
+}  // namespace detail
+
+namespace detail {
+std::exception_ptr timeout_caused_by(const std::exception_ptr& cause) noexcept {
+    // std::throw_with_nested captures the exception being handled as the nested one (as
+    // Python's `raise TimeoutError from exc` sets __cause__): handle `cause` first.
+    try {
+        std::rethrow_exception(cause);
+    } catch (...) {
+        try {
+            std::throw_with_nested(timeout_error());
+        } catch (...) {
+            return std::current_exception();
+        }
+    }
 }
 }  // namespace detail
 
@@ -96,8 +113,7 @@ std::exception_ptr timeout_scope::exit(std::exception_ptr body_error) noexcept {
         state_ = state::expired;
         // Only a cancellation this scope caused becomes timeout_error: if others asked
         // for one too, the count stays above what it was on entry.
-        if (task_.uncancel() <= cancelling_ && detail::is_cancelled_error(out))
-            out = std::make_exception_ptr(timeout_error());
+        if (task_.uncancel() <= cancelling_ && detail::is_cancelled_error(out)) out = detail::timeout_caused_by(out);
     } else if (state_ == state::entered) {
         state_ = state::exited;
     }

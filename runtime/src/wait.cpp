@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
+#include <string>
 
 #include <duet/wait.hpp>
 
@@ -20,6 +22,16 @@ void release_waiter(future<void>& w) {
 }
 
 }  // namespace
+
+void check_return_when(return_when rw) {
+    switch (rw) {
+        case return_when::first_completed:
+        case return_when::first_exception:
+        case return_when::all_completed:
+            return;
+    }
+    throw std::invalid_argument("Invalid return_when value: " + std::to_string(static_cast<int>(rw)));
+}
 
 coro<void> wait_impl(const std::vector<future_core*>& fs, return_when rw, std::optional<double> timeout) {
     abstract_event_loop& loop = get_running_loop();

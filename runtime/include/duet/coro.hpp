@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <type_traits>
 #include <utility>
@@ -83,16 +84,6 @@ concept lazy_awaitable = requires(std::remove_cvref_t<A>&& a, const std::remove_
 };
 template <class A>
 using lazy_coro_t = typename std::remove_cvref_t<A>::coro_type;
-
-// Whether a result can be copied out of a future. std::is_copy_constructible is true for
-// any std::vector (its copy constructor is not constrained), even of move-only elements,
-// whose copy then fails to compile; look inside vectors.
-template <class T>
-struct copyable_result : std::is_copy_constructible<T> {};
-template <class T, class A>
-struct copyable_result<std::vector<T, A>> : copyable_result<T> {};
-template <class T>
-inline constexpr bool copyable_result_v = copyable_result<T>::value;
 
 template <class T>
 class future_awaiter : public awaiter_tag {
@@ -188,6 +179,19 @@ struct coro_promise_base {
     }
 };
 
+// Where a coroutine's return value waits until its awaiter or task takes it (its
+// exception is the promise's exception_, set by the untyped unhandled_exception).
+template <class T>
+struct return_slot {
+    std::optional<T> value;
+};
+template <class T>
+struct return_slot<T&> {
+    T* value = nullptr;
+};
+template <>
+struct return_slot<void> {};
+
 // The default arguments of the promise constructors are evaluated in the coroutine
 // function itself, so they name it and where it is defined (for debug mode).
 #define DUET_PROMISE_SITE \
@@ -196,7 +200,7 @@ struct coro_promise_base {
 template <class T>
 struct coro_promise : coro_promise_base {
     explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
-    result_slot<T> result;
+    return_slot<T> result;
     coro<T> get_return_object() noexcept;
     template <class U>
     void return_value(U&& v) {
@@ -209,7 +213,7 @@ struct coro_promise : coro_promise_base {
 template <>
 struct coro_promise<void> : coro_promise_base {
     explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
-    result_slot<void> result;
+    return_slot<void> result;
     coro<void> get_return_object() noexcept;
     void return_void() noexcept {}
 };
@@ -273,6 +277,44 @@ private:
         h_.destroy();
     }
     handle_type h_;
+};
+
+// What every entry point that starts a coroutine takes (create_task, run,
+// run_until_complete, timeout(..).run, task groups, run_coroutine_threadsafe): a coro<T>,
+// or a frameless awaitable standing for one (sleep(), event::wait()), as an rvalue.
+namespace detail {
+template <class T>
+struct is_coro : std::false_type {};
+template <class T>
+struct is_coro<coro<T>> : std::true_type {};
+}  // namespace detail
+template <class C>
+concept coroutine_arg =
+    !std::is_lvalue_reference_v<C> && (detail::is_coro<std::remove_cvref_t<C>>::value || detail::lazy_awaitable<C>);
+
+namespace detail {
+// The coro<T> a coroutine argument stands for.
+template <class C>
+decltype(auto) to_coro(C&& c) {
+    if constexpr (lazy_awaitable<C>)
+        return std::forward<C>(c).as_coro();
+    else
+        return std::forward<C>(c);
+}
+template <class C>
+using coro_of_t = std::remove_cvref_t<decltype(to_coro(std::declval<C>()))>;
+}  // namespace detail
+// The result type of a coroutine argument.
+template <class C>
+using coroutine_result_t = typename detail::coro_of_t<C>::value_type;
+
+// Where a call was made: a defaulted `call_site site = {}` parameter records its caller's
+// file and line (the defaults of this constructor are evaluated there), so an entry point
+// captures it once and passes it on. (No <source_location>: Emscripten's libc++ 13 lacks it.)
+struct call_site {
+    const char* file;
+    int line;
+    constexpr call_site(const char* f = __builtin_FILE(), int l = __builtin_LINE()) noexcept : file(f), line(l) {}
 };
 
 template <class T>

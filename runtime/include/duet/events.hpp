@@ -39,6 +39,20 @@ using task_factory = std::function<task_start(abstract_event_loop&, basic_task&)
 
 class executor;
 
+namespace detail {
+// Which context a new task runs in: a copy of the current one (the default), or the
+// given context itself (asyncio's create_task(..., context=ctx)).
+class context_choice {
+public:
+    context_choice() noexcept = default;
+    context_choice(const context& ctx) noexcept : ctx_(&ctx) {}
+    context_slot slot() const { return ctx_ ? ctx_->state() : capture_context(); }
+
+private:
+    const context* ctx_ = nullptr;
+};
+}  // namespace detail
+
 class abstract_event_loop {
 public:
     abstract_event_loop() = default;
@@ -60,14 +74,11 @@ public:
     }
     // Wraps the coroutine in a task and runs until it is done. A loop that cannot run
     // (closed, running) refuses before making the task: the coroutine never starts.
-    template <class T>
-    T run_until_complete(coro<T> c) {
+    template <coroutine_arg C>
+    coroutine_result_t<C> run_until_complete(C&& c, call_site site = {}) {
         check_can_run();
-        return run_until_complete(future<T>(create_task(std::move(c))));
-    }
-    template <detail::lazy_awaitable A>
-    auto run_until_complete(A&& a) {
-        return run_until_complete(std::forward<A>(a).as_coro());
+        return run_until_complete(
+            future<coroutine_result_t<C>>(create_task(std::forward<C>(c), {}, detail::context_choice{}, site)));
     }
     virtual void stop() = 0;
     virtual bool is_running() const noexcept = 0;
@@ -129,28 +140,13 @@ public:
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
-    // The task runs in a copy of the current context. (file and line record where it was
-    // created, for debug mode; leave them defaulted.)
-    template <class T>
-    task<T> create_task(coro<T> c, std::string_view name = {}, const char* file = __builtin_FILE(),
-                        int line = __builtin_LINE()) {
-        return make_task(std::move(c), name, detail::capture_context(), file, line);
-    }
-    // The task runs in `ctx` itself (values it sets stay in ctx).
-    template <class T>
-    task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
-                        int line = __builtin_LINE()) {
-        return make_task(std::move(c), name, ctx.state(), file, line);
-    }
-    template <detail::lazy_awaitable A>
-    auto create_task(A&& a, std::string_view name = {}, const char* file = __builtin_FILE(),
-                     int line = __builtin_LINE()) {
-        return make_task(std::forward<A>(a).as_coro(), name, detail::capture_context(), file, line);
-    }
-    template <detail::lazy_awaitable A>
-    auto create_task(A&& a, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
-                     int line = __builtin_LINE()) {
-        return make_task(std::forward<A>(a).as_coro(), name, ctx.state(), file, line);
+    // Wraps the coroutine in a task, named `name` (else "Task-N"), that runs in a copy of
+    // the current context, or in `ctx` itself (the values it sets stay in ctx). `site`
+    // records where it was created, for debug mode: leave it defaulted.
+    template <coroutine_arg C>
+    task<coroutine_result_t<C>> create_task(C&& c, std::string_view name = {}, detail::context_choice ctx = {},
+                                            call_site site = {}) {
+        return make_task(detail::to_coro(std::forward<C>(c)), name, ctx.slot(), site);
     }
     virtual void set_task_factory(task_factory f) = 0;
     virtual const task_factory& get_task_factory() const noexcept = 0;
@@ -192,7 +188,7 @@ protected:
 
 private:
     template <class T>
-    task<T> make_task(coro<T> c, std::string_view name, detail::context_slot ctx, const char* file, int line) {
+    task<T> make_task(coro<T> c, std::string_view name, detail::context_slot ctx, call_site site) {
         check_open_for("create_task");
         if (!c) throw std::invalid_argument("create_task: the coroutine is empty (moved from or already awaited)");
         auto* st = new detail::task_state<T>(&base(), c.release());
@@ -200,7 +196,7 @@ private:
         if (!name.empty()) st->set_name(std::string(name));
         st->ctx_ = std::move(ctx);
         if (detail::debug_tracking())
-            detail::record_site(static_cast<detail::future_core*>(st), {"create_task", file, line});
+            detail::record_site(static_cast<detail::future_core*>(st), {"create_task", site.file, site.line});
         start_task(t);
         return t;
     }
@@ -219,25 +215,11 @@ abstract_event_loop& get_running_loop();
 // The loop running in this thread, or null.
 abstract_event_loop* running_loop() noexcept;
 
-// asyncio.create_task: a task on the running loop.
-template <class T>
-task<T> create_task(coro<T> c, std::string_view name = {}, const char* file = __builtin_FILE(),
-                    int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::move(c), name, file, line);
-}
-template <class T>
-task<T> create_task(coro<T> c, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
-                    int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::move(c), name, ctx, file, line);
-}
-template <detail::lazy_awaitable A>
-auto create_task(A&& a, std::string_view name = {}, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::forward<A>(a).as_coro(), name, file, line);
-}
-template <detail::lazy_awaitable A>
-auto create_task(A&& a, std::string_view name, const context& ctx, const char* file = __builtin_FILE(),
-                 int line = __builtin_LINE()) {
-    return get_running_loop().create_task(std::forward<A>(a).as_coro(), name, ctx, file, line);
+// asyncio.create_task: a task on the running loop (see abstract_event_loop::create_task).
+template <coroutine_arg C>
+task<coroutine_result_t<C>> create_task(C&& c, std::string_view name = {}, detail::context_choice ctx = {},
+                                        call_site site = {}) {
+    return get_running_loop().create_task(std::forward<C>(c), name, ctx, site);
 }
 
 // A task factory that runs each new task's first step at once, inside create_task, when

@@ -20,6 +20,7 @@
 #include <duet/base_events.hpp>
 #include <duet/contextvars.hpp>
 #include <duet/events.hpp>
+#include <duet/outcome.hpp>
 
 namespace duet {
 
@@ -66,9 +67,7 @@ class concurrent_future {
     struct state {
         std::mutex m;
         std::condition_variable cv;
-        std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> value;
-        std::exception_ptr error;
-        bool cancelled = false;
+        outcome<T> result;  // empty until done
         bool done = false;
         bool cancel_requested = false;
         std::function<void()> on_cancel;  // asks the loop to cancel the task
@@ -84,7 +83,7 @@ public:
     }
     bool cancelled() const {
         std::lock_guard g(s_->m);
-        return s_->cancelled;
+        return s_->result.cancelled();
     }
     // Requests cancellation of the task behind it; false if it already finished.
     bool cancel() {
@@ -109,9 +108,10 @@ public:
         } else {
             s_->cv.wait(lk, ready);
         }
-        if (s_->cancelled) throw cancelled_error();
-        if (s_->error) std::rethrow_exception(s_->error);
-        if constexpr (!std::is_void_v<T>) return *s_->value;
+        if constexpr (std::is_void_v<T>)
+            s_->result.value();
+        else
+            return s_->result.value();
     }
     // f() runs once done, on whichever thread completes it (or at once if done).
     void add_done_callback(std::function<void()> f) {
@@ -128,13 +128,16 @@ public:
     // ---- completion (internal, any thread)
     template <class... V>
     void set_result(V&&... v) {
-        finish([&](state& s) { s.value.emplace(std::forward<V>(v)...); });
+        finish([&](state& s) { s.result.set_value(std::forward<V>(v)...); });
     }
     void set_exception(std::exception_ptr e) {
-        finish([&](state& s) { s.error = std::move(e); });
+        finish([&](state& s) { s.result.set_exception(std::move(e)); });
     }
-    void set_cancelled() {
-        finish([](state& s) { s.cancelled = true; });
+    void set_cancelled(const cancelled_error& c = cancelled_error()) {
+        finish([&](state& s) { s.result.set_cancelled(c); });
+    }
+    void set_outcome(outcome<T>&& o) {
+        finish([&](state& s) { s.result = std::move(o); });
     }
     void set_on_cancel(std::function<void()> f) {
         bool now;
@@ -167,21 +170,6 @@ namespace detail {
 // Runs job on `ex` (the loop's default executor when null).
 void submit_to_executor(abstract_event_loop& loop, executor* ex, std::function<void()> job);
 
-// Settles a loop future from a finished call (on the loop thread).
-template <class R, class F>
-void settle(future<R>& fut, F& call) {
-    if (fut.done()) return;  // cancelled meanwhile
-    try {
-        if constexpr (std::is_void_v<R>) {
-            call();
-            fut.set_result();
-        } else {
-            fut.set_result(call());
-        }
-    } catch (...) {
-        fut.set_exception(std::current_exception());
-    }
-}
 }  // namespace detail
 
 // Calls f(args...) on `ex` (the loop's default executor when null) and returns a future on
@@ -190,7 +178,6 @@ template <class F, class... A>
 auto run_in_executor(abstract_event_loop& loop, executor* ex, F&& f, A&&... a)
     -> future<std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>> {
     using R = std::invoke_result_t<std::decay_t<F>, std::decay_t<A>...>;
-    using stored = std::conditional_t<std::is_void_v<R>, bool, R>;
     require_threads("run_in_executor");
     auto fut = loop.create_future<R>();
     // Loop objects count references without atomics, so the worker never copies or drops
@@ -205,29 +192,13 @@ auto run_in_executor(abstract_event_loop& loop, executor* ex, F&& f, A&&... a)
         threadsafe_work_guard expect(loop);
         detail::submit_to_executor(
             loop, ex, [box, lp, expect, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
-                std::optional<stored> value;
-                std::exception_ptr error;
+                auto result = outcome<R>::capture([&]() -> R { return std::invoke(f, a...); });
                 try {
-                    if constexpr (std::is_void_v<R>) {
-                        std::invoke(f, a...);
-                        value.emplace(true);
-                    } else {
-                        value.emplace(std::invoke(f, a...));
-                    }
-                } catch (...) {
-                    error = std::current_exception();
-                }
-                try {
-                    lp->call_soon_threadsafe([own = std::unique_ptr<future<R>>(box), value = std::move(value), error,
+                    lp->call_soon_threadsafe([own = std::unique_ptr<future<R>>(box), result = std::move(result),
                                               expect = std::move(expect)]() mutable {
                         future<R>& target = *own;
                         if (target.done()) return;  // cancelled meanwhile
-                        if (error)
-                            target.set_exception(error);
-                        else if constexpr (std::is_void_v<R>)
-                            target.set_result();
-                        else
-                            target.set_result(std::move(*value));
+                        detail::set_outcome(target, std::move(result));
                     });
                 } catch (...) {
                     // The loop closed meanwhile. Its future may only be released on its own
@@ -258,43 +229,39 @@ auto to_thread(F f, A... a) -> coro<std::invoke_result_t<F, A...>> {
 
 // Submits a coroutine to `loop` from another thread; the returned future can be waited on
 // from any thread, and cancel() cancels the task (asyncio.run_coroutine_threadsafe).
-template <class T>
-concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop);
-template <detail::lazy_awaitable A>
-auto run_coroutine_threadsafe(A&& a, abstract_event_loop& loop) {
-    return run_coroutine_threadsafe(std::forward<A>(a).as_coro(), loop);
-}
-template <class T>
-concurrent_future<T> run_coroutine_threadsafe(coro<T> c, abstract_event_loop& loop) {
+template <coroutine_arg C>
+concurrent_future<coroutine_result_t<C>> run_coroutine_threadsafe(C&& c, abstract_event_loop& loop,
+                                                                  call_site site = {}) {
+    using T = coroutine_result_t<C>;
     concurrent_future<T> out;
     auto* lp = &loop;
-    loop.call_soon_threadsafe([body = std::make_shared<coro<T>>(std::move(c)), out, lp]() mutable {
-        auto t = lp->create_task(std::move(*body));
-        // Other threads may only name the task: cancel() finds it again on the loop
-        // thread by address and id, and does nothing once it has ended.
-        auto* core = t.core();
-        auto id = static_cast<detail::task_core*>(core)->id();
-        out.set_on_cancel([lp, core, id] {
-            try {
-                lp->call_soon_threadsafe([lp, core, id] {
-                    for (auto& x : all_tasks(*lp))
-                        if (x.core() == core && static_cast<detail::task_core*>(core)->id() == id) x.cancel();
-                });
-            } catch (...) {
-            }
+    loop.call_soon_threadsafe(
+        [body = std::make_shared<coro<T>>(detail::to_coro(std::forward<C>(c))), out, lp, site]() mutable {
+            auto t = lp->create_task(std::move(*body), {}, {}, site);
+            // Other threads may only name the task: cancel() finds it again on the loop
+            // thread by address and id, and does nothing once it has ended.
+            auto* core = t.core();
+            auto id = static_cast<detail::task_core*>(core)->id();
+            out.set_on_cancel([lp, core, id] {
+                try {
+                    lp->call_soon_threadsafe([lp, core, id] {
+                        for (auto& x : all_tasks(*lp))
+                            if (x.core() == core && static_cast<detail::task_core*>(core)->id() == id) x.cancel();
+                    });
+                } catch (...) {
+                }
+            });
+            t.add_done_callback([out](future<T>& f) mutable {
+                // The task is this bridge's own: its value moves out.
+                outcome<T> o;
+                try {
+                    o = detail::outcome_of(f, true);
+                } catch (...) {
+                    o.set_exception(std::current_exception());
+                }
+                out.set_outcome(std::move(o));
+            });
         });
-        t.add_done_callback([out](future<T>& f) mutable {
-            if (f.cancelled()) {
-                out.set_cancelled();
-            } else if (auto e = f.exception()) {
-                out.set_exception(e);
-            } else if constexpr (std::is_void_v<T>) {
-                out.set_result();
-            } else {
-                out.set_result(f.result());
-            }
-        });
-    });
     return out;
 }
 
@@ -314,8 +281,7 @@ future<T> wrap_future(concurrent_future<T> cf, abstract_event_loop& loop) {
                     target.cancel();
                     return;
                 }
-                auto call = [&]() -> T { return cf.result(); };
-                detail::settle(target, call);
+                detail::set_outcome(target, outcome<T>::capture([&]() -> T { return cf.result(); }));
             });
         } catch (...) {
         }

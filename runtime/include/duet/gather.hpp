@@ -47,6 +47,7 @@
 #include <duet/base_events.hpp>
 #include <duet/detail/awaitables.hpp>
 #include <duet/events.hpp>
+#include <duet/outcome.hpp>
 
 namespace duet {
 
@@ -58,86 +59,7 @@ inline constexpr return_exceptions_t return_exceptions{};
 
 // How gather represents a child's result: void becomes std::monostate.
 template <class T>
-using gather_value_t = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
-
-// How a child of gather(return_exceptions, ...) ended: with a value, an exception, or a
-// cancellation (Python puts the exception or CancelledError object in the result list).
-template <class T>
-class outcome {
-    using stored = std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*, gather_value_t<T>>;
-
-public:
-    // T for a value, std::monostate for void, T& for a reference.
-    using value_type = gather_value_t<T>;
-
-    template <class... A>
-    static outcome success(A&&... a) {
-        if constexpr (std::is_reference_v<T>)
-            return outcome(std::in_place_index<0>, &a...);
-        else
-            return outcome(std::in_place_index<0>, std::forward<A>(a)...);
-    }
-    // A cancelled_error in `e` makes a cancellation.
-    static outcome failure(std::exception_ptr e) {
-        if (detail::is_cancelled_error(e)) {
-            try {
-                std::rethrow_exception(e);
-            } catch (const cancelled_error& c) {
-                return outcome(std::in_place_index<2>, c);
-            }
-        }
-        return outcome(std::in_place_index<1>, std::move(e));
-    }
-    static outcome cancellation(cancelled_error c) { return outcome(std::in_place_index<2>, std::move(c)); }
-
-    bool has_value() const noexcept { return v_.index() == 0; }
-    bool has_exception() const noexcept { return v_.index() == 1; }
-    bool cancelled() const noexcept { return v_.index() == 2; }
-    explicit operator bool() const noexcept { return has_value(); }
-
-    // The value; rethrows the exception, or throws the cancelled_error, otherwise.
-    decltype(auto) value() & {
-        check();
-        if constexpr (std::is_reference_v<T>)
-            return static_cast<T>(*std::get<0>(v_));
-        else
-            return static_cast<value_type&>(std::get<0>(v_));
-    }
-    decltype(auto) value() const& {
-        check();
-        if constexpr (std::is_reference_v<T>)
-            return static_cast<T>(*std::get<0>(v_));
-        else
-            return static_cast<const value_type&>(std::get<0>(v_));
-    }
-    decltype(auto) value() && {
-        check();
-        if constexpr (std::is_reference_v<T>)
-            return static_cast<T>(*std::get<0>(v_));
-        else
-            return static_cast<value_type&&>(std::get<0>(v_));
-    }
-    // Null for a value; the exception; for a cancellation, a cancelled_error.
-    std::exception_ptr exception() const {
-        if (v_.index() == 1) return std::get<1>(v_);
-        if (v_.index() == 2) return std::make_exception_ptr(std::get<2>(v_));
-        return nullptr;
-    }
-    // The cancellation (its message); std::logic_error if the child was not cancelled.
-    const cancelled_error& cancellation() const {
-        if (v_.index() != 2) throw std::logic_error("outcome: not a cancellation");
-        return std::get<2>(v_);
-    }
-
-private:
-    template <std::size_t I, class... A>
-    explicit outcome(std::in_place_index_t<I> i, A&&... a) : v_(i, std::forward<A>(a)...) {}
-    void check() const {
-        if (v_.index() == 1) std::rethrow_exception(std::get<1>(v_));
-        if (v_.index() == 2) throw std::get<2>(v_);
-    }
-    std::variant<stored, std::exception_ptr, cancelled_error> v_;
-};
+using gather_value_t = outcome_value_t<T>;
 
 namespace detail {
 
@@ -160,8 +82,6 @@ protected:
 
 private:
     void on_child_done(future_core& c) noexcept;
-    // Ends with `e` as the exception, even a cancelled_error (set_exception refuses one).
-    void finish_with_exception(std::exception_ptr e) noexcept;
 
     // One observer per pending child, each holding a reference to this gather until it
     // has run (or the child was dropped).
@@ -179,42 +99,29 @@ private:
     bool cancel_requested_ = false;
 };
 
-// Takes a child's result for the gathered value: moved out of a task gather made itself
-// (or when it cannot be copied), copied from a future or task the caller gave.
+// A child's result for the gathered value (see result_from: moved out of a task gather
+// made itself, or when it cannot be copied; copied from a future or task the caller gave).
 template <class T>
 gather_value_t<T> take_child_value(future<T>& f, bool owned) {
     if constexpr (std::is_void_v<T>) {
-        f.result();
+        result_from(f, owned);
         return {};
-    } else if constexpr (std::is_reference_v<T>) {
-        return f.result();
-    } else if constexpr (copyable_result_v<T>) {
-        if (owned) return f.take_result();
-        return f.result();
     } else {
-        return f.take_result();
+        return result_from(f, owned);
     }
 }
 
-template <class T>
-outcome<T> take_child_outcome(future<T>& f, bool owned) {
-    if (f.cancelled()) return outcome<T>::cancellation(f.core()->make_cancelled_error());
-    if (auto e = f.exception()) return outcome<T>::failure(std::move(e));
-    if constexpr (std::is_void_v<T>)
-        return outcome<T>::success();
-    else
-        return outcome<T>::success(take_child_value<T>(f, owned));
-}
+template <bool ReturnExceptions, class... T>
+using gather_tuple_t =
+    std::conditional_t<ReturnExceptions, std::tuple<outcome<T>...>, std::tuple<gather_value_t<T>...>>;
 
 template <bool ReturnExceptions, class... T>
-class gather_tuple_state final : public gather_core {
+class gather_tuple_state final : public with_outcome<gather_tuple_t<ReturnExceptions, T...>, gather_core> {
 public:
-    using result_type =
-        std::conditional_t<ReturnExceptions, std::tuple<outcome<T>...>, std::tuple<gather_value_t<T>...>>;
+    using result_type = gather_tuple_t<ReturnExceptions, T...>;
 
-    explicit gather_tuple_state(base_event_loop* loop) noexcept : gather_core(loop, ReturnExceptions) {}
-
-    result_slot<result_type> slot;
+    explicit gather_tuple_state(base_event_loop* loop) noexcept
+        : with_outcome<result_type, gather_core>(loop, ReturnExceptions) {}
     std::tuple<future<T>...> items;
     std::array<bool, sizeof...(T)> owned{};
 
@@ -223,14 +130,14 @@ public:
 
 private:
     void assemble() override {
-        slot.value.emplace(build(std::index_sequence_for<T...>{}));
+        this->slot.construct_value(build(std::index_sequence_for<T...>{}));
         items = {};
-        finish_with_result();
+        this->finish_with_result();
     }
     template <std::size_t... I>
     result_type build(std::index_sequence<I...>) {
         if constexpr (ReturnExceptions)
-            return result_type(take_child_outcome(std::get<I>(items), owned[I])...);
+            return result_type(outcome_of(std::get<I>(items), owned[I])...);
         else
             return result_type(take_child_value(std::get<I>(items), owned[I])...);
     }
@@ -241,14 +148,15 @@ using gather_range_value_t =
     std::conditional_t<std::is_reference_v<T>, std::reference_wrapper<std::remove_reference_t<T>>, gather_value_t<T>>;
 
 template <bool ReturnExceptions, class T>
-class gather_range_state final : public gather_core {
+using gather_range_t = std::vector<std::conditional_t<ReturnExceptions, outcome<T>, gather_range_value_t<T>>>;
+
+template <bool ReturnExceptions, class T>
+class gather_range_state final : public with_outcome<gather_range_t<ReturnExceptions, T>, gather_core> {
 public:
-    using result_type = std::vector<std::conditional_t<ReturnExceptions, outcome<T>, gather_range_value_t<T>>>;
+    using result_type = gather_range_t<ReturnExceptions, T>;
 
     gather_range_state(base_event_loop* loop, bool owned) noexcept
-        : gather_core(loop, ReturnExceptions), owned_(owned) {}
-
-    result_slot<result_type> slot;
+        : with_outcome<result_type, gather_core>(loop, ReturnExceptions), owned_(owned) {}
     buffer_vector<future<T>> items;
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
@@ -260,13 +168,13 @@ private:
         r.reserve(items.size());
         for (auto& f : items) {
             if constexpr (ReturnExceptions)
-                r.push_back(take_child_outcome(f, owned_));
+                r.push_back(outcome_of(f, owned_));
             else
                 r.push_back(take_child_value(f, owned_));
         }
-        slot.value.emplace(std::move(r));
+        this->slot.construct_value(std::move(r));
         items.clear();
-        finish_with_result();
+        this->finish_with_result();
     }
     bool owned_;
 };

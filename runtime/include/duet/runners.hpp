@@ -19,15 +19,12 @@ public:
     runner& operator=(const runner&) = delete;
     ~runner() { close(); }
 
-    template <class T>
-    T run(coro<T> main) {
+    // Runs `main` (a coroutine argument) to completion on the runner's loop.
+    template <coroutine_arg C>
+    coroutine_result_t<C> run(C&& main, call_site site = {}) {
         if (running_loop()) throw std::runtime_error("duet::run() cannot be called from a running event loop");
         auto& loop = get_loop();
-        return loop.run_until_complete(std::move(main));
-    }
-    template <detail::lazy_awaitable A>
-    auto run(A&& main) {
-        return run(std::forward<A>(main).as_coro());
+        return loop.run_until_complete(std::forward<C>(main), site);
     }
     // Cancels the tasks left on the loop, waits for them, reports their failures and
     // closes the loop. Idempotent.
@@ -43,20 +40,14 @@ private:
 };
 
 // asyncio.run: a fresh loop of the target's default backend.
-template <class T>
-T run(coro<T> main, std::optional<bool> debug = std::nullopt);
-template <detail::lazy_awaitable A>
-auto run(A&& main, std::optional<bool> debug = std::nullopt) {
-    return run(std::forward<A>(main).as_coro(), debug);
-}
-template <class T>
-T run(coro<T> main, std::optional<bool> debug) {
+template <coroutine_arg C>
+coroutine_result_t<C> run(C&& main, std::optional<bool> debug = std::nullopt, call_site site = {}) {
     runner r({}, debug);
-    if constexpr (std::is_void_v<T>) {
-        r.run(std::move(main));
+    if constexpr (std::is_void_v<coroutine_result_t<C>>) {
+        r.run(std::forward<C>(main), site);
         r.close();
     } else {
-        T v = r.run(std::move(main));
+        coroutine_result_t<C> v = r.run(std::forward<C>(main), site);
         r.close();
         return v;
     }

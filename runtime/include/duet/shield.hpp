@@ -28,9 +28,8 @@ future<T> shield_future(future<T> inner, bool owned) {
     // The callbacks work on the cores (a capture of three words fits a done callback's
     // inline storage); the outer was made by create_future, so its slot is known.
     intrusive_ptr<future_core> outer_core(outer.core());
-    result_slot<T>* inner_slot = inner.slot();
+    outcome_storage<T>* inner_slot = inner.slot();
     std::uint32_t id = inner.core()->add_done_callback([outer_core, inner_slot, owned](future_core& c) {
-        (void)owned;  // unused when the value is never copied
         auto* st = static_cast<future_state<T>*>(outer_core.get());
         future<T> out(outer_core, &st->slot);
         future<T> in(intrusive_ptr<future_core>(&c), inner_slot);
@@ -38,27 +37,17 @@ future<T> shield_future(future<T> inner, bool owned) {
             if (!in.cancelled()) (void)in.exception();  // retrieved: nobody else will look
             return;
         }
-        if (in.cancelled()) {
-            out.cancel();
-            return;
-        }
-        if (auto e = in.exception()) {
-            if (is_cancelled_error(e))
-                out.cancel();
-            else
-                out.set_exception(std::move(e));
-            return;
-        }
+        outcome<T> o;
         try {
-            if constexpr (std::is_void_v<T>)
-                out.set_result();
-            else if constexpr (std::is_reference_v<T> || copyable_result_v<T>)
-                owned ? out.set_result(in.take_result()) : out.set_result(in.result());
-            else
-                out.set_result(in.take_result());
+            o = outcome_of(in, owned);
         } catch (...) {
-            out.set_exception(std::current_exception());
+            o.set_exception(std::current_exception());  // the value failed to copy
         }
+        // asyncio's shield cancels the outer without the inner's message.
+        if (o.cancelled())
+            out.cancel();
+        else
+            set_outcome(out, std::move(o));
     });
     intrusive_ptr<future_core> inner_core(inner.core());
     outer.core()->add_done_callback([inner_core, id](future_core&) {

@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -57,31 +58,16 @@ public:
     task_group& operator=(const task_group&) = delete;
     ~task_group();
 
-    // Starts `c` as a task of the group (on the parent's loop) and returns it.
-    template <class T>
-    task<T> create_task(coro<T> c, std::string name = {}) {
+    // Starts `c` (a coroutine argument) as a task of the group, on the parent's loop, and
+    // returns it; it runs in a copy of the current context, or in `ctx` itself (asyncio's
+    // create_task(..., context=ctx)).
+    template <coroutine_arg C>
+    task<coroutine_result_t<C>> create_task(C&& c, std::string_view name = {}, detail::context_choice ctx = {},
+                                            call_site site = {}) {
         check_can_create();
-        task<T> t = loop_->create_task(std::move(c), std::move(name));
+        auto t = loop_->create_task(std::forward<C>(c), name, ctx, site);
         adopt(t);
         return t;
-    }
-
-    // The same, running in `ctx` itself (asyncio's create_task(..., context=ctx)).
-    template <class T>
-    task<T> create_task(coro<T> c, std::string name, const context& ctx) {
-        check_can_create();
-        task<T> t = loop_->create_task(std::move(c), std::move(name), ctx);
-        adopt(t);
-        return t;
-    }
-    // A frameless awaitable (sleep(), event::wait()) as the coroutine it stands for.
-    template <detail::lazy_awaitable A>
-    auto create_task(A&& a, std::string name = {}) {
-        return create_task(std::forward<A>(a).as_coro(), std::move(name));
-    }
-    template <detail::lazy_awaitable A>
-    auto create_task(A&& a, std::string name, const context& ctx) {
-        return create_task(std::forward<A>(a).as_coro(), std::move(name), ctx);
     }
 
     // Tasks of the group not finished yet (their done callbacks not yet run).
@@ -129,12 +115,14 @@ coro<typename group_body_coro_t<F>::value_type> run_task_group(F f) {
     task_group tg;
     tg.enter();
     std::exception_ptr error;
-    value_holder<T> result;
+    outcome<T> result;
     try {
-        if constexpr (std::is_void_v<T>)
+        if constexpr (std::is_void_v<T>) {
             co_await f(tg);
-        else
-            result.set(co_await f(tg));
+            result.set_value();
+        } else {
+            result.set_value(co_await f(tg));
+        }
     } catch (...) {
         error = std::current_exception();
     }

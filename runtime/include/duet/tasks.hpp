@@ -81,8 +81,9 @@ private:
 namespace detail {
 
 // The non-template part of a task: its step (asyncio's Task.__step), cancellation
-// bookkeeping, name and registry entry.
-class task_core : public future_core, public abstract_task {
+// bookkeeping, name and registry entry; its private done_link is what a future it awaits
+// keeps in its registration list.
+class task_core : public future_core, public abstract_task, private done_link {
 public:
     task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept;
     ~task_core() override;
@@ -105,6 +106,9 @@ public:
     // Runs the coroutine until it next suspends or ends.
     void step() noexcept;
     static void wakeup_thunk(void* self, bool run) noexcept;
+    // The link that queues this task on the future it awaits (see done_link).
+    done_link* wait_link() noexcept { return this; }
+    static task_core* from_wait_link(done_link* l) noexcept { return static_cast<task_core*>(l); }
 
     // Used by awaiters (see coro.hpp).
     void suspend_on(future_core& f, co::coroutine_handle<> h);
@@ -123,9 +127,9 @@ public:
     detail::context_slot ctx_;
 
 protected:
-    // Moves the finished root coroutine's value into the result slot; returns its
-    // exception instead if it ended with one.
-    virtual std::exception_ptr harvest_root() noexcept = 0;
+    // The finished root coroutine's exception if it ended with one; otherwise, if
+    // `take_value`, its value is moved into the result slot.
+    virtual std::exception_ptr harvest_root(bool take_value) noexcept = 0;
     void last_release() noexcept override;
 
 private:
@@ -174,23 +178,25 @@ public:
 };
 
 template <class T>
-class task_state final : public task_core {
+class task_state final : public with_outcome<T, task_core> {
 public:
-    task_state(base_event_loop* loop, typename duet::coro<T>::handle_type root) noexcept : task_core(loop, root) {}
-    result_slot<T> slot;
+    task_state(base_event_loop* loop, typename duet::coro<T>::handle_type root) noexcept
+        : with_outcome<T, task_core>(loop, root) {}
 
     static void* operator new(std::size_t) { return allocate_fixed<task_state>(); }
     static void operator delete(void* p, std::size_t) noexcept { deallocate_fixed<task_state>(p); }
 
 private:
-    std::exception_ptr harvest_root() noexcept override {
-        auto& p = duet::coro<T>::handle_type::from_address(coro().address()).promise();
+    std::exception_ptr harvest_root(bool take_value) noexcept override {
+        auto& p = duet::coro<T>::handle_type::from_address(this->coro().address()).promise();
         if (p.exception_) return p.exception_;
         if constexpr (!std::is_void_v<T>) {
-            if constexpr (std::is_reference_v<T>)
-                slot.value = p.result.value;
-            else
-                slot.value.emplace(std::move(*p.result.value));
+            if (take_value) {
+                if constexpr (std::is_reference_v<T>)
+                    this->slot.construct_value(*p.result.value);
+                else
+                    this->slot.construct_value(std::move(*p.result.value));
+            }
         }
         return {};
     }

@@ -18,9 +18,10 @@
 //     try { co_await t.run(work()); } catch (const duet::timeout_error&) { assert(t.expired()); }
 //
 // When the deadline passes, the task running the body is cancelled; the body unwinds (its
-// cleanup runs) and the cancellation becomes duet::timeout_error at the scope. A scope
-// converts only the cancellation it caused (it compares the task's cancelling() count, as
-// asyncio.Timeout does): with nested scopes expiring together only the outer one raises
+// cleanup runs) and the cancellation becomes duet::timeout_error at the scope, carrying
+// the cancellation as its std::nested_exception (Python's __cause__: std::rethrow_if_nested
+// on the timeout_error rethrows the cancelled_error). A scope converts only the cancellation it caused (it compares the
+// task's cancelling() count, as asyncio.Timeout does): with nested scopes expiring together only the outer one raises
 // timeout_error, and a cancellation from outside stays a cancelled_error. A body that
 // swallows the cancellation ends the scope normally (expired() is still true).
 #pragma once
@@ -79,10 +80,17 @@ public:
     // the scope was already entered ("Timeout has already been entered") or when not
     // called from a task. On an rvalue scope (`co_await timeout(1).run(body())`) the
     // returned coroutine takes the scope along, so it may be stored and awaited later.
-    template <class T>
-    coro<T> run(coro<T> body) &;
-    template <class T>
-    coro<T> run(coro<T> body) &&;
+    // The body is a coroutine argument: a coro<T>, or a frameless awaitable such as
+    // `ev.wait()` or `sleep(1)`.
+    template <coroutine_arg C>
+    coro<coroutine_result_t<C>> run(C&& body) & {
+        return run_body(detail::to_coro(std::forward<C>(body)));
+    }
+    template <coroutine_arg C>
+    coro<coroutine_result_t<C>> run(C&& body) && {
+        check_movable();
+        return run_owned(std::move(*this), detail::to_coro(std::forward<C>(body)));
+    }
     // The same for a future or task: `co_await timeout(5).run(gather(a(), b()))`.
     template <class T>
     coro<T> run(future<T> f) & {
@@ -92,15 +100,6 @@ public:
     coro<T> run(future<T> f) && {
         check_movable();
         return run_owned(std::move(*this), detail::await_future(std::move(f), false));
-    }
-    // The same for a frameless awaitable: `co_await timeout(1).run(ev.wait())`.
-    template <detail::lazy_awaitable A>
-    auto run(A&& a) & {
-        return run(std::forward<A>(a).as_coro());
-    }
-    template <detail::lazy_awaitable A>
-    auto run(A&& a) && {
-        return std::move(*this).run(std::forward<A>(a).as_coro());
     }
     // The same with a callable returning the body: f(scope) or f(). The callable is kept
     // alive until the body ends, so a capturing lambda temporary is fine here.
@@ -124,6 +123,8 @@ private:
         co_return co_await self.run(std::move(f));
     }
 
+    template <class T>
+    coro<T> run_body(coro<T> body);
     void enter();
     // Leaves the scope. Returns the exception to propagate: timeout_error in place of
     // the cancellation this scope caused, else `body_error` unchanged.
@@ -154,21 +155,17 @@ auto with_timeout_at(std::optional<double> when, F f);
 // ---- implementation
 
 template <class T>
-coro<T> timeout_scope::run(coro<T> body) && {
-    check_movable();
-    return run_owned(std::move(*this), std::move(body));
-}
-
-template <class T>
-coro<T> timeout_scope::run(coro<T> body) & {
+coro<T> timeout_scope::run_body(coro<T> body) {
     enter();
     std::exception_ptr error;
-    detail::value_holder<T> result;
+    outcome<T> result;
     try {
-        if constexpr (std::is_void_v<T>)
+        if constexpr (std::is_void_v<T>) {
             co_await std::move(body);
-        else
-            result.set(co_await std::move(body));
+            result.set_value();
+        } else {
+            result.set_value(co_await std::move(body));
+        }
     } catch (...) {
         error = std::current_exception();
     }
@@ -179,6 +176,9 @@ coro<T> timeout_scope::run(coro<T> body) & {
 namespace detail {
 
 std::optional<double> deadline_from_now(optional_seconds delay);
+// A timeout_error carrying `cause` (the cancellation that expired the deadline) as its
+// std::nested_exception: std::rethrow_if_nested on it rethrows the cancelled_error.
+std::exception_ptr timeout_caused_by(const std::exception_ptr& cause) noexcept;
 
 template <class F>
 coro<body_result_t<F, timeout_scope>> run_callable_in(timeout_scope& scope, F f) {

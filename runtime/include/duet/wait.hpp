@@ -44,12 +44,16 @@ struct wait_result {
 
 namespace detail {
 
+// std::invalid_argument "Invalid return_when value: N" unless `rw` is one of the enum's.
+void check_return_when(return_when rw);
+
 // Suspends until `rw` is met among `fs` or `timeout` seconds pass; cancels nothing.
 coro<void> wait_impl(const std::vector<future_core*>& fs, return_when rw, std::optional<double> timeout);
 
 template <class F>
 coro<wait_result<F>> wait_typed(std::vector<F> fs, return_when rw, std::optional<double> timeout) {
     if (fs.empty()) throw std::invalid_argument("Set of Tasks/Futures is empty.");
+    check_return_when(rw);
     std::vector<future_core*> cores;
     cores.reserve(fs.size());
     for (auto& f : fs) cores.push_back(f.core());
@@ -87,10 +91,12 @@ template <class T>
 coro<T> wait_for_expired(future<T> f, bool owned) {
     if (!f.done()) {
         co_await cancel_and_wait(*f.core());
-        if (f.cancelled()) throw timeout_error();
-        if (auto e = f.exception(); e && is_cancelled_error(e)) throw timeout_error();
+        // The timeout_error carries the inner's cancellation as its cause (nested).
+        if (f.cancelled())
+            std::rethrow_exception(timeout_caused_by(std::make_exception_ptr(f.core()->make_cancelled_error())));
+        if (auto e = f.exception(); e && is_cancelled_error(e)) std::rethrow_exception(timeout_caused_by(e));
     }
-    co_return take_value(f, owned);
+    co_return result_from(f, owned);
 }
 
 template <class T>
@@ -99,19 +105,21 @@ coro<T> wait_for_future(future<T> f, bool owned, optional_seconds timeout) {
     if (*timeout <= 0) co_return co_await wait_for_expired(std::move(f), owned);
     timeout_scope scope(deadline_from_now(timeout));
     bool raced = false;
-    value_holder<T> v;
+    outcome<T> v;
     try {
-        if constexpr (std::is_void_v<T>)
+        if constexpr (std::is_void_v<T>) {
             co_await scope.run(await_future(f, owned));
-        else
-            v.set(co_await scope.run(await_future(f, owned)));
+            v.set_value();
+        } else {
+            v.set_value(co_await scope.run(await_future(f, owned)));
+        }
     } catch (const timeout_error&) {
         // The inner finished in the same loop iteration as the deadline, before the
         // cancellation reached it: its outcome wins (no spurious timeout).
         if (!scope.expired() || !f.done() || f.cancelled()) throw;
         raced = true;
     }
-    if (raced) co_return take_value(f, owned);
+    if (raced) co_return result_from(f, owned);
     co_return v.take();
 }
 
@@ -222,9 +230,9 @@ private:
 
 // Waits for the futures or tasks of `fs` (a range; duplicates count once) until
 // `rw`, or until `timeout` seconds pass; cancels nothing. Returns {done, pending}.
-// std::invalid_argument if `fs` is empty. For futures of different result types use a
-// range of basic_future (note: g++ 12 rejects an initializer list inside an expression
-// that co_awaits, so build the vector first).
+// std::invalid_argument if `fs` is empty or `rw` is not one of return_when's values. For futures of different result
+// types use a range of basic_future (note: g++ 12 rejects an initializer list inside an expression that co_awaits, so
+// build the vector first).
 template <std::ranges::input_range R>
 requires std::is_base_of_v<basic_future, detail::range_elem_t<R>>
 auto wait(R&& fs, return_when rw = return_when::all_completed, optional_seconds timeout = {}) {

@@ -2,7 +2,7 @@
 // starts tasks on a hosted loop and returns; the JS event loop runs them.
 #pragma once
 
-#include <string>
+#include <string_view>
 #include <utility>
 
 #include <duet/events.hpp>
@@ -18,14 +18,10 @@ abstract_event_loop& host_loop();
 // is closed or destroyed, host_loop() makes a fresh one.
 void start(abstract_event_loop& loop);
 
-// Starts `c` as a task on the host loop.
-template <class T>
-task<T> spawn(coro<T> c, std::string name = {}) {
-    return host_loop().create_task(std::move(c), std::move(name));
-}
-template <duet::detail::lazy_awaitable A>
-auto spawn(A&& a, std::string name = {}) {
-    return spawn(std::forward<A>(a).as_coro(), std::move(name));
+// Starts `c` (a coroutine argument) as a task on the host loop.
+template <coroutine_arg C>
+task<coroutine_result_t<C>> spawn(C&& c, std::string_view name = {}, call_site site = {}) {
+    return host_loop().create_task(std::forward<C>(c), name, {}, site);
 }
 
 }  // namespace duet::wasm

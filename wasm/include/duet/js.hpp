@@ -15,6 +15,7 @@
 #include <duet/base_events.hpp>
 #include <duet/events.hpp>
 #include <duet/futures.hpp>
+#include <duet/outcome.hpp>
 
 namespace duet {
 
@@ -224,41 +225,43 @@ future<T> adopt_future(duet::detail::future_core* core) noexcept {
     return future<T>(duet::detail::intrusive_ptr<duet::detail::future_core>::adopt(core), &st->slot);
 }
 
+// The outcome of a settled promise for an await of T: the value converted (a conversion
+// that fails is the exception), or the rejection as js_error.
+template <class T>
+outcome<T> promise_outcome(bool fulfilled, js_value value) noexcept {
+    try {
+        if (!fulfilled) return outcome<T>::failure(std::make_exception_ptr(js_error::from_reason(std::move(value))));
+        if constexpr (std::is_void_v<T>)
+            return outcome<T>::success();
+        else
+            return outcome<T>::capture(
+                [&]() -> T { return from_js<T>(std::move(value), "the awaited promise fulfilled with"); });
+    } catch (...) {
+        return outcome<T>::failure(std::current_exception());
+    }
+}
+
 template <class T>
 void settle_future(duet::detail::future_core* core, bool fulfilled, js_value value) noexcept {
     future<T> f = adopt_future<T>(core);
     // The awaiting task may have been cancelled, or its loop closed, meanwhile.
     if (!loop_usable(f) || f.done()) return;
-    try {
-        if (!fulfilled) {
-            f.set_exception(js_error::from_reason(std::move(value)));
-        } else if constexpr (std::is_void_v<T>) {
-            f.set_result();
-        } else {
-            f.set_result(from_js<T>(std::move(value), "the awaited promise fulfilled with"));
-        }
-    } catch (...) {
-        if (!f.done()) f.set_exception(std::current_exception());
-    }
+    duet::detail::set_outcome(f, promise_outcome<T>(fulfilled, std::move(value)));
 }
 
 template <class T>
 void fulfil_future(duet::detail::future_core* core, double value) noexcept {
     future<T> f = adopt_future<T>(core);
     if (!loop_usable(f) || f.done()) return;
-    try {
-        if constexpr (std::is_void_v<T>) {
-            f.set_result();
-        } else if constexpr (std::is_same_v<T, bool>) {
-            f.set_result(value != 0);
-        } else if constexpr (std::is_arithmetic_v<T>) {
-            f.set_result(static_cast<T>(value));
-        } else {
-            // JS takes this path only for the kinds above; a number is what it would be.
-            f.set_result(from_js<T>(js_value::number(value), "the awaited promise fulfilled with"));
-        }
-    } catch (...) {
-        if (!f.done()) f.set_exception(std::current_exception());
+    if constexpr (std::is_void_v<T>) {
+        f.set_result();
+    } else if constexpr (std::is_same_v<T, bool>) {
+        f.set_result(value != 0);
+    } else if constexpr (std::is_arithmetic_v<T>) {
+        f.set_result(static_cast<T>(value));
+    } else {
+        // JS takes this path only for the kinds above; a number is what it would be.
+        duet::detail::set_outcome(f, promise_outcome<T>(true, js_value::number(value)));
     }
 }
 

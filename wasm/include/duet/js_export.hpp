@@ -50,11 +50,14 @@ template <class R>
 void settle_call(int call_id, future<R>& f) noexcept {
     untrack_call(call_id);
     try {
-        if constexpr (std::is_void_v<R>) {
-            f.result();
+        // The task is the call's own: its value moves out.
+        outcome<R> o = duet::detail::outcome_of(f, true);
+        if (!o.has_value()) {
+            reject_call(call_id, o.exception());
+        } else if constexpr (std::is_void_v<R>) {
             resolve_call(call_id, js_value());
         } else {
-            resolve_call(call_id, to_js(f.take_result()));
+            resolve_call(call_id, to_js(std::move(o).value()));
         }
     } catch (...) {
         reject_call(call_id, std::current_exception());

@@ -1,6 +1,6 @@
 // Helpers shared by the combinators (gather, shield, wait, timeouts, task_group): what an
-// argument is (coroutine, typed future or task), a holder for a coroutine's result of any
-// type, and the test for a cancellation.
+// argument is (coroutine, typed future or task), and awaiting a future for its result.
+// (A result of any type, or its exception or cancellation, is a duet::outcome<T>.)
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 
 #include <duet/coro.hpp>
 #include <duet/futures.hpp>
+#include <duet/outcome.hpp>
 
 namespace duet {
 
@@ -39,23 +40,10 @@ private:
 
 namespace detail {
 
-template <class T>
-struct is_coro : std::false_type {};
-template <class T>
-struct is_coro<coro<T>> : std::true_type {};
-// A coroutine argument (wrapped in a task by the combinators): a coro<T>, or a frameless
-// awaitable standing for one (sleep(), event::wait()).
+// A coroutine argument of any value category (the combinators refuse lvalues with a
+// message of their own).
 template <class A>
 inline constexpr bool is_coro_v = is_coro<std::remove_cvref_t<A>>::value || lazy_awaitable<A>;
-
-// The coroutine a coroutine argument stands for.
-template <class A>
-decltype(auto) to_coro(A&& a) {
-    if constexpr (lazy_awaitable<A>)
-        return std::forward<A>(a).as_coro();
-    else
-        return std::forward<A>(a);
-}
 
 // A future<T> or anything derived from it (task<T>); basic_future alone has no type.
 template <class A>
@@ -89,60 +77,18 @@ using result_of_arg_t = typename result_of_arg<std::remove_cvref_t<A>>::type;
 template <class R>
 using range_elem_t = std::remove_cvref_t<std::ranges::range_reference_t<R>>;
 
-// Takes a done future's result (rethrowing its exception): moved out when the future is
-// one the combinator made itself (`owned`) or cannot be copied, copied otherwise, so a
-// caller's own task keeps its value.
-template <class T>
-T take_value(future<T>& f, bool owned) {
-    if constexpr (std::is_void_v<T>) {
-        f.result();
-    } else if constexpr (std::is_reference_v<T>) {
-        return f.result();
-    } else if constexpr (copyable_result_v<T>) {
-        if (owned) return f.take_result();
-        return f.result();
-    } else {
-        return f.take_result();
-    }
-}
-
 // The same future seen as a future<void>: awaiting it waits for completion and rethrows
 // its exception (or cancellation) without touching the value.
 inline future<void> completion_of(const basic_future& f) {
     return future<void>(intrusive_ptr<future_core>(f.core()), nullptr);
 }
 
-// Awaits a future or task and takes its result (see take_value).
+// Awaits a future or task and takes its result (see outcome_of).
 template <class T>
 coro<T> await_future(future<T> f, bool owned) {
     co_await completion_of(f);
-    co_return take_value(f, owned);
+    co_return result_from(f, owned);
 }
-
-// Holds a coroutine's result of any type (void, reference, move-only) between getting it
-// and returning it.
-template <class T>
-struct value_holder {
-    std::optional<T> v;
-    template <class U>
-    void set(U&& u) {
-        v.emplace(std::forward<U>(u));
-    }
-    T take() { return std::move(*v); }
-};
-template <class T>
-struct value_holder<T&> {
-    T* v = nullptr;
-    void set(T& u) noexcept { v = &u; }
-    T& take() const noexcept { return *v; }
-};
-template <>
-struct value_holder<void> {
-    void take() const noexcept {}
-};
-
-// Whether `e` holds a duet::cancelled_error.
-bool is_cancelled_error(const std::exception_ptr& e) noexcept;
 
 }  // namespace detail
 }  // namespace duet

@@ -84,6 +84,14 @@ public:
     // The stored callable's type (for debug-mode names); null when empty.
     const std::type_info* target_type() const noexcept { return ops_ ? ops_->type : nullptr; }
     R operator()(Args... a) { return ops_->invoke(buf_, std::forward<Args>(a)...); }
+    // The stored callable if it is a D, else null (by its operations table: no RTTI).
+    template <class D>
+    D* target() noexcept {
+        if constexpr (fits_inline<D>)
+            return ops_ == &inline_ops<D> ? std::launder(reinterpret_cast<D*>(buf_)) : nullptr;
+        else
+            return ops_ == &heap_ops<D> ? *reinterpret_cast<D**>(buf_) : nullptr;
+    }
 
 private:
     alignas(std::max_align_t) unsigned char buf_[Capacity];
