@@ -43,7 +43,7 @@ function options(argv) {
 }
 
 function loadPlaywright(nodeModules) {
-  const paths = [nodeModules ? path.dirname(nodeModules) : null, path.join(__dirname, '..', '..'), process.cwd()];
+  const paths = [nodeModules ? path.dirname(nodeModules) : null, path.join(__dirname, '..', '..', '..'), process.cwd()];
   try {
     return require(require.resolve('playwright-core', {paths: paths.filter(Boolean)}));
   } catch (e) {
