@@ -49,17 +49,14 @@ using contract_loops = ::testing::Types<event_loop, virtual_event_loop
 struct loop_names {
     template <class Loop>
     static std::string GetName(int) {
-        if constexpr (std::is_same_v<Loop, virtual_event_loop>)
-            return "virtual";
 #ifdef DUET_TEST_HAS_POLL_LOOP
-        else if constexpr (std::is_same_v<Loop, examples::poll_event_loop>)
-            return "poll";
+        if constexpr (std::is_same_v<Loop, examples::poll_event_loop>) return "poll";
 #endif
-        else
+        if constexpr (std::is_same_v<Loop, virtual_event_loop>) return "virtual";
 #ifdef __EMSCRIPTEN__
-            return "browser";
+        return "browser";
 #else
-            return "uv";
+        return "uv";
 #endif
     }
 };
