@@ -11,7 +11,7 @@ namespace {
 
 template <class L>
 class Executor : public ::testing::Test {};
-TYPED_TEST_SUITE(Executor, contract_loops, loop_names);
+TYPED_TEST_SUITE(Executor, contract_loops);
 
 context_var<int> tenant("tenant", 0);
 
@@ -34,7 +34,7 @@ TYPED_TEST(Executor, NotSupportedWithoutThreads) {
 
 template <class L>
 class ThreadBridge : public ::testing::Test {};
-TYPED_TEST_SUITE(ThreadBridge, contract_loops, loop_names);
+TYPED_TEST_SUITE(ThreadBridge, contract_loops);
 
 TYPED_TEST(Executor, RunInExecutorReturnsTheResultOnTheLoop) {
     TypeParam loop;

@@ -10,7 +10,7 @@ namespace {
 
 template <class L>
 class LoopTasks : public ::testing::Test {};
-TYPED_TEST_SUITE(LoopTasks, contract_loops, loop_names);
+TYPED_TEST_SUITE(LoopTasks, contract_loops);
 
 TYPED_TEST(LoopTasks, SleepingTasksFinishInDeadlineOrderNeverEarly) {
     TypeParam loop;

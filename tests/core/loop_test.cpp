@@ -11,7 +11,7 @@ namespace {
 
 template <class L>
 class Loop : public ::testing::Test {};
-TYPED_TEST_SUITE(Loop, contract_loops, loop_names);
+TYPED_TEST_SUITE(Loop, contract_loops);
 
 TYPED_TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
     TypeParam loop;
