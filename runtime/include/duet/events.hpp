@@ -45,9 +45,10 @@ public:
     virtual ~abstract_event_loop() = default;
 
     // --- running and stopping
-    // Runs until stop() is called.
+    // Runs iterations until stop(); loop thread; std::runtime_error if closed, running, or another loop runs here.
     virtual void run_forever() = 0;
-    // Runs until the future is done; returns its result or rethrows its exception.
+    // Runs until f is done; returns its result or rethrows its exception. As run_forever, plus
+    // std::invalid_argument (a null future, or another loop's) and std::runtime_error if stopped first.
     template <class T>
     T run_until_complete(future<T> f) {
         run_until_done(f);
@@ -56,55 +57,67 @@ public:
         else
             return f.take_result();
     }
-    // Wraps the coroutine in a task and runs until it is done.
+    // Wraps the coroutine in a task and runs until it is done; raises as create_task and run_until_complete(f).
     template <class T>
     T run_until_complete(coro<T> c) {
         return run_until_complete(future<T>(create_task(std::move(c))));
     }
+    // A frameless awaitable (sleep, event::wait) as the coroutine it stands for.
     template <detail::lazy_awaitable A>
     auto run_until_complete(A&& a) {
         return run_until_complete(std::forward<A>(a).as_coro());
     }
+    // Makes run_forever return after the current iteration (called before it: after one); loop thread; never raises.
     virtual void stop() = 0;
+    // Whether run_forever / run_until_complete is on the stack; loop thread; never raises.
     virtual bool is_running() const noexcept = 0;
+    // Whether close() was called; any time; never raises.
     virtual bool is_closed() const noexcept = 0;
-    // Drops pending callbacks and closes the backend; the loop must not be running.
+    // Drops pending callbacks and closes the backend; loop thread; std::runtime_error while running; twice is fine.
     virtual void close() = 0;
 
     // --- scheduling callbacks
+    // Runs f(a...) in a later iteration, FIFO; loop thread (debug mode raises elsewhere); std::runtime_error if closed.
     template <class F, class... A>
     handle call_soon(F&& f, A&&... a) {
         return call_soon_node(new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
-    // Thread-safe: the only loop method other threads may call.
+    // As call_soon, and wakes the loop; any thread (the only such method); std::runtime_error if closed.
     template <class F, class... A>
     handle call_soon_threadsafe(F&& f, A&&... a) {
         return call_soon_threadsafe_cb(bind(std::forward<F>(f), std::forward<A>(a)...));
     }
+    // Runs f(a...) `delay` seconds after time(), deadline order; loop thread; std::runtime_error if closed,
+    // std::invalid_argument for NaN.
     template <class F, class... A>
     timer_handle call_later(double delay, F&& f, A&&... a) {
         return call_at_node(time() + delay,
                             new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
+    // call_later with a std::chrono duration.
     template <class Rep, class Period, class F, class... A>
     timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f, A&&... a) {
         return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(f), std::forward<A>(a)...);
     }
+    // Runs f(a...) at loop time `when`; loop thread; std::runtime_error if closed, std::invalid_argument for NaN.
     template <class F, class... A>
     timer_handle call_at(double when, F&& f, A&&... a) {
         return call_at_node(when,
                             new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
-    // The loop's monotonic clock, in seconds.
+    // The loop's monotonic clock, in seconds; any time; never raises.
     virtual double time() const noexcept = 0;
 
     // --- futures and tasks
+    // A pending future bound to this loop; loop thread; std::runtime_error if closed.
     template <class T = void>
     future<T> create_future() {
         check_open_for("create_future");
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
+    // Wraps c in a task scheduled by the task factory; loop thread; std::runtime_error if closed,
+    // std::invalid_argument for an empty coroutine.
     // The task runs in a copy of the current context. (file and line record where it was
     // created, for debug mode; leave them defaulted.)
     template <class T>
@@ -128,25 +141,34 @@ public:
                      int line = __builtin_LINE()) {
         return make_task(std::forward<A>(a).as_coro(), name, ctx.state(), file, line);
     }
+    // Sets (null: removes) the factory create_task consults; loop thread; never raises.
     virtual void set_task_factory(task_factory f) = 0;
+    // The factory set by set_task_factory, or an empty one; never raises.
     virtual const task_factory& get_task_factory() const noexcept = 0;
 
     // --- executors (see executor.hpp for run_in_executor and to_thread)
-    // Replaces the executor used when run_in_executor is given none.
+    // Replaces the executor used when run_in_executor is given none; loop thread; std::invalid_argument if null.
     virtual void set_default_executor(std::shared_ptr<executor> ex) = 0;
-    // The default executor, created on first use (a thread_pool_executor).
+    // The default executor, created on first use (a thread_pool_executor); loop thread; std::runtime_error if
+    // closed, not_supported_error without threads.
     virtual executor& default_executor() = 0;
-    // Waits until the default executor's jobs have run and its threads ended.
+    // Waits until the default executor's jobs have run and its threads ended; loop thread, not from a job.
     virtual void shutdown_default_executor() = 0;
 
     // --- errors
+    // Sets (null: restores the default) what call_exception_handler calls; loop thread; never raises.
     virtual void set_exception_handler(exception_handler h) = 0;
+    // The handler set by set_exception_handler, or an empty one; never raises.
     virtual const exception_handler& get_exception_handler() const noexcept = 0;
+    // Prints the context's message and exception to stderr; any time.
     virtual void default_exception_handler(const exception_context& ctx) = 0;
+    // Reports an error the loop cannot raise to anyone: the handler, else the default one; never raises.
     virtual void call_exception_handler(const exception_context& ctx) noexcept = 0;
 
     // --- debug
+    // Whether debug mode is on; never raises.
     virtual bool get_debug() const noexcept = 0;
+    // Switches debug mode (base_event_loop::set_debug says what it reports); loop thread.
     virtual void set_debug(bool on) = 0;
 
     // The shared implementation every duet loop derives from.
