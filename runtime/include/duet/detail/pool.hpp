@@ -54,7 +54,7 @@ struct buffer_allocator {
     template <class U>
     buffer_allocator(const buffer_allocator<U>&) noexcept {}
     T* allocate(std::size_t n) {
-        // T may itself be a pointer (a ring of task pointers): sizeof(T) is meant.
+        // T may itself be a pointer (a buffer of pointers): sizeof(T) is meant.
         // NOLINTNEXTLINE(bugprone-sizeof-expression)
         void* p = allocate_buffer(n * sizeof(T));
         if (!p) throw std::bad_alloc();
