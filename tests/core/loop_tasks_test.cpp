@@ -15,26 +15,28 @@ TYPED_TEST_SUITE(LoopTasks, contract_loops);
 TYPED_TEST(LoopTasks, SleepingTasksFinishInDeadlineOrderNeverEarly) {
     TypeParam loop;
     std::vector<int> order;
-    const double t0 = loop.time();
+    double t0 = 0;
     double last_end = 0;
     // Each sleeps until t0 + d: the tasks' first steps may run at different times on a real
     // clock (a busy host, or an iteration split by its time budget), their deadlines do not.
+    // 10 ms apart, so that a first step up to 10 ms late still leaves them in the future.
     auto sleeper = [&](int id, double d) -> coro<void> {
         co_await sleep(t0 + d - loop.time());
         order.push_back(id);
         last_end = loop.time();
     };
     auto main_coro = [&]() -> coro<void> {
-        auto a = create_task(sleeper(1, 0.003));
-        auto b = create_task(sleeper(2, 0.001));
-        auto c = create_task(sleeper(3, 0.002));
+        t0 = loop.time();
+        auto a = create_task(sleeper(1, 0.03));
+        auto b = create_task(sleeper(2, 0.01));
+        auto c = create_task(sleeper(3, 0.02));
         co_await a;
         co_await b;
         co_await c;
     };
     loop.run_until_complete(main_coro());
     EXPECT_EQ(order, (std::vector<int>{2, 3, 1}));
-    EXPECT_GE(last_end, t0 + 0.003);
+    EXPECT_GE(last_end, t0 + 0.03);
     loop.close();
 }
 
