@@ -1,6 +1,6 @@
 // Runs ordinary duet code — tasks, sleeps, futures, call_soon_threadsafe — on the custom
-// poll(2) loop, and uses the one thing that loop adds: add_reader on a pipe that a timer
-// callback feeds.
+// poll(2) loop (duet::basic_event_loop<poll_backend>), and uses what its backend can do that
+// not every backend can: add_reader on a pipe that a timer callback feeds.
 #include <fcntl.h>
 #include <unistd.h>
 

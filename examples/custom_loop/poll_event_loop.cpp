@@ -21,12 +21,12 @@ namespace {
 
 }  // namespace
 
-poll_event_loop::poll_event_loop() {
+poll_backend::poll_backend(base_event_loop& loop) : loop_(loop) {
     // The self-pipe: another thread writes a byte, poll() sees the read end readable.
     // Both ends are non-blocking: the loop drains without blocking, and a thread calling
     // call_soon_threadsafe never blocks on a full pipe (full means a wake is pending).
     int fds[2];
-    if (::pipe(fds) != 0) throw_errno("poll_event_loop: pipe");
+    if (::pipe(fds) != 0) throw_errno("poll_backend: pipe");
     wake_read_ = fds[0];
     wake_write_ = fds[1];
     for (int fd : fds) {
@@ -35,107 +35,102 @@ poll_event_loop::poll_event_loop() {
             int e = errno;
             ::close(fds[0]);
             ::close(fds[1]);
-            throw std::system_error(e, std::generic_category(), "poll_event_loop: fcntl");
+            throw std::system_error(e, std::generic_category(), "poll_backend: fcntl");
         }
     }
 }
 
-poll_event_loop::~poll_event_loop() {
-    if (!is_closed()) close();
+poll_backend::~poll_backend() {
+    close();
 }
 
-double poll_event_loop::time() const noexcept {
+double poll_backend::now() const noexcept {
     timespec ts{};
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
     return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
-// The base calls this when work appears or an earlier timer is added outside process().
-// Nothing to do here: host_run() only waits in poll() right after process() returned the
-// current plan, and nothing else runs on the loop thread in between. (A host that
-// sleeps somewhere else — a GUI toolkit's loop, say — would re-arm its timer here.)
-void poll_event_loop::host_wake(wake_plan) {}
+// wake() has nothing to do: run() only waits in poll() right after process() returned the
+// current plan, and nothing else runs on the loop thread in between. (A host that sleeps
+// somewhere else — a GUI toolkit's loop, say — would re-arm its timer there.)
 
-void poll_event_loop::host_run() {
+void poll_backend::run() {
     for (;;) {
         // The core runs before the first wait, so stop() before run_forever() still
         // gets exactly one iteration, as in asyncio.
-        wake_plan p = process();
-        if (stop_requested()) return;
+        wake_plan p = loop_.process();
+        if (loop_.stop_requested()) return;
         if (pollfds_dirty_) rebuild_pollfds();
         int timeout = poll_timeout(p);
         if (timeout != 0) ++blocking_polls_;
         int n = ::poll(pollfds_.data(), pollfds_.size(), timeout);
         if (n < 0) {
             if (errno == EINTR) continue;  // a signal: just take another turn
-            throw_errno("poll_event_loop: poll");
+            throw_errno("poll_backend: poll");
         }
         if (n > 0) dispatch_ready_fds();
     }
 }
 
-int poll_event_loop::poll_timeout(wake_plan p) const noexcept {
+int poll_backend::poll_timeout(wake_plan p) const noexcept {
     if (p.ready) return 0;
-    if (std::isinf(p.deadline)) return -1;  // idle: only a reader or another thread can wake us
+    if (std::isinf(p.deadline)) return -1;  // idle: only an fd or another thread can wake us
     // Round up: poll() counts whole milliseconds, and waking a little late is harmless
     // while waking early would only cost a wasted turn (process() never runs a timer
     // before its deadline either way).
-    double ms = std::ceil((p.deadline - time()) * 1e3);
+    double ms = std::ceil((p.deadline - now()) * 1e3);
     if (ms <= 0) return 0;
-    if (ms >= INT_MAX) return INT_MAX;  // ~24 days: wake, find nothing due, wait again
+    if (ms >= INT_MAX) return INT_MAX;  // ~24 days (a huge delay): wake, find nothing due, wait again
     return static_cast<int>(ms);
 }
 
-void poll_event_loop::rebuild_pollfds() {
+void poll_backend::rebuild_pollfds() {
     pollfds_.clear();
-    polled_.clear();
     pollfds_.push_back({wake_read_, POLLIN, 0});
-    polled_.push_back(nullptr);
-    for (auto& [fd, r] : readers_) {
-        pollfds_.push_back({fd, POLLIN, 0});
-        polled_.push_back(r);
+    for (auto [fd, events] : watched_) {
+        short ev = static_cast<short>(((events & fd_readable) ? POLLIN : 0) | ((events & fd_writable) ? POLLOUT : 0));
+        pollfds_.push_back({fd, ev, 0});
     }
     pollfds_dirty_ = false;
 }
 
-void poll_event_loop::dispatch_ready_fds() {
+void poll_backend::dispatch_ready_fds() {
     // Drain the wake pipe before process() drains the thread-safe queue: a thread that
     // queues after that drain sees the queue empty again and writes a fresh byte, so no
     // wake is lost. (Draining after process() could swallow such a byte.)
     if (pollfds_[0].revents != 0) drain_wake_pipe();
     for (std::size_t i = 1; i < pollfds_.size(); ++i) {
         short ev = pollfds_[i].revents;
-        const std::shared_ptr<reader>& r = polled_[i];
-        if (ev == 0 || !r->active) continue;
+        int fd = pollfds_[i].fd;
+        if (ev == 0) continue;
         if (ev & POLLNVAL) {
-            // The fd was closed while registered. Polling it again would spin, so drop the
-            // reader, and tell the exception handler so that the mistake is not silent.
-            remove_reader(r->fd);
+            // The fd was closed while registered. Polling it again would spin, so drop its
+            // reader and writer, and tell the exception handler so that the mistake is not
+            // silent.
+            loop_.remove_reader(fd);
+            loop_.remove_writer(fd);
             exception_context ctx;
-            ctx.message =
-                "poll_event_loop: fd " + std::to_string(r->fd) + " was closed while registered; reader removed";
+            ctx.message = "poll_backend: fd " + std::to_string(fd) + " was closed while registered; watch removed";
             ctx.exception = std::make_exception_ptr(std::system_error(EBADF, std::generic_category(), "poll"));
-            call_exception_handler(ctx);
+            loop_.call_exception_handler(ctx);
             continue;
         }
-        // POLLIN, POLLHUP or POLLERR: the callback finds out which by reading. It runs as
-        // an ordinary loop callback in the next iteration — with the running loop set,
-        // its exceptions going to the exception handler, and after the callbacks that
-        // were already queued — never inline from here. A reader removed before then is
-        // skipped (asyncio cancels its handle).
-        call_soon([r] {
-            if (r->active) r->fn();
-        });
+        // POLLHUP and POLLERR count as both: the callbacks find out which by reading or
+        // writing. The loop queues them as ordinary callbacks (never run inline from here).
+        unsigned ready = 0;
+        if (ev & (POLLIN | POLLHUP | POLLERR)) ready |= fd_readable;
+        if (ev & (POLLOUT | POLLHUP | POLLERR)) ready |= fd_writable;
+        loop_.fd_ready(fd, ready);
     }
 }
 
-void poll_event_loop::drain_wake_pipe() noexcept {
+void poll_backend::drain_wake_pipe() noexcept {
     char buf[256];
     while (::read(wake_read_, buf, sizeof buf) == static_cast<ssize_t>(sizeof buf)) {
     }
 }
 
-void poll_event_loop::host_wake_threadsafe() noexcept {
+void poll_backend::wake_threadsafe() noexcept {
     // Called from any thread, so keep that thread's errno as it was.
     int saved = errno;
     const char b = 1;
@@ -145,37 +140,23 @@ void poll_event_loop::host_wake_threadsafe() noexcept {
     errno = saved;
 }
 
-void poll_event_loop::host_close() noexcept {
-    for (auto& [fd, r] : readers_) r->active = false;
-    readers_.clear();
+void poll_backend::close() noexcept {
+    if (wake_read_ < 0) return;
+    watched_.clear();
     pollfds_.clear();
-    polled_.clear();
     ::close(wake_read_);
     ::close(wake_write_);
     wake_read_ = wake_write_ = -1;
 }
 
-void poll_event_loop::add_reader_cb(int fd, callback fn) {
-    check_open_for("add_reader");
-    if (fd < 0) throw std::invalid_argument("add_reader: invalid fd " + std::to_string(fd));
+void poll_backend::watch_fd(int fd, unsigned events) {
     if (fd == wake_read_ || fd == wake_write_)
-        throw std::invalid_argument("add_reader: fd " + std::to_string(fd) + " is the loop's own wake pipe");
-    auto r = std::make_shared<reader>(reader{fd, std::move(fn)});
-    auto [it, inserted] = readers_.try_emplace(fd, r);
-    if (!inserted) {
-        it->second->active = false;  // replaced, as in asyncio
-        it->second = std::move(r);
-    }
+        throw std::invalid_argument("fd " + std::to_string(fd) + " is the poll loop's own wake pipe");
+    if (events == 0)
+        watched_.erase(fd);
+    else
+        watched_[fd] = events;
     pollfds_dirty_ = true;
-}
-
-bool poll_event_loop::remove_reader(int fd) {
-    auto it = readers_.find(fd);
-    if (it == readers_.end()) return false;
-    it->second->active = false;
-    readers_.erase(it);
-    pollfds_dirty_ = true;
-    return true;
 }
 
 }  // namespace duet::examples

@@ -40,22 +40,6 @@ std::string describe(const std::exception_ptr& e) {
     }
 }
 
-// Restores the thread's running loop and the loop's flags however run_forever ends.
-struct running_scope {
-    base_event_loop* prev;
-    bool& running;
-    bool& stopping;
-    running_scope(base_event_loop* self, bool& r, bool& s) : prev(detail::running_base_loop), running(r), stopping(s) {
-        running = true;
-        detail::running_base_loop = self;
-    }
-    ~running_scope() {
-        detail::running_base_loop = prev;
-        running = false;
-        stopping = false;
-    }
-};
-
 }  // namespace
 
 abstract_event_loop* running_loop() noexcept {
@@ -115,6 +99,7 @@ void base_event_loop::run_batch_debug(std::size_t n) {
 
 base_event_loop::~base_event_loop() {
     if (debug_) detail::debug_loops.fetch_sub(1, std::memory_order_relaxed);
+    fd_uninstall_all();
     if (!closed_) {
         closed_ = true;
         release_pending();
@@ -139,13 +124,37 @@ void base_event_loop::check_open_for(const char* what) const {
     if (closed_) throw std::runtime_error(std::string(what) + ": Event loop is closed");
 }
 
-void base_event_loop::run_forever() {
+void base_event_loop::run_forever_setup() {
     check_open();
     if (running_) throw std::runtime_error("This event loop is already running");
     if (detail::running_base_loop) throw std::runtime_error("Cannot run the event loop while another loop is running");
-    running_scope scope(this, running_, stopping_);
+    running_ = true;
     thread_id_ = std::this_thread::get_id();
-    host_run();
+    detail::running_base_loop = this;
+}
+
+base_event_loop::wake_plan base_event_loop::run_once() {
+    if (!running_ || detail::running_base_loop != this)
+        throw std::runtime_error("run_once: the loop is not set up on this thread (call run_forever_setup() first)");
+    return process();
+}
+
+void base_event_loop::run_forever_cleanup() noexcept {
+    if (detail::running_base_loop != this) return;
+    detail::running_base_loop = nullptr;
+    running_ = false;
+    stopping_ = false;
+}
+
+void base_event_loop::run_forever() {
+    run_forever_setup();
+    try {
+        host_run();
+    } catch (...) {
+        run_forever_cleanup();
+        throw;
+    }
+    run_forever_cleanup();
 }
 
 void base_event_loop::stop() {
@@ -189,6 +198,7 @@ void base_event_loop::run_due_timers(double now) {
 }
 
 base_event_loop::wake_plan base_event_loop::process() {
+    ++turns_;
     in_process_ = true;
     struct reset {
         bool& f;
@@ -389,6 +399,7 @@ void base_event_loop::drop_queued() noexcept {
 void base_event_loop::close() {
     if (running_) throw std::runtime_error("Cannot close a running event loop");
     if (closed_) return;
+    fd_uninstall_all();
     release_pending();
     closed_ = true;
     // As asyncio: the default executor is told to stop, without waiting for its jobs.
@@ -410,6 +421,95 @@ executor& base_event_loop::default_executor() {
 
 void base_event_loop::shutdown_default_executor() {
     if (auto ex = std::exchange(default_executor_, nullptr)) ex->shutdown(true);
+}
+
+// ---- file descriptor watches
+
+namespace detail {
+// One registered reader or writer. Each readiness queues a handle that calls it if it is
+// still the active one, so removal or replacement drops a callback already queued.
+struct fd_callback {
+    callback fn;
+    unsigned refs = 1;
+    bool active = true;
+    void add_ref() noexcept { ++refs; }
+    void release() noexcept {
+        if (--refs == 0) delete this;
+    }
+};
+}  // namespace detail
+
+void base_event_loop::check_fd_call(int fd, const char* what) const {
+    check_open_for(what);
+    if (debug_) check_thread(what);
+    if (fd < 0) throw std::invalid_argument(std::string(what) + ": invalid file descriptor " + std::to_string(fd));
+}
+
+unsigned base_event_loop::fd_interest(int fd) const noexcept {
+    auto it = fd_watches_.find(fd);
+    if (it == fd_watches_.end()) return 0;
+    return (it->second.reader ? fd_readable : 0u) | (it->second.writer ? fd_writable : 0u);
+}
+
+void base_event_loop::fd_install(int fd, unsigned which, callback cb) {
+    auto* c = new detail::fd_callback{std::move(cb)};
+    fd_watch& w = fd_watches_[fd];
+    detail::fd_callback*& slot = which == fd_readable ? w.reader : w.writer;
+    if (slot) {
+        slot->active = false;
+        slot->release();
+    }
+    slot = c;
+}
+
+bool base_event_loop::fd_uninstall(int fd, unsigned which) noexcept {
+    auto it = fd_watches_.find(fd);
+    if (it == fd_watches_.end()) return false;
+    detail::fd_callback*& slot = which == fd_readable ? it->second.reader : it->second.writer;
+    if (!slot) return false;
+    slot->active = false;
+    std::exchange(slot, nullptr)->release();
+    if (!it->second.reader && !it->second.writer) fd_watches_.erase(it);
+    return true;
+}
+
+void base_event_loop::fd_uninstall_all() noexcept {
+    for (auto& [fd, w] : fd_watches_)
+        for (auto* c : {w.reader, w.writer})
+            if (c) {
+                c->active = false;
+                c->release();
+            }
+    fd_watches_.clear();
+}
+
+void base_event_loop::fd_ready(int fd, unsigned events) {
+    auto it = fd_watches_.find(fd);
+    if (it == fd_watches_.end()) return;
+    for (auto* c :
+         {(events & fd_readable) ? it->second.reader : nullptr, (events & fd_writable) ? it->second.writer : nullptr}) {
+        if (!c) continue;
+        // An ordinary handle: the callback runs with the running loop set, its exceptions
+        // go to the exception handler, after what was already queued.
+        auto run = [c = detail::intrusive_ptr<detail::fd_callback>(c)] {
+            if (c->active) c->fn();
+        };
+        auto* n = new detail::handle_node(this, std::move(run), false);
+        push_handle(n);
+    }
+}
+
+void base_event_loop::throw_not_supported(const char* method, const char* backend, const char* capability) {
+    throw not_supported_error(std::string(method) + ": the \"" + backend + "\" event loop does not support " +
+                              capability + " (its backend has no watch_fd)");
+}
+
+void threadsafe_work_guard::reset() noexcept {
+    base_event_loop* loop = std::exchange(loop_, nullptr);
+    if (!loop || !base_event_loop::alive(loop)) return;
+    // The last claim wakes the loop so that a backend waiting for other threads re-checks.
+    if (loop->threadsafe_work_.fetch_sub(1, std::memory_order_acq_rel) == 1 && !loop->is_closed())
+        loop->host_wake_threadsafe();
 }
 
 }  // namespace duet

@@ -1,3 +1,6 @@
+#include <atomic>
+#include <stdexcept>
+
 #include <duet/policies.hpp>
 
 namespace duet {
@@ -19,7 +22,7 @@ abstract_event_loop& default_event_loop_policy::get_event_loop() {
     std::lock_guard g(m_);
     auto& t = threads_[std::this_thread::get_id()];
     if (!t.loop && !t.set_called && std::this_thread::get_id() == main_thread) {
-        t.owned = detail::new_backend_event_loop();
+        t.owned = new_default_event_loop();
         t.loop = t.owned.get();
     }
     if (!t.loop) throw std::runtime_error("There is no current event loop in this thread.");
@@ -35,7 +38,26 @@ void default_event_loop_policy::set_event_loop(abstract_event_loop* loop) {
 }
 
 std::unique_ptr<abstract_event_loop> default_event_loop_policy::new_event_loop() {
-    return detail::new_backend_event_loop();
+    return new_default_event_loop();
+}
+
+namespace {
+// Constant-initialised, so a registration made while another translation unit is still
+// being initialised cannot be lost to initialisation order.
+constinit std::atomic<loop_factory> default_factory{nullptr};
+}  // namespace
+
+loop_factory set_default_loop_factory(loop_factory f) noexcept {
+    return default_factory.exchange(f, std::memory_order_acq_rel);
+}
+
+std::unique_ptr<abstract_event_loop> new_default_event_loop() {
+    loop_factory f = default_factory.load(std::memory_order_acquire);
+    if (!f)
+        throw std::runtime_error(
+            "duet: no default event loop is registered: link the target library (duet::duet in CMake), which "
+            "registers duet::event_loop, or install a policy that makes loops (set_event_loop_policy)");
+    return f();
 }
 
 abstract_event_loop_policy& get_event_loop_policy() {

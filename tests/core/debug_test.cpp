@@ -129,13 +129,16 @@ TEST(Debug, NonThreadSafeCallsFromAnotherThreadRaise) {
     std::string error;
     bool threadsafe_ok = false;
     loop.call_soon([&] {
-        std::thread([&] {
+        // The thread calls back: a virtual clock loop must wait for it.
+        // It ends in the callback, on the loop thread, so the detached thread never
+        // touches the loop after the test.
+        std::thread([&, expect = threadsafe_work_guard(loop)]() mutable {
             try {
                 loop.call_soon([] {});
             } catch (const std::runtime_error& e) {
                 error = e.what();
             }
-            loop.call_soon_threadsafe([&] {
+            loop.call_soon_threadsafe([&, g = std::move(expect)] {
                 threadsafe_ok = true;
                 loop.stop();
             });

@@ -114,6 +114,7 @@ TEST(Executor, RunCancelsNothingButShutsDownTheExecutor) {
 TYPED_TEST(ThreadBridge, RunCoroutineThreadsafe) {
     TypeParam loop;
     concurrent_future<int> result;
+    threadsafe_work_guard expect(loop);  // a bare thread calls back: a virtual loop waits for it
     std::thread other([&] {
         auto body = []() -> coro<int> {
             co_await sleep(0.001);
@@ -132,6 +133,7 @@ TYPED_TEST(ThreadBridge, RunCoroutineThreadsafeCancelAndErrors) {
     TypeParam loop;
     std::string error;
     bool cancelled = false;
+    threadsafe_work_guard expect(loop);
     std::thread other([&] {
         auto failing = []() -> coro<int> {
             throw std::runtime_error("remote failure");

@@ -370,6 +370,7 @@ TYPED_TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
     std::vector<std::vector<int>> seen(threads);
     std::atomic<int> finished{0};
     std::vector<std::thread> workers;
+    threadsafe_work_guard expect(loop);  // bare threads call back: a virtual loop waits for them
     for (int t = 0; t < threads; ++t) {
         workers.emplace_back([&, t] {
             for (int i = 0; i < per_thread; ++i) loop.call_soon_threadsafe([&, t, i] { seen[t].push_back(i); });
@@ -387,6 +388,7 @@ TYPED_TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
 TYPED_TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
     TypeParam loop;
     bool ran = false;
+    threadsafe_work_guard expect(loop);
     std::thread th([&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
         loop.call_soon_threadsafe([&] {

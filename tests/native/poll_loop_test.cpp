@@ -1,5 +1,6 @@
-// The custom poll(2) loop of examples/custom_loop: its add_reader/remove_reader extension
-// and the host duties it implements itself (blocking, waking, timers, stop).
+// The custom poll(2) loop of examples/custom_loop (basic_event_loop<poll_backend>): fd
+// watching through its backend, and the host duties the backend implements itself
+// (blocking, waking, timers, stop).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -380,9 +381,9 @@ TEST(PollLoopTimers, WaitingLoopBlocksInsteadOfSpinning) {
     poll_event_loop loop;
     std::thread([&] { loop.call_soon_threadsafe([] {}); }).join();
     loop.call_later(0.05, [&] { loop.stop(); });
-    std::size_t before = loop.blocking_polls();
+    std::size_t before = loop.backend().blocking_polls();
     loop.run_forever();
-    std::size_t polls = loop.blocking_polls() - before;
+    std::size_t polls = loop.backend().blocking_polls() - before;
     EXPECT_GE(polls, 1u);
     EXPECT_LE(polls, 5u);
 }

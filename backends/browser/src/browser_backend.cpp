@@ -6,7 +6,6 @@
 
 #include <duet/event_loop.hpp>
 #include <duet/exceptions.hpp>
-#include <duet/policies.hpp>
 
 // The JS half (js/library_duet.js).
 extern "C" {
@@ -83,8 +82,12 @@ void browser_backend::arm(double deadline) noexcept {
         duet_host_arm(host_id_, -1);
         return;
     }
+    // setTimeout takes at most 2^31-1 ms (beyond that it fires at once, and would spin):
+    // a later deadline arms the longest timeout, and the turn it fires re-arms for the rest.
     double ms = std::ceil((deadline - now()) * 1e3);
-    duet_host_arm(host_id_, ms > 0 ? ms : 0);
+    if (!(ms > 0)) ms = 0;
+    if (ms > 2147483647.0) ms = 2147483647.0;
+    duet_host_arm(host_id_, ms);
 }
 
 void browser_backend::note_fired(int fired) noexcept {
@@ -152,10 +155,6 @@ void browser_backend::close() noexcept {
     host_id_ = 0;
     soon_pending_ = false;
     armed_ = HUGE_VAL;
-}
-
-std::unique_ptr<abstract_event_loop> detail::new_backend_event_loop() {
-    return std::make_unique<event_loop>();
 }
 
 }  // namespace duet

@@ -1,11 +1,13 @@
 #include <cmath>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <system_error>
+#include <unordered_map>
 
 #include <uv.h>
 
 #include <duet/event_loop.hpp>
-#include <duet/policies.hpp>
 
 namespace duet {
 
@@ -18,6 +20,8 @@ struct uv_backend::impl {
     double armed = HUGE_VAL;
     bool idle_active = false;
     bool closed = false;
+    // One poll handle per watched fd, read and write interest merged.
+    std::unordered_map<int, uv_poll_t*> polls;
 
     explicit impl(base_event_loop& c) : core(c) {
         check(uv_loop_init(&loop), "uv_loop_init");
@@ -37,13 +41,24 @@ struct uv_backend::impl {
         self(h)->turn();
     }
     static void on_async(uv_async_t* h) { self(h)->turn(); }
+    static void on_poll(uv_poll_t* h, int status, int events) {
+        // An error (the fd was closed under us, say) is handed to both callbacks: they find
+        // out by reading or writing, as libuv recommends.
+        unsigned ready = 0;
+        if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT))) ready |= fd_readable;
+        if (status < 0 || (events & UV_WRITABLE)) ready |= fd_writable;
+        int fd = -1;
+        uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd);
+        self(h)->core.fd_ready(fd, ready);
+    }
+    static void free_poll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
     void turn() {
         auto p = core.process();
         if (core.stop_requested()) uv_stop(&loop);
         apply(p);
     }
-    void apply(base_event_loop::wake_plan p) {
+    void apply(wake_plan p) {
         if (p.ready != idle_active) {
             if (p.ready)
                 uv_idle_start(&idle, &on_idle);
@@ -58,9 +73,15 @@ struct uv_backend::impl {
             return;
         }
         uv_update_time(&loop);
+        // A huge delay (sleep(seconds::max()), call_later(1e300)) would not fit libuv's
+        // integer milliseconds: the timer is armed for at most max_timer_ms, and when it
+        // fires early the turn finds nothing due and arms it again for the rest.
         double ms = std::ceil((p.deadline - now()) * 1e3);
-        uv_timer_start(&timer, &on_timer, ms > 0 ? static_cast<std::uint64_t>(ms) : 0, 0);
+        if (!(ms > 0)) ms = 0;
+        if (ms > max_timer_ms) ms = max_timer_ms;
+        uv_timer_start(&timer, &on_timer, static_cast<std::uint64_t>(ms), 0);
     }
+    static constexpr double max_timer_ms = 1u << 30;  // about 12 days
     double now() const noexcept { return static_cast<double>(uv_hrtime()) * 1e-9; }
 };
 
@@ -73,7 +94,7 @@ double uv_backend::now() const noexcept {
     return impl_->now();
 }
 
-void uv_backend::wake(base_event_loop::wake_plan p) {
+void uv_backend::wake(wake_plan p) {
     impl_->apply(p);
 }
 
@@ -98,6 +119,8 @@ void uv_backend::close() noexcept {
     uv_close(reinterpret_cast<uv_handle_t*>(&i.idle), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&i.timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&i.async), nullptr);
+    for (auto& [fd, h] : i.polls) uv_close(reinterpret_cast<uv_handle_t*>(h), &impl::free_poll);
+    i.polls.clear();
     uv_run(&i.loop, UV_RUN_DEFAULT);
     uv_loop_close(&i.loop);
 }
@@ -106,8 +129,34 @@ uv_loop_s* uv_backend::uv_loop() noexcept {
     return &impl_->loop;
 }
 
-std::unique_ptr<abstract_event_loop> detail::new_backend_event_loop() {
-    return std::make_unique<event_loop>();
+void uv_backend::watch_fd(int fd, unsigned events) {
+    auto& i = *impl_;
+    auto it = i.polls.find(fd);
+    if (events == 0) {
+        if (it == i.polls.end()) return;
+        uv_poll_stop(it->second);
+        uv_close(reinterpret_cast<uv_handle_t*>(it->second), &impl::free_poll);
+        i.polls.erase(it);
+        return;
+    }
+    int uv_events = ((events & fd_readable) ? UV_READABLE : 0) | ((events & fd_writable) ? UV_WRITABLE : 0);
+    uv_poll_t* h;
+    bool fresh = it == i.polls.end();
+    if (fresh) {
+        h = new uv_poll_t{};
+        if (int rc = uv_poll_init(&i.loop, h, fd); rc < 0) {
+            delete h;
+            throw std::system_error(-rc, std::generic_category(), "watching fd " + std::to_string(fd));
+        }
+        h->data = &i;
+    } else {
+        h = it->second;
+    }
+    if (int rc = uv_poll_start(h, uv_events, &impl::on_poll); rc < 0) {
+        if (fresh) uv_close(reinterpret_cast<uv_handle_t*>(h), &impl::free_poll);
+        throw std::system_error(-rc, std::generic_category(), "watching fd " + std::to_string(fd));
+    }
+    if (fresh) i.polls.emplace(fd, h);
 }
 
 }  // namespace duet

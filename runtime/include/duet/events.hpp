@@ -108,6 +108,26 @@ public:
     // The loop's monotonic clock, in seconds; any time; never raises.
     virtual double time() const noexcept = 0;
 
+    // --- watching file descriptors (asyncio's add_reader & co.). A loop whose backend
+    // cannot watch fds raises not_supported_error from all four, naming the backend.
+    // Runs f(a...) as a loop callback in each iteration in which `fd` is readable (EOF and
+    // errors count); replaces an earlier reader of `fd`. Loop thread only.
+    template <class F, class... A>
+    void add_reader(int fd, F&& f, A&&... a) {
+        add_fd_callback(fd, 1, bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    // Runs f(a...) as a loop callback in each iteration in which `fd` is writable;
+    // replaces an earlier writer of `fd`. Loop thread only.
+    template <class F, class... A>
+    void add_writer(int fd, F&& f, A&&... a) {
+        add_fd_callback(fd, 2, bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    // Stops watching `fd` for reading (a callback already queued does not run); whether a
+    // reader was registered (false on a closed loop).
+    virtual bool remove_reader(int fd) = 0;
+    // Stops watching `fd` for writing, as remove_reader does for reading.
+    virtual bool remove_writer(int fd) = 0;
+
     // --- futures and tasks
     // A pending future bound to this loop; loop thread; std::runtime_error if closed.
     template <class T = void>
@@ -181,6 +201,8 @@ protected:
     virtual handle call_soon_threadsafe_cb(callback cb) = 0;
     virtual timer_handle call_at_node(double when, detail::handle_node* n) = 0;
     virtual void run_until_done(basic_future f) = 0;
+    // `which`: 1 reader, 2 writer (fd_readable / fd_writable in base_events.hpp).
+    virtual void add_fd_callback(int fd, unsigned which, callback cb) = 0;
     virtual void start_task(basic_task t) = 0;
     virtual void check_open_for(const char* what) const = 0;
 

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <duet/base_events.hpp>
 #include <duet/contextvars.hpp>
 #include <duet/events.hpp>
 
@@ -197,22 +198,28 @@ auto run_in_executor(abstract_event_loop& loop, executor* ex, F&& f, A&&... a)
     auto* box = new future<R>(fut);
     auto* lp = &loop;
     try {
-        detail::submit_to_executor(loop, ex, [box, lp, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
-            std::optional<stored> value;
-            std::exception_ptr error;
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    std::invoke(f, a...);
-                    value.emplace(true);
-                } else {
-                    value.emplace(std::invoke(f, a...));
+        // The guard tells the loop a completion will come from another thread (a virtual
+        // clock loop waits for it instead of reporting a deadlock). It moves into the
+        // completion and ends on the loop thread once that ran: the worker's copy of the
+        // job, destroyed later, no longer refers to the loop.
+        threadsafe_work_guard expect(loop);
+        detail::submit_to_executor(
+            loop, ex, [box, lp, expect, f = std::forward<F>(f), ... a = std::forward<A>(a)]() mutable {
+                std::optional<stored> value;
+                std::exception_ptr error;
+                try {
+                    if constexpr (std::is_void_v<R>) {
+                        std::invoke(f, a...);
+                        value.emplace(true);
+                    } else {
+                        value.emplace(std::invoke(f, a...));
+                    }
+                } catch (...) {
+                    error = std::current_exception();
                 }
-            } catch (...) {
-                error = std::current_exception();
-            }
-            try {
-                lp->call_soon_threadsafe(
-                    [own = std::unique_ptr<future<R>>(box), value = std::move(value), error]() mutable {
+                try {
+                    lp->call_soon_threadsafe([own = std::unique_ptr<future<R>>(box), value = std::move(value), error,
+                                              expect = std::move(expect)]() mutable {
                         future<R>& target = *own;
                         if (target.done()) return;  // cancelled meanwhile
                         if (error)
@@ -222,12 +229,12 @@ auto run_in_executor(abstract_event_loop& loop, executor* ex, F&& f, A&&... a)
                         else
                             target.set_result(std::move(*value));
                     });
-            } catch (...) {
-                // The loop closed meanwhile. Its future may only be released on its own
-                // thread, so the box is left alone (duet::run joins its executor before
-                // closing, so this does not happen there).
-            }
-        });
+                } catch (...) {
+                    // The loop closed meanwhile. Its future may only be released on its own
+                    // thread, so the box is left alone (duet::run joins its executor before
+                    // closing, so this does not happen there).
+                }
+            });
     } catch (...) {
         delete box;
         throw;
@@ -297,9 +304,10 @@ future<T> wrap_future(concurrent_future<T> cf, abstract_event_loop& loop) {
     auto fut = loop.create_future<T>();
     auto* box = new future<T>(fut);  // see run_in_executor: only the loop thread owns it
     auto* lp = &loop;
-    cf.add_done_callback([cf, box, lp]() mutable {
+    threadsafe_work_guard expect(loop);  // as in run_in_executor
+    cf.add_done_callback([cf, box, lp, expect]() mutable {
         try {
-            lp->call_soon_threadsafe([cf, own = std::unique_ptr<future<T>>(box)]() mutable {
+            lp->call_soon_threadsafe([cf, own = std::unique_ptr<future<T>>(box), expect = std::move(expect)]() mutable {
                 future<T>& target = *own;
                 if (target.done()) return;
                 if (cf.cancelled()) {

@@ -22,7 +22,7 @@ public:
     // Child-watcher accessors join this interface with subprocesses (native).
 };
 
-// One loop per thread, of the build's backend. In the main thread get_event_loop()
+// One loop per thread, made by new_default_event_loop() (the target's backend). In the main thread get_event_loop()
 // creates (and owns) a loop if none was set; elsewhere it is std::runtime_error.
 class default_event_loop_policy : public abstract_event_loop_policy {
 public:
@@ -49,9 +49,14 @@ void set_event_loop_policy(std::unique_ptr<abstract_event_loop_policy> p);
 abstract_event_loop& get_event_loop();
 void set_event_loop(abstract_event_loop* loop);
 
-namespace detail {
-// A loop of the build's backend; defined by the backend library.
-std::unique_ptr<abstract_event_loop> new_backend_event_loop();
-}  // namespace detail
+// What makes the target's default loop (duet::event_loop). The target library users link
+// (duet::duet: native/ or wasm/) registers it when the program starts, as asyncio's
+// unix_events.py supplies the default loop class; the runtime itself knows no backend.
+using loop_factory = std::unique_ptr<abstract_event_loop> (*)();
+// Replaces the registered factory (null unregisters); returns the previous one.
+loop_factory set_default_loop_factory(loop_factory f) noexcept;
+// A loop from the registered factory; std::runtime_error if none is registered (the
+// program links only duet's runtime: link duet::duet, or install a policy of your own).
+std::unique_ptr<abstract_event_loop> new_default_event_loop();
 
 }  // namespace duet

@@ -1,5 +1,7 @@
 // A loop whose clock only moves when nothing is ready: it then jumps straight to the next
-// deadline. Timeouts in tests become exact and instant.
+// deadline. Timeouts in tests become exact and instant. When nothing is ready, no timer is
+// pending and no other thread is expected to call back (see threadsafe_work_guard), the
+// loop is deadlocked: run_forever raises std::runtime_error saying so, on every target.
 #pragma once
 
 #include <condition_variable>
@@ -15,7 +17,7 @@ public:
     explicit virtual_clock_backend(base_event_loop& loop) noexcept : loop_(loop) {}
 
     double now() const noexcept { return now_; }
-    void wake(base_event_loop::wake_plan) noexcept {}
+    void wake(wake_plan) noexcept {}
     void run();
     void wake_threadsafe() noexcept {
         std::lock_guard g(m_);

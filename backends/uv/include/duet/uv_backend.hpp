@@ -1,5 +1,6 @@
 // The native backend: the loop core driven by libuv. One idle handle while work is ready,
-// one uv_timer_t for the whole timer heap, one uv_async_t for call_soon_threadsafe.
+// one uv_timer_t for the whole timer heap, one uv_async_t for call_soon_threadsafe, one
+// uv_poll_t per watched file descriptor (add_reader/add_writer).
 #pragma once
 
 #include <memory>
@@ -19,10 +20,12 @@ public:
     uv_backend& operator=(const uv_backend&) = delete;
 
     double now() const noexcept;
-    void wake(base_event_loop::wake_plan p);
+    void wake(wake_plan p);
     void run();
     void wake_threadsafe() noexcept;
     void close() noexcept;
+    // Watches `fd` for fd_readable/fd_writable (0: stops). libuv makes the fd non-blocking.
+    void watch_fd(int fd, unsigned events);
     // The libuv loop, for native I/O built on this backend.
     uv_loop_s* uv_loop() noexcept;
 
