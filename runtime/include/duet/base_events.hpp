@@ -92,8 +92,6 @@ class basic_event_loop;
 class base_event_loop : public abstract_event_loop {
 public:
     using wake_plan = duet::wake_plan;  // the name backends have always used
-    // An open loop, not running (debug mode if DUET_DEBUG=1); any thread.
-    base_event_loop();
     // Releases what is still pending if close() was not called; never while running. (A most-derived loop
     // closes itself first, while its hooks still exist.)
     ~base_event_loop() override;
@@ -218,6 +216,7 @@ private:
     template <loop_backend B>
     friend class basic_event_loop;
     friend class threadsafe_work_guard;
+    // An open loop, not running (debug mode if DUET_DEBUG=1); only basic_event_loop<B> makes one.
     base_event_loop();
 
     // ---- the host hooks, implemented by basic_event_loop<B> with its backend
