@@ -73,8 +73,8 @@ void base_event_loop::check_thread(const char* what) const {
                                  what + " from another thread; use call_soon_threadsafe)");
 }
 
-void base_event_loop::run_batch_debug(std::size_t n) {
-    for (; n > 0; --n) {
+void base_event_loop::run_batch_debug() {
+    while (ready_.in_batch()) {
         detail::ready_entry e = ready_.pop();
         std::string name;
         if (e.fn == &handle_thunk) {
@@ -104,6 +104,10 @@ base_event_loop::~base_event_loop() {
         closed_ = true;
         release_pending();
     }
+    // Tasks still registered (third-party ones, tasks kept alive elsewhere) leave the
+    // registry that is going away.
+    detail::for_each_registered(
+        *this, [](abstract_task& t, void*) { detail::unlink_any(t); }, nullptr);
     std::lock_guard g(alive_mutex());
     alive_set().erase(this);
     if (last_alive_.load(std::memory_order_relaxed) == this) last_alive_.store(nullptr, std::memory_order_relaxed);
@@ -114,6 +118,12 @@ bool base_event_loop::alive_lookup(const base_event_loop* loop) noexcept {
     if (alive_set().count(loop) == 0) return false;
     last_alive_.store(loop, std::memory_order_release);
     return true;
+}
+
+void abstract_event_loop::check_can_run() const {
+    if (is_closed()) throw std::runtime_error("Event loop is closed");
+    if (is_running()) throw std::runtime_error("This event loop is already running");
+    if (running_loop()) throw std::runtime_error("Cannot run the event loop while another loop is running");
 }
 
 void base_event_loop::check_open() const {
@@ -131,12 +141,17 @@ void base_event_loop::run_forever_setup() {
     running_ = true;
     thread_id_ = std::this_thread::get_id();
     detail::running_base_loop = this;
+    base_exception_ = nullptr;
 }
 
 base_event_loop::wake_plan base_event_loop::run_once() {
     if (!running_ || detail::running_base_loop != this)
         throw std::runtime_error("run_once: the loop is not set up on this thread (call run_forever_setup() first)");
-    return process();
+    wake_plan p = process();
+    // A base-tier exception leaves through the turn that raised it (the loop has stopped).
+    if (base_exception_) [[unlikely]]
+        std::rethrow_exception(std::exchange(base_exception_, nullptr));
+    return p;
 }
 
 void base_event_loop::run_forever_cleanup() noexcept {
@@ -155,6 +170,27 @@ void base_event_loop::run_forever() {
         throw;
     }
     run_forever_cleanup();
+    // A base-tier exception stopped the run: it leaves from here, with no stop left over.
+    if (base_exception_) std::rethrow_exception(std::exchange(base_exception_, nullptr));
+}
+
+void base_event_loop::raise_base_exception(std::exception_ptr e) noexcept {
+    if (!base_exception_) base_exception_ = std::move(e);
+    stopping_ = true;
+    ready_.end_batch_here();
+}
+
+bool detail::is_base_tier(const std::exception_ptr& e) noexcept {
+    if (!e) return false;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception&) {
+        return false;
+    } catch (const cancelled_error&) {
+        return false;
+    } catch (...) {
+        return true;
+    }
 }
 
 void base_event_loop::stop() {
@@ -178,6 +214,14 @@ base_event_loop::wake_plan base_event_loop::hosted_process() {
     if (stopping_) {
         running_ = false;
         stopping_ = false;
+    }
+    if (base_exception_) [[unlikely]] {
+        // A hosted turn has no caller to leave through (the host is JS): the loop has
+        // stopped; the handler hears of it.
+        exception_context ctx;
+        ctx.message = "base-tier exception in a hosted loop turn; the loop stopped";
+        ctx.exception = std::exchange(base_exception_, nullptr);
+        call_exception_handler(ctx);
     }
     return p;
 }
@@ -219,10 +263,12 @@ base_event_loop::wake_plan base_event_loop::process() {
             // with a single caller, whatever its size. Inlined, this debug path (type names,
             // demangling) doubles process(), which V8 then takes far longer to optimise: tens
             // of ms at the start of every wasm program, on one core.
-            static void (base_event_loop::*const volatile debug_batch)(std::size_t) = &base_event_loop::run_batch_debug;
-            (this->*debug_batch)(ready_.size());
+            static void (base_event_loop::*const volatile debug_batch)() = &base_event_loop::run_batch_debug;
+            ready_.begin_batch();
+            (this->*debug_batch)();
         } else {
-            for (std::size_t n = ready_.size(); n > 0; --n) {
+            ready_.begin_batch();
+            while (ready_.in_batch()) {
                 detail::ready_entry e = ready_.pop();
                 e.fn(e.arg, true);
             }
@@ -274,6 +320,10 @@ handle base_event_loop::call_soon_node(detail::handle_node* n) {
     }
     n->loop_ = this;
     n->refs_ = 2;  // the returned handle and the queue
+    // What call_soon_threadsafe queued before this call (the other thread was joined,
+    // say) goes first. An acquire load: a plain load on x86.
+    if (ts_pending_.load(std::memory_order_acquire)) [[unlikely]]
+        drain_threadsafe();
     push_ready(&handle_thunk, n);
     return handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
 }
@@ -314,7 +364,12 @@ void base_event_loop::run_until_done(basic_future f) {
     if (!f) throw std::invalid_argument("run_until_complete: null future");
     if (&f.get_loop() != this)
         throw std::invalid_argument("run_until_complete: the future belongs to a different loop");
-    auto id = f.add_done_callback([](basic_future& done) { done.get_loop().stop(); });
+    auto id = f.add_done_callback([](basic_future& done) {
+        // A base-tier exception already ended the run (and left through run_forever):
+        // stopping now would stop the next run instead (asyncio's issue #22429).
+        if (!done.cancelled() && detail::is_base_tier(done.exception())) return;
+        done.get_loop().stop();
+    });
     try {
         run_forever();
     } catch (...) {
@@ -332,7 +387,16 @@ void base_event_loop::start_task(basic_task t) {
     tc->loop_owned_ = true;
     tc->add_ref();  // the loop keeps every task alive until it ends
     task_start mode = task_start::soon;
-    if (task_factory_) mode = task_factory_(*this, t);
+    if (task_factory_) {
+        try {
+            mode = task_factory_(*this, t);
+        } catch (...) {
+            // As asyncio, where the factory makes the task: create_task fails and leaves
+            // nothing behind (no registry entry, no report, no coroutine frame).
+            tc->discard_unstarted();
+            throw;
+        }
+    }
     tc->add_ref();  // for the scheduled step
     // As asyncio: an eager start needs a running loop; otherwise the first step is queued.
     if (mode == task_start::eager && running_)
@@ -341,38 +405,68 @@ void base_event_loop::start_task(basic_task t) {
         push_ready(&detail::task_core::wakeup_thunk, tc);
 }
 
-void base_event_loop::default_exception_handler(const exception_context& ctx) {
+namespace {
+std::string describe_context(const exception_context& ctx) {
     std::string text = ctx.message.empty() ? "Unhandled exception in event loop" : ctx.message;
     if (ctx.task) text += "\ntask: " + ctx.task->get_name();
     if (ctx.exception) text += "\nexception: " + describe(ctx.exception);
-    std::fprintf(stderr, "duet: %s\n", text.c_str());
+    if (ctx.context) text += "\ncontext: " + describe_context(*ctx.context);
+    return text;
+}
+
+// The last resort, called inside a catch block: stderr, and nothing may escape.
+void report_handler_failure(const char* what) noexcept {
+    try {
+        std::fprintf(stderr, "duet: %s: %s\n", what, describe(std::current_exception()).c_str());
+    } catch (...) {
+        std::fprintf(stderr, "duet: %s\n", what);
+    }
+}
+}  // namespace
+
+void base_event_loop::default_exception_handler(const exception_context& ctx) {
+    std::fprintf(stderr, "duet: %s\n", describe_context(ctx).c_str());
 }
 
 void base_event_loop::call_exception_handler(const exception_context& ctx) noexcept {
-    try {
-        if (!exception_handler_) {
-            default_exception_handler(ctx);
-            return;
-        }
+    // As asyncio: a failing custom handler is reported once to the default handler, with
+    // the context it was given; a failing default handler is reported on stderr. The
+    // loop goes on either way.
+    if (!exception_handler_) {
         try {
-            exception_handler_(*this, ctx);
-        } catch (...) {
-            exception_context again;
-            again.message = "Unhandled error in exception handler";
-            again.exception = std::current_exception();
-            default_exception_handler(again);
             default_exception_handler(ctx);
+        } catch (...) {
+            report_handler_failure("Exception in default exception handler");
         }
+        return;
+    }
+    try {
+        exception_handler_(*this, ctx);
     } catch (...) {
-        std::fputs("duet: exception handler failed\n", stderr);
+        try {
+            exception_context failed;
+            failed.message = "Unhandled error in exception handler";
+            failed.exception = std::current_exception();
+            failed.context = std::make_shared<const exception_context>(ctx);
+            default_exception_handler(failed);
+        } catch (...) {
+            report_handler_failure(
+                "Exception in default exception handler while handling an unexpected error in custom exception "
+                "handler");
+        }
     }
 }
 
 void base_event_loop::release_pending() noexcept {
     drop_queued();
     std::vector<detail::task_core*> owned;
-    for (auto* t = tasks_head_; t; t = t->reg_next_)
-        if (t->loop_owned_) owned.push_back(t);
+    detail::for_each_registered(
+        *this,
+        [](abstract_task& t, void* v) {
+            auto* tc = detail::duet_core_of(t);
+            if (tc && tc->loop_owned_) static_cast<std::vector<detail::task_core*>*>(v)->push_back(tc);
+        },
+        &owned);
     for (auto* t : owned) {
         t->abandon();
         t->loop_owned_ = false;

@@ -25,12 +25,21 @@ void handle_node::run() {
         fn_.reset();
     } catch (...) {
         fn_.reset();
-        exception_context ctx;
-        ctx.message = "Exception in callback";
-        ctx.exception = std::current_exception();
-        ctx.handle = duet::handle(intrusive_ptr<handle_node>(this));
-        loop_->call_exception_handler(ctx);
+        failed(std::current_exception());
     }
+}
+
+// Out of line, so that run() stays as small as the common case needs.
+void handle_node::failed(std::exception_ptr e) noexcept {
+    if (is_base_tier(e)) [[unlikely]] {
+        loop_->raise_base_exception(std::move(e));
+        return;
+    }
+    exception_context ctx;
+    ctx.message = "Exception in callback";
+    ctx.exception = std::move(e);
+    ctx.handle = duet::handle(intrusive_ptr<handle_node>(this));
+    loop_->call_exception_handler(ctx);
 }
 
 }  // namespace duet::detail

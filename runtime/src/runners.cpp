@@ -37,7 +37,10 @@ void runner::close() {
     closed_ = true;
     auto& loop = *loop_;
     if (!loop.is_closed()) {
-        auto left = all_tasks(loop);
+        // duet's own tasks: a third-party task cannot be cancelled or awaited from here.
+        std::vector<basic_task> left;
+        for (auto& t : all_tasks(loop))
+            if (t.is_duet_task()) left.push_back(t);
         if (!left.empty()) {
             for (auto& t : left) t.cancel();
             try {

@@ -14,8 +14,8 @@ task_group::~task_group() {
 void task_group::enter() {
     if (entered_) throw std::runtime_error("TaskGroup has already been entered");
     abstract_event_loop* loop = running_loop();
-    std::optional<basic_task> t = loop ? current_task(*loop) : std::nullopt;
-    if (!t) throw std::runtime_error("TaskGroup cannot determine the parent task");
+    std::optional<task_ref> t = loop ? current_task(*loop) : std::nullopt;
+    if (!t || !t->is_duet_task()) throw std::runtime_error("TaskGroup cannot determine the parent task");
     loop_ = &loop->base();
     parent_ = std::move(*t);
     entered_ = true;

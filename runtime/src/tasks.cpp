@@ -25,24 +25,33 @@ bool is_cancellation(const std::exception_ptr& e, std::string& msg) noexcept {
 }
 }  // namespace
 
+struct task_registry {
+    static void link(base_event_loop& loop, abstract_task& t) noexcept {
+        if (!t.linked()) t.link_after(loop.tasks_);
+    }
+    static void unlink(abstract_task& t) noexcept { t.unlink(); }
+    static abstract_task& from(task_link* l) noexcept { return static_cast<abstract_task&>(*l); }
+    static task_core* core_of(abstract_task& t) noexcept { return t.duet_task_core(); }
+};
+
 void link_task(base_event_loop& loop, task_core* t) noexcept {
-    t->reg_prev_ = nullptr;
-    t->reg_next_ = loop.tasks_head_;
-    if (loop.tasks_head_) loop.tasks_head_->reg_prev_ = t;
-    loop.tasks_head_ = t;
-    t->registered_ = true;
-    ++loop.task_count_;
+    task_registry::link(loop, *t);
 }
-void unlink_task(base_event_loop& loop, task_core* t) noexcept {
-    if (!t->registered_) return;
-    if (t->reg_prev_)
-        t->reg_prev_->reg_next_ = t->reg_next_;
-    else
-        loop.tasks_head_ = t->reg_next_;
-    if (t->reg_next_) t->reg_next_->reg_prev_ = t->reg_prev_;
-    t->reg_prev_ = t->reg_next_ = nullptr;
-    t->registered_ = false;
-    --loop.task_count_;
+void unlink_task(base_event_loop&, task_core* t) noexcept {
+    task_registry::unlink(*t);
+}
+void for_each_registered(base_event_loop& loop, void (*fn)(abstract_task&, void*), void* arg) {
+    for (task_link* l = loop.tasks_.next; l != &loop.tasks_;) {
+        task_link* next = l->next;  // fn may unlink l
+        fn(task_registry::from(l), arg);
+        l = next;
+    }
+}
+void unlink_any(abstract_task& t) noexcept {
+    task_registry::unlink(t);
+}
+task_core* duet_core_of(abstract_task& t) noexcept {
+    return task_registry::core_of(t);
 }
 
 static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task costs: keep it in 128 bytes");
@@ -50,11 +59,15 @@ static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
     : future_core(loop, true), root_(root), resume_(root), id_(++task_counter) {}
 
+abstract_event_loop& task_core::get_loop() const noexcept {
+    return *loop_;
+}
+
 task_core::~task_core() {
     if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
-    if (fut_waiter_) fut_waiter_->remove_waiter(this);
+    leave_fut_waiter();
     // A direct waiter lives in the frame: destroying the frame unlinks it.
-    direct_waiter_ = nullptr;
+    waiter_ = 0;
     if (root_) root_.destroy();
 }
 
@@ -77,17 +90,18 @@ bool task_core::cancel(std::string msg) {
     log_exception_ = false;
     if (done()) return false;
     ++num_cancels_requested_;
-    if (fut_waiter_ && fut_waiter_->cancel(msg)) return true;
+    if (future_core* f = fut_waiter(); f && f->cancel(msg)) return true;
     must_cancel_ = true;
     if (!msg.empty() || cold_) cold().pending_cancel = std::move(msg);
     // Suspended on a direct waiter: stop waiting and wake up to throw the cancellation
     // (what cancelling the awaited future does for a future waiter).
-    if (direct_waiter_) interrupt_direct_wait();
+    if (direct_waiter()) interrupt_direct_wait();
     return true;
 }
 
 void task_core::interrupt_direct_wait() noexcept {
-    direct_wait* w = std::exchange(direct_waiter_, nullptr);
+    direct_wait* w = direct_waiter();
+    waiter_ = 0;
     w->on_cancel(w);
     wake_soon();
 }
@@ -108,16 +122,16 @@ void task_core::wakeup_thunk(void* self, bool run) noexcept {
 }
 
 void task_core::step() noexcept {
-    if (done() || !root_) return;
+    if (done() || !root_) [[unlikely]] {
+        step_after_done();
+        return;
+    }
     base_event_loop& lp = *loop_;
     if (must_cancel_) {
         must_cancel_ = false;
         inject_cancel_ = true;
     }
-    if (fut_waiter_) {
-        fut_waiter_->remove_waiter(this);
-        fut_waiter_.reset();
-    }
+    leave_fut_waiter();
     // No direct waiter is left here: wake_direct() and interrupt_direct_wait() clear it
     // before they schedule this step, and nothing else wakes a task parked on one.
     intrusive_ptr<future_core> keep(this);
@@ -138,22 +152,48 @@ void task_core::step() noexcept {
             return;
         }
     }
-    task_core* prev = lp.current_task_;
+    task_core* outer = lp.current_task_;
     lp.current_task_ = this;
     {
         context_scope in_task_context(&ctx_);
         resume_trampoline(resume_);
     }
-    lp.current_task_ = prev;
+    lp.current_task_ = outer;
     if (root_.done()) {
         finish_from_root();
         return;
     }
-    if (must_cancel_ && fut_waiter_) {
-        if (fut_waiter_->cancel(cold_ ? cold_->pending_cancel : std::string())) must_cancel_ = false;
+    if (must_cancel_ && fut_waiter()) {
+        if (fut_waiter()->cancel(cold_ ? cold_->pending_cancel : std::string())) must_cancel_ = false;
     }
     // Cancelled while it ran, now suspended on a direct waiter: wake it to throw.
-    if (must_cancel_ && direct_waiter_) interrupt_direct_wait();
+    if (must_cancel_ && direct_waiter()) interrupt_direct_wait();
+}
+
+void task_core::step_after_done() noexcept {
+    if (!root_) return;
+    // Completed through the future while its coroutine still waited to run (asyncio's
+    // Future.set_result(task, ...)): the step cannot run; say so once, let the coroutine go.
+    intrusive_ptr<future_core> keep(this);
+    exception_context ctx;
+    ctx.message = "Exception in callback Task step";
+    ctx.exception = std::make_exception_ptr(invalid_state_error("step(): already done: Task " + name()));
+    ctx.task = basic_task(keep);
+    abandon();
+    if (loop_owned_) {
+        loop_owned_ = false;
+        release();
+    }
+    loop_->call_exception_handler(ctx);
+}
+
+void task_core::discard_unstarted() noexcept {
+    abandon();
+    reported_ = true;  // never "destroyed but pending": it never existed for anyone
+    if (loop_owned_) {
+        loop_owned_ = false;
+        release();
+    }
 }
 
 void task_core::finish_from_root() noexcept {
@@ -172,6 +212,10 @@ void task_core::finish_from_root() noexcept {
     } else if (is_cancellation(ex, msg)) {
         cancel_self(std::move(msg));
     } else {
+        // The task records a base-tier exception as its own (done, not cancelled) and
+        // the run ends with it, as asyncio's __step re-raises SystemExit.
+        if (is_base_tier(ex)) [[unlikely]]
+            loop_->raise_base_exception(ex);
         exception_ = std::move(ex);
         state_ = status::finished;
         log_exception_ = true;
@@ -187,7 +231,8 @@ void task_core::suspend_on(future_core& f, co::coroutine_handle<> h) {
     if (&f == this) throw std::runtime_error("Task cannot await on itself: " + name());
     if (&f.loop() != loop_) throw std::runtime_error("Task " + name() + " got Future attached to a different loop");
     resume_ = h;
-    fut_waiter_ = intrusive_ptr<future_core>(&f);
+    f.add_ref();
+    waiter_ = reinterpret_cast<std::uintptr_t>(&f);
     f.add_waiter(this);
 }
 
@@ -198,12 +243,12 @@ void task_core::suspend_yield(co::coroutine_handle<> h) {
 
 void task_core::suspend_direct(direct_wait* w, co::coroutine_handle<> h) {
     resume_ = h;
-    direct_waiter_ = w;
+    waiter_ = reinterpret_cast<std::uintptr_t>(w) | 1;
 }
 
 void task_core::wake_direct(direct_wait* w) noexcept {
-    if (direct_waiter_ != w) return;
-    direct_waiter_ = nullptr;
+    if (direct_waiter() != w) return;
+    waiter_ = 0;
     wake_soon();
 }
 
@@ -215,11 +260,8 @@ void task_core::throw_if_cancel_injected() {
 }
 
 void task_core::abandon() noexcept {
-    if (fut_waiter_) {
-        fut_waiter_->remove_waiter(this);
-        fut_waiter_.reset();
-    }
-    direct_waiter_ = nullptr;  // unlinked when the frame goes, below
+    leave_fut_waiter();
+    waiter_ = 0;  // a direct waiter is unlinked when the frame goes, below
     unlink_task(*loop_, this);
     // Its loop is closing: the coroutine can never resume, so its locals go now.
     if (root_) std::exchange(root_, nullptr).destroy();
@@ -291,58 +333,79 @@ void throw_if_cancel_injected(task_core* t) {
 
 }  // namespace detail
 
-namespace {
-detail::task_core* as_task(const basic_task& t) {
-    if (!t) throw std::invalid_argument("null task");
-    return static_cast<detail::task_core*>(t.core());
+task_ref::task_ref(basic_task t) noexcept
+    : basic_task(std::move(t)), t_(core_ ? static_cast<detail::task_core*>(core_.get()) : nullptr) {}
+
+task_ref::task_ref(abstract_task& t) noexcept : t_(&t) {
+    if (auto* tc = detail::duet_core_of(t)) core_ = detail::intrusive_ptr<detail::future_core>(tc);
 }
-basic_task make_ref(detail::task_core* t) {
-    return basic_task(detail::intrusive_ptr<detail::future_core>(t));
+
+bool task_ref::cancel(std::string msg) {
+    if (!is_duet_task())
+        throw std::invalid_argument("cancel: " + (t_ ? t_->get_name() : std::string("null task")) +
+                                    " is not a duet task");
+    return basic_task::cancel(std::move(msg));
+}
+
+namespace {
+abstract_task& as_task(const task_ref& t) {
+    if (!t) throw std::invalid_argument("null task");
+    return *t.get();
 }
 }  // namespace
 
-std::optional<basic_task> current_task() {
+std::optional<task_ref> current_task() {
     return current_task(get_running_loop());
 }
-std::optional<basic_task> current_task(abstract_event_loop& loop) {
-    if (auto* t = loop.base().current_task_) return make_ref(t);
+std::optional<task_ref> current_task(abstract_event_loop& loop) {
+    auto& b = loop.base();
+    if (auto* t = b.current_task_) return task_ref(*t);
+    if (auto* t = b.entered_task_) return task_ref(*t);
     return std::nullopt;
 }
-std::vector<basic_task> all_tasks() {
+std::vector<task_ref> all_tasks() {
     return all_tasks(get_running_loop());
 }
-std::vector<basic_task> all_tasks(abstract_event_loop& loop) {
-    std::vector<basic_task> out;
-    auto& b = loop.base();
-    out.reserve(b.task_count_);
-    for (auto* t = b.tasks_head_; t; t = t->reg_next_)
-        if (!t->done()) out.push_back(make_ref(t));
+std::vector<task_ref> all_tasks(abstract_event_loop& loop) {
+    std::vector<task_ref> out;
+    detail::for_each_registered(
+        loop.base(),
+        [](abstract_task& t, void* v) {
+            if (!t.done()) static_cast<std::vector<task_ref>*>(v)->emplace_back(t);
+        },
+        &out);
     return out;
 }
 
-void register_task(basic_task t) {
-    auto* tc = as_task(t);
-    if (!tc->registered_) detail::link_task(tc->loop(), tc);
+void register_task(task_ref t) {
+    auto& at = as_task(t);
+    detail::task_registry::link(at.get_loop().base(), at);
 }
-void unregister_task(basic_task t) {
-    auto* tc = as_task(t);
-    detail::unlink_task(tc->loop(), tc);
+void unregister_task(task_ref t) {
+    detail::task_registry::unlink(as_task(t));
 }
-void enter_task(abstract_event_loop& loop, basic_task t) {
-    auto* tc = as_task(t);
+void enter_task(abstract_event_loop& loop, task_ref t) {
+    auto& at = as_task(t);
     auto& b = loop.base();
-    if (b.current_task_)
-        throw std::runtime_error("Cannot enter into task " + tc->name() + " while another task " +
-                                 b.current_task_->name() + " is being executed.");
-    b.current_task_ = tc;
+    abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;
+    if (cur)
+        throw std::runtime_error("Cannot enter into task " + at.get_name() + " while another task " + cur->get_name() +
+                                 " is being executed.");
+    // duet's own tasks go where awaits look for them; the others only answer current_task.
+    if (auto* tc = detail::duet_core_of(at))
+        b.current_task_ = tc;
+    else
+        b.entered_task_ = &at;
 }
-void leave_task(abstract_event_loop& loop, basic_task t) {
-    auto* tc = as_task(t);
+void leave_task(abstract_event_loop& loop, task_ref t) {
+    auto& at = as_task(t);
     auto& b = loop.base();
-    if (b.current_task_ != tc)
-        throw std::runtime_error("Leaving task " + tc->name() + " does not match the current task " +
-                                 (b.current_task_ ? b.current_task_->name() : std::string("None")) + ".");
+    abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;
+    if (cur != &at)
+        throw std::runtime_error("Leaving task " + at.get_name() + " does not match the current task " +
+                                 (cur ? cur->get_name() : std::string("None")) + ".");
     b.current_task_ = nullptr;
+    b.entered_task_ = nullptr;
 }
 
 // sleep(d): d <= 0 is asyncio's bare yield; otherwise a timer wakes the task itself, with

@@ -50,8 +50,8 @@ void timeout_scope::check_movable() const {
 void timeout_scope::enter() {
     if (state_ != state::created) throw std::runtime_error("Timeout has already been entered");
     abstract_event_loop* loop = running_loop();
-    std::optional<basic_task> t = loop ? current_task(*loop) : std::nullopt;
-    if (!t) throw std::runtime_error("Timeout should be used inside a task");
+    std::optional<task_ref> t = loop ? current_task(*loop) : std::nullopt;
+    if (!t || !t->is_duet_task()) throw std::runtime_error("Timeout should be used inside a task");
     state_ = state::entered;
     task_ = std::move(*t);
     cancelling_ = task_.cancelling();

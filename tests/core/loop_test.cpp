@@ -160,7 +160,7 @@ TYPED_TEST(Loop, ClosedLoopRejectsWorkAndCloseTwiceIsFine) {
     EXPECT_THROW(loop.call_later(1.0, [] {}), std::runtime_error);
     EXPECT_THROW(loop.call_soon_threadsafe([] {}), std::runtime_error);
     EXPECT_THROW(loop.run_forever(), std::runtime_error);
-    EXPECT_THROW(loop.template create_future<int>(), std::runtime_error);
+    EXPECT_NO_THROW(loop.template create_future<int>()) << "asyncio allows it";
     EXPECT_THROW(loop.run_until_complete(sleep(0)), std::runtime_error);
 }
 

@@ -35,6 +35,14 @@ namespace detail {
 inline thread_local base_event_loop* running_base_loop = nullptr;
 void link_task(base_event_loop& loop, task_core* t) noexcept;
 void unlink_task(base_event_loop& loop, task_core* t) noexcept;
+// Calls fn on each task in the loop's registry (fn may unregister it).
+void for_each_registered(base_event_loop& loop, void (*fn)(abstract_task&, void*), void* arg);
+// The duet task behind an abstract_task, or null for a third-party one.
+task_core* duet_core_of(abstract_task& t) noexcept;
+// duet's spelling of BaseException (see exceptions.hpp): neither a std::exception nor a
+// cancelled_error. Such an exception, raised in a callback or a task, leaves the run.
+bool is_base_tier(const std::exception_ptr& e) noexcept;
+void unlink_any(abstract_task& t) noexcept;
 struct fd_callback;
 }  // namespace detail
 
@@ -191,9 +199,13 @@ public:
     void push_handle(detail::handle_node* n);  // adopts the caller's reference
     // Counts a cancelled timer towards the heap's compaction; loop thread.
     void note_timer_cancelled() noexcept { timers_.note_cancelled(); }
-    detail::task_core* current_task_ = nullptr;
-    detail::task_core* tasks_head_ = nullptr;
-    std::size_t task_count_ = 0;
+    // A base-tier exception escaped a callback or a task step: the loop stops right after
+    // the entry that raised it (the rest of the ready queue stays queued) and run_forever
+    // rethrows it.
+    void raise_base_exception(std::exception_ptr e) noexcept;
+    detail::task_core* current_task_ = nullptr;  // the duet task being stepped
+    abstract_task* entered_task_ = nullptr;      // a third-party task between enter/leave_task
+    detail::task_link tasks_{&tasks_, &tasks_};  // the registry's sentinel
     // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.
     static bool alive(const base_event_loop* loop) noexcept {
         // Repeated checks of one loop (a JS promise settling a future on every await) are
@@ -252,7 +264,7 @@ private:
     static inline std::atomic<const base_event_loop*> last_alive_{nullptr};
 
     bool drain_threadsafe();
-    void run_batch_debug(std::size_t n);
+    void run_batch_debug();
     void check_thread(const char* what) const;
     void run_due_timers(double now);
     void release_pending() noexcept;
@@ -275,6 +287,7 @@ private:
     std::mutex ts_mutex_;
     std::vector<detail::handle_node*> ts_queue_;
     std::atomic<bool> ts_pending_{false};
+    std::exception_ptr base_exception_;  // see raise_base_exception
     std::atomic<int> threadsafe_work_{0};
 
     std::unordered_map<int, fd_watch> fd_watches_;

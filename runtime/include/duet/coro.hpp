@@ -165,7 +165,14 @@ struct coro_promise_base {
     requires std::is_base_of_v<basic_future, std::remove_cvref_t<F>>
     auto await_transform(F&& f) {
         using T = typename std::remove_cvref_t<F>::value_type;
-        return future_awaiter<T>(future<T>(f));
+        if constexpr (std::is_convertible_v<F&&, future<T>>) {
+            return future_awaiter<T>(future<T>(f));
+        } else {
+            // An untyped task (basic_task, what current_task() and all_tasks() return):
+            // waits for it and rethrows its exception or cancellation.
+            if (!f.core()) throw std::invalid_argument("co_await: not a duet task (null, or a third-party task)");
+            return future_awaiter<void>(future<void>(intrusive_ptr<future_core>(f.core()), nullptr));
+        }
     }
     // A frameless awaitable: its awaiter, made in the awaiting frame.
     template <lazy_awaitable A>

@@ -24,8 +24,10 @@ struct exception_context {
     std::string message;
     std::exception_ptr exception;
     std::optional<duet::basic_future> future;
-    std::optional<duet::basic_task> task;
+    std::optional<duet::task_ref> task;
     std::optional<duet::handle> handle;
+    // "Unhandled error in exception handler": the context the failing handler was given.
+    std::shared_ptr<const exception_context> context = nullptr;
 };
 
 using exception_handler = std::function<void(abstract_event_loop&, const exception_context&)>;
@@ -57,9 +59,11 @@ public:
         else
             return f.take_result();
     }
-    // Wraps the coroutine in a task and runs until it is done; raises as create_task and run_until_complete(f).
+    // Wraps the coroutine in a task and runs until it is done; raises as run_until_complete(f). A loop that
+    // cannot run (closed, running) refuses before making the task: the coroutine never starts.
     template <class T>
     T run_until_complete(coro<T> c) {
+        check_can_run();
         return run_until_complete(future<T>(create_task(std::move(c))));
     }
     // A frameless awaitable (sleep, event::wait) as the coroutine it stands for.
@@ -129,10 +133,10 @@ public:
     virtual bool remove_writer(int fd) = 0;
 
     // --- futures and tasks
-    // A pending future bound to this loop; loop thread; std::runtime_error if closed.
+    // A pending future bound to this loop; loop thread; never raises. Allowed on a closed loop, as in asyncio
+    // (the future just never completes by it).
     template <class T = void>
     future<T> create_future() {
-        check_open_for("create_future");
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
@@ -205,6 +209,8 @@ protected:
     virtual void add_fd_callback(int fd, unsigned which, callback cb) = 0;
     virtual void start_task(basic_task t) = 0;
     virtual void check_open_for(const char* what) const = 0;
+    // std::runtime_error, as run_forever would raise it, if the loop cannot run now.
+    void check_can_run() const;
 
 private:
     template <class T>

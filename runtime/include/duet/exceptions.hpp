@@ -10,6 +10,14 @@ namespace duet {
 // Raised into a coroutine when its task is cancelled. Deliberately NOT derived from
 // std::exception: `catch (const std::exception&)` must not swallow a cancellation, just
 // as Python's CancelledError is not an Exception.
+//
+// duet's exception tiers, after Python's Exception / BaseException split:
+// - std::exception and everything derived from it (Exception): raised in a callback, it goes
+//   to the loop's exception handler; in a task, it becomes the task's exception.
+// - cancelled_error (CancelledError): ends a task as cancelled; in a callback, the handler.
+// - anything else (BaseException: SystemExit, KeyboardInterrupt): raised in a callback or a
+//   task, it stops the loop right after the callback or step and leaves run_forever /
+//   run_until_complete; a task still records it as its exception.
 class cancelled_error {
 public:
     cancelled_error() = default;

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 
 #include <duet/detail/intrusive.hpp>
 #include <duet/detail/small_callable.hpp>
@@ -37,12 +38,17 @@ public:
 
     bool cancelled() const noexcept { return cancelled_.load(std::memory_order_acquire); }
     void cancel() noexcept;
-    // Runs the callback unless cancelled; exceptions go to the loop's exception handler.
+    // Runs the callback unless cancelled; exceptions go to the loop's exception handler
+    // (a base-tier one stops the loop and leaves its run: see exceptions.hpp).
     void run();
 
     static void* operator new(std::size_t);
     static void operator delete(void*) noexcept;
 
+private:
+    [[gnu::noinline, gnu::cold]] void failed(std::exception_ptr e) noexcept;
+
+public:
     base_event_loop* loop_;
     callback fn_;
     double when_ = 0;

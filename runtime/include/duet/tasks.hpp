@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -18,15 +19,79 @@ namespace duet {
 class base_event_loop;
 class abstract_event_loop;
 class basic_task;
+class abstract_task;
+
+namespace detail {
+
+class task_core;
+
+// A node of a loop's task registry: an intrusive, circular, doubly linked list whose
+// sentinel the loop holds. Leaving it needs no loop, so an object can always leave it
+// (at the latest when it is destroyed).
+struct task_link {
+    task_link* prev = nullptr;
+    task_link* next = nullptr;
+    bool linked() const noexcept { return prev != nullptr; }
+    void link_after(task_link& head) noexcept {
+        prev = &head;
+        next = head.next;
+        head.next->prev = this;
+        head.next = this;
+    }
+    void unlink() noexcept {
+        if (!prev) return;
+        prev->next = next;
+        next->prev = prev;
+        prev = next = nullptr;
+    }
+};
+
+// The registry's access to abstract_task's private parts (see tasks.cpp).
+struct task_registry;
+
+}  // namespace detail
+
+// What a task implementation provides so that its loop can list it (all_tasks) and name
+// it as the running task (current_task): its loop, whether it is done, and a name; its
+// address is its identity. duet's own tasks implement it. A third-party task (one that
+// create_task did not make: a state machine driven by callbacks, say) derives from it
+// and calls register_task / enter_task / leave_task / unregister_task as asyncio's
+// "Task lifetime support" asks. Registration never outlives the object: the destructor
+// unregisters it, as does destroying its loop.
+class abstract_task : private detail::task_link {
+public:
+    abstract_task() = default;
+    abstract_task(const abstract_task&) = delete;
+    abstract_task& operator=(const abstract_task&) = delete;
+    virtual ~abstract_task() { unlink(); }
+
+    virtual abstract_event_loop& get_loop() const noexcept = 0;
+    virtual bool done() const noexcept = 0;
+    virtual std::string get_name() const = 0;
+    // Whether register_task put it in its loop's registry (and nothing took it out).
+    bool registered() const noexcept { return linked(); }
+
+private:
+    // duet's own tasks answer themselves (internal: task_ref keeps those alive).
+    virtual detail::task_core* duet_task_core() noexcept { return nullptr; }
+    friend struct detail::task_registry;
+    friend class detail::task_core;
+};
 
 namespace detail {
 
 // The non-template part of a task: its step (asyncio's Task.__step), cancellation
-// bookkeeping, name and registry links.
-class task_core : public future_core {
+// bookkeeping, name and registry entry.
+class task_core : public future_core, public abstract_task {
 public:
     task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept;
     ~task_core() override;
+
+    // abstract_task. final: calls through a task_core need no virtual dispatch.
+    bool done() const noexcept final { return future_core::done(); }
+    abstract_event_loop& get_loop() const noexcept final;
+    std::string get_name() const final { return name(); }
+    bool registered() const noexcept { return abstract_task::registered(); }
 
     bool cancel(std::string msg) override;
     int cancelling() const noexcept { return static_cast<int>(num_cancels_requested_); }
@@ -48,12 +113,11 @@ public:
     void wake_direct(direct_wait* w) noexcept;
     void throw_if_cancel_injected();
 
-    // Registry (intrusive list of the loop's tasks).
-    task_core* reg_prev_ = nullptr;
-    task_core* reg_next_ = nullptr;
-
     // Releases the coroutine of a task that will never run again (its loop closed).
     void abandon() noexcept;
+    // A task that never started and never will (its task factory threw): gone without a
+    // trace, as if create_task had not been called.
+    void discard_unstarted() noexcept;
 
     // The context the task runs in (null until something is set in it).
     detail::context_slot ctx_;
@@ -65,7 +129,11 @@ protected:
     void last_release() noexcept override;
 
 private:
+    task_core* duet_task_core() noexcept final { return this; }
     void finish_from_root() noexcept;
+    // A step scheduled before something completed the task from outside (a future-level
+    // set_result): reported once, then the coroutine is released.
+    void step_after_done() noexcept;
     void wake_soon() noexcept;
     // Stops a direct wait because of a cancellation; the task wakes and throws it.
     void interrupt_direct_wait() noexcept;
@@ -76,8 +144,23 @@ private:
 
     // What the task is suspended on: a future (asyncio's _fut_waiter), or an awaiter that
     // wakes it directly; at most one is set.
-    intrusive_ptr<future_core> fut_waiter_;
-    direct_wait* direct_waiter_ = nullptr;
+    // One tagged word (a task costs its size in memory): a future the task holds a
+    // reference to, or (low bit set) a direct_wait.
+    std::uintptr_t waiter_ = 0;
+    future_core* fut_waiter() const noexcept {
+        return (waiter_ & 1) ? nullptr : reinterpret_cast<future_core*>(waiter_);
+    }
+    direct_wait* direct_waiter() const noexcept {
+        return (waiter_ & 1) ? reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{1}) : nullptr;
+    }
+    // Stops waiting on the future (if any): unregisters and drops the reference.
+    void leave_fut_waiter() noexcept {
+        if (future_core* f = fut_waiter()) {
+            waiter_ = 0;
+            f->remove_waiter(this);
+            f->release();
+        }
+    }
     std::uint32_t id_;
     std::uint16_t num_cancels_requested_ = 0;
     // Bit-fields: a task is allocated per spawned coroutine, and its size is most of the
@@ -87,7 +170,6 @@ private:
     bool started_ : 1 = false;
 
 public:
-    bool registered_ : 1 = false;  // in the loop's task list (see reg_prev_)
     bool loop_owned_ : 1 = false;  // the loop holds a reference until the task ends
 };
 
@@ -134,6 +216,9 @@ public:
 // A task of any result type.
 class basic_task : public basic_future, public detail::task_ops<basic_task> {
 public:
+    // co_await on it waits for the task and rethrows its exception (its value, of a type
+    // unknown here, is not returned).
+    using value_type = void;
     basic_task() = default;
     explicit basic_task(detail::intrusive_ptr<detail::future_core> c) noexcept : basic_future(std::move(c)) {}
 };
@@ -147,20 +232,69 @@ public:
     operator basic_task() const noexcept {
         return basic_task(detail::intrusive_ptr<detail::future_core>(this->core()));
     }
+
+    // A task's result comes from its coroutine (asyncio's Task refuses them too). A
+    // completion forced through the future itself (future<T>&) is allowed: the task keeps
+    // it, and its next step reports invalid_state_error to the exception handler.
+    template <class... A>
+    [[noreturn]] void set_result(A&&...) {
+        throw std::runtime_error("Task does not support set_result() operation");
+    }
+    template <class... A>
+    [[noreturn]] void set_exception(A&&...) {
+        throw std::runtime_error("Task does not support set_exception() operation");
+    }
 };
 
-// The task being run by the running loop, if any (asyncio.current_task).
-std::optional<basic_task> current_task();
-std::optional<basic_task> current_task(abstract_event_loop& loop);
-// Tasks of the loop (the running one by default) that are not done yet.
-std::vector<basic_task> all_tasks();
-std::vector<basic_task> all_tasks(abstract_event_loop& loop);
+// A reference to any task a loop knows about (what all_tasks and current_task return):
+// one of duet's own, which it keeps alive and which is then also a basic_task (cancel(),
+// cancelling(), co_await, ...), or a third-party abstract_task, which must outlive the
+// reference. done(), get_name(), get_loop() and == work for both; the basic_task
+// operations need a duet task (is_duet_task()).
+class task_ref : public basic_task {
+public:
+    task_ref() = default;
+    task_ref(basic_task t) noexcept;  // NOLINT: implicit, a duet task is a task
+    template <class T>
+    task_ref(const task<T>& t) noexcept : task_ref(basic_task(t)) {}  // NOLINT
+    task_ref(abstract_task& t) noexcept;                              // NOLINT
 
-// Hooks for third-party task implementations (asyncio's _register_task & co).
-void register_task(basic_task t);
-void unregister_task(basic_task t);
-void enter_task(abstract_event_loop& loop, basic_task t);
-void leave_task(abstract_event_loop& loop, basic_task t);
+    abstract_task* get() const noexcept { return t_; }
+    bool is_duet_task() const noexcept { return core_ != nullptr; }
+    explicit operator bool() const noexcept { return t_ != nullptr; }
+    bool done() const noexcept { return t_->done(); }
+    std::string get_name() const { return t_->get_name(); }
+    abstract_event_loop& get_loop() const noexcept { return t_->get_loop(); }
+    // Cancels a duet task; std::invalid_argument for a third-party one.
+    bool cancel(std::string msg = {});
+
+    friend bool operator==(const task_ref& a, const task_ref& b) noexcept { return a.t_ == b.t_; }
+    friend bool operator==(const task_ref& a, const basic_future& b) noexcept {
+        return a.core() == b.core() && (a.core() || !a.t_);
+    }
+
+private:
+    abstract_task* t_ = nullptr;
+};
+
+// The task being run by the running loop, if any (asyncio.current_task): the duet task
+// being stepped, or the task entered with enter_task.
+std::optional<task_ref> current_task();
+std::optional<task_ref> current_task(abstract_event_loop& loop);
+// Tasks of the loop (the running one by default) that are not done yet: duet's own and
+// the registered third-party ones.
+std::vector<task_ref> all_tasks();
+std::vector<task_ref> all_tasks(abstract_event_loop& loop);
+
+// Task lifetime support for third-party task implementations (asyncio's register_task &
+// co; they take duet tasks too). register_task adds the task to its loop's registry
+// (once; a no-op if already there), unregister_task removes it. enter_task makes it the
+// loop's current task while it runs a step (std::runtime_error if another task is
+// current); leave_task ends that (std::runtime_error if it is not the current task).
+void register_task(task_ref t);
+void unregister_task(task_ref t);
+void enter_task(abstract_event_loop& loop, task_ref t);
+void leave_task(abstract_event_loop& loop, task_ref t);
 
 namespace detail {
 // co_await sleep(d): d <= 0 is one ready-queue turn; otherwise a timer wakes the task

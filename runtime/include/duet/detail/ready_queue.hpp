@@ -29,6 +29,12 @@ public:
     }
     ready_entry pop() noexcept { return buf_[head_++ & (cap_ - 1)]; }
 
+    // A batch: the entries queued when it began (asyncio's fairness rule), which can be
+    // cut short after the entry running now (a base-tier exception stops the loop there).
+    void begin_batch() noexcept { batch_end_ = tail_; }
+    bool in_batch() const noexcept { return head_ != batch_end_; }
+    void end_batch_here() noexcept { batch_end_ = head_; }
+
 private:
     void grow() {
         std::size_t ncap = cap_ ? cap_ * 2 : 256;
@@ -37,6 +43,7 @@ private:
         std::size_t n = tail_ - head_;
         for (std::size_t i = 0; i < n; ++i) nb[i] = buf_[(head_ + i) & (cap_ - 1)];
         free_buffer(buf_, cap_ * sizeof(ready_entry));
+        batch_end_ -= head_;  // wraps harmlessly outside a batch (begin_batch resets it)
         buf_ = nb;
         cap_ = ncap;
         head_ = 0;
@@ -46,6 +53,7 @@ private:
     std::size_t cap_ = 0;
     std::size_t head_ = 0;
     std::size_t tail_ = 0;
+    std::size_t batch_end_ = 0;
 };
 
 }  // namespace duet::detail
