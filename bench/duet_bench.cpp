@@ -251,10 +251,9 @@ duet::coro<void> timers(long n) {
     double wall = wall_seconds() - m.t0;
     double cpu = cpu_seconds() - m.c0;
     char extra[160];
-    std::snprintf(extra, sizeof extra,
-                  ", \"cpu_ns_per_timer\": %.1f, \"sched_ns_per_timer\": %.1f, \"overshoot_s\": %.4f",
-                  cpu * 1e9 / static_cast<double>(n), (scheduled - m.t0) * 1e9 / static_cast<double>(n),
-                  wall - longest);
+    std::snprintf(
+        extra, sizeof extra, ", \"cpu_ns_per_timer\": %.1f, \"sched_ns_per_timer\": %.1f, \"overshoot_s\": %.4f",
+        cpu * 1e9 / static_cast<double>(n), (scheduled - m.t0) * 1e9 / static_cast<double>(n), wall - longest);
     m.emit(0, extra);
 }
 
@@ -280,9 +279,8 @@ duet::coro<void> mem(long n, bool event) {
     co_await duet::sleep(0);
     long after = rss_kb();
     char extra[200];
-    std::snprintf(extra, sizeof extra,
-                  ", \"rss_before_kb\": %ld, \"rss_after_kb\": %ld, \"bytes_per_task\": %.1f", before, after,
-                  static_cast<double>(after - before) * 1024.0 / static_cast<double>(n));
+    std::snprintf(extra, sizeof extra, ", \"rss_before_kb\": %ld, \"rss_after_kb\": %ld, \"bytes_per_task\": %.1f",
+                  before, after, static_cast<double>(after - before) * 1024.0 / static_cast<double>(n));
     m.emit(0, extra);
     if (!event) _exit(0);  // as the peers: do not wait the 10 s
     ev.set();

@@ -7,7 +7,7 @@ if(DUET_WERROR)
 endif()
 if(EMSCRIPTEN)
   # libc++ 13 only has <experimental/coroutine>; exceptions are off unless asked for at
-  # compile and link time (TOOLCHAIN.md).
+  # compile and link time (docs/TOOLCHAIN.md).
   target_compile_options(duet_flags INTERFACE -Wno-deprecated-experimental-coroutine)
   # Native wasm exceptions cost nothing until thrown; JS-based ones route every call that
   # may throw inside a try through a JS trampoline. ASYNCIFY (blocking run) needs the

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=${DUET_JOBS:-$(nproc)}
-# Emscripten 3.1.6's optimizer finds acorn only through NODE_PATH (TOOLCHAIN.md).
+# Emscripten 3.1.6's optimizer finds acorn only through NODE_PATH (docs/TOOLCHAIN.md).
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 
 cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null

@@ -19,7 +19,7 @@ namespace {
 // makes few calls; beyond what the pools hold, at most one partly used chunk is resident.
 // One arena for all threads: it is only reached once per slab, under its lock.
 struct slab_arena {
-    static constexpr std::size_t first_chunk = 64 * 1024, last_chunk = 256 * 1024;
+    static constexpr std::size_t first_chunk = std::size_t{64} * 1024, last_chunk = std::size_t{256} * 1024;
     std::mutex mutex;
     unsigned char* next = nullptr;
     std::size_t left = 0;
@@ -27,7 +27,7 @@ struct slab_arena {
 };
 // Never destroyed: threads may still refill their pools during static destruction.
 slab_arena& arena() {
-    static slab_arena* a = new slab_arena;
+    static auto* a = new slab_arena;
     return *a;
 }
 }  // namespace
@@ -57,7 +57,7 @@ void* allocate_slab(std::size_t bytes) {
 
 // Under sanitizers buffers stay on malloc, where ASan watches their bounds.
 #if defined(DUET_SLAB_ARENA) && !defined(DUET_POOL_BYPASS)
-constexpr std::size_t mapped_buffer_min = 256 * 1024;
+constexpr std::size_t mapped_buffer_min = std::size_t{256} * 1024;
 void* allocate_buffer(std::size_t bytes) noexcept {
     if (bytes < mapped_buffer_min) return std::malloc(bytes);
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

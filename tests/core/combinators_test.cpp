@@ -15,11 +15,6 @@ namespace {
 
 using vloop = virtual_event_loop;
 
-coro<int> value_after(double d, int v) {
-    co_await sleep(d);
-    co_return v;
-}
-
 coro<int> fail_after(double d, std::string what) {
     co_await sleep(d);
     throw std::runtime_error(what);

@@ -1,6 +1,7 @@
 // Blocking work off the loop: run_in_executor, to_thread, run_coroutine_threadsafe,
 // wrap_future. Natively they use threads; a wasm build without pthreads must refuse them
-// with not_supported_error.
+// with not_supported_error. They wake the loop from other threads, so they are part of
+// the loop contract (typed tests over contract_loops).
 #include <atomic>
 
 #include "test_loop.hpp"
@@ -8,12 +9,16 @@
 namespace duet::test {
 namespace {
 
+template <class L>
+class Executor : public ::testing::Test {};
+TYPED_TEST_SUITE(Executor, contract_loops);
+
 context_var<int> tenant("tenant", 0);
 
 #if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
 
-TEST(Executor, NotSupportedWithoutThreads) {
-    test_loop loop;
+TYPED_TEST(Executor, NotSupportedWithoutThreads) {
+    TypeParam loop;
     EXPECT_FALSE(threads_supported());
     EXPECT_THROW(run_in_executor(loop, nullptr, [] { return 1; }), not_supported_error);
     EXPECT_THROW(loop.run_until_complete(to_thread([] { return 1; })), not_supported_error);
@@ -27,8 +32,12 @@ TEST(Executor, NotSupportedWithoutThreads) {
 
 #else
 
-TEST(Executor, RunInExecutorReturnsTheResultOnTheLoop) {
-    test_loop loop;
+template <class L>
+class ThreadBridge : public ::testing::Test {};
+TYPED_TEST_SUITE(ThreadBridge, contract_loops);
+
+TYPED_TEST(Executor, RunInExecutorReturnsTheResultOnTheLoop) {
+    TypeParam loop;
     auto caller = std::this_thread::get_id();
     std::thread::id worker_id;
     auto f = run_in_executor(
@@ -43,15 +52,15 @@ TEST(Executor, RunInExecutorReturnsTheResultOnTheLoop) {
     loop.shutdown_default_executor();
 }
 
-TEST(Executor, ExceptionsCrossBack) {
-    test_loop loop;
+TYPED_TEST(Executor, ExceptionsCrossBack) {
+    TypeParam loop;
     auto f = run_in_executor(loop, nullptr, []() -> int { throw std::domain_error("in a thread"); });
     EXPECT_THROW(loop.run_until_complete(f), std::domain_error);
     loop.shutdown_default_executor();
 }
 
-TEST(Executor, CustomAndDefaultExecutors) {
-    test_loop loop;
+TYPED_TEST(Executor, CustomAndDefaultExecutors) {
+    TypeParam loop;
     auto pool = std::make_shared<thread_pool_executor>(2);
     EXPECT_EQ(pool->max_workers(), 2u);
     std::atomic<int> ran{0};
@@ -66,8 +75,8 @@ TEST(Executor, CustomAndDefaultExecutors) {
     EXPECT_THROW(pool->submit([] {}), std::runtime_error);
 }
 
-TEST(Executor, ToThreadCarriesTheContext) {
-    test_loop loop;
+TYPED_TEST(Executor, ToThreadCarriesTheContext) {
+    TypeParam loop;
     auto body = []() -> coro<int> {
         tenant.set(7);
         co_return co_await to_thread([](int add) { return tenant.get() + add; }, 1);
@@ -76,8 +85,8 @@ TEST(Executor, ToThreadCarriesTheContext) {
     loop.shutdown_default_executor();
 }
 
-TEST(Executor, CancelledFutureIgnoresTheLateResult) {
-    test_loop loop;
+TYPED_TEST(Executor, CancelledFutureIgnoresTheLateResult) {
+    TypeParam loop;
     std::atomic<bool> release{false};
     auto f = run_in_executor(loop, nullptr, [&] {
         while (!release) std::this_thread::yield();
@@ -102,8 +111,8 @@ TEST(Executor, RunCancelsNothingButShutsDownTheExecutor) {
     EXPECT_EQ(ran.load(), 1);
 }
 
-TEST(ThreadBridge, RunCoroutineThreadsafe) {
-    test_loop loop;
+TYPED_TEST(ThreadBridge, RunCoroutineThreadsafe) {
+    TypeParam loop;
     concurrent_future<int> result;
     threadsafe_work_guard expect(loop);  // a bare thread calls back: a virtual loop waits for it
     std::thread other([&] {
@@ -120,8 +129,8 @@ TEST(ThreadBridge, RunCoroutineThreadsafe) {
     EXPECT_TRUE(result.done());
 }
 
-TEST(ThreadBridge, RunCoroutineThreadsafeCancelAndErrors) {
-    test_loop loop;
+TYPED_TEST(ThreadBridge, RunCoroutineThreadsafeCancelAndErrors) {
+    TypeParam loop;
     std::string error;
     bool cancelled = false;
     threadsafe_work_guard expect(loop);
@@ -158,8 +167,8 @@ TEST(ThreadBridge, RunCoroutineThreadsafeCancelAndErrors) {
     EXPECT_TRUE(cancelled);
 }
 
-TEST(ThreadBridge, WrapStdFuture) {
-    test_loop loop;
+TYPED_TEST(ThreadBridge, WrapStdFuture) {
+    TypeParam loop;
     std::promise<std::string> p;
     auto f = wrap_future(p.get_future(), loop);
     std::thread t([&] {
@@ -171,8 +180,8 @@ TEST(ThreadBridge, WrapStdFuture) {
     loop.shutdown_default_executor();
 }
 
-TEST(ThreadBridge, WrapConcurrentFuture) {
-    test_loop loop;
+TYPED_TEST(ThreadBridge, WrapConcurrentFuture) {
+    TypeParam loop;
     concurrent_future<int> cf;
     auto f = wrap_future(cf, loop);
     std::thread t([&] { cf.set_result(3); });

@@ -16,6 +16,10 @@
 namespace duet::test {
 namespace {
 
+template <class L>
+class FdWatch : public ::testing::Test {};
+TYPED_TEST_SUITE(FdWatch, contract_loops);
+
 template <class Loop>
 void expect_fd_methods_not_supported(Loop& loop, const std::string& backend) {
     auto check = [&](const char* method, auto&& call) {
@@ -43,13 +47,13 @@ TEST(FdWatchNotSupported, VirtualClockLoopRaises) {
     EXPECT_THROW(any.add_reader(0, [] {}), not_supported_error);
 }
 
-TEST(FdWatch, TheSuiteLoopSupportsItOrRaises) {
-    test_loop loop;
-    if constexpr (test_loop::can_watch_fds) {
+TYPED_TEST(FdWatch, TheSuiteLoopSupportsItOrRaises) {
+    TypeParam loop;
+    if constexpr (TypeParam::can_watch_fds) {
         EXPECT_FALSE(loop.remove_reader(0));
         EXPECT_FALSE(loop.remove_writer(0));
     } else {
-        expect_fd_methods_not_supported(loop, test_loop::backend_type::name);
+        expect_fd_methods_not_supported(loop, TypeParam::backend_type::name);
     }
 }
 
@@ -87,7 +91,7 @@ struct fd_pair {
 };
 
 #define DUET_SKIP_WITHOUT_FD_WATCHING() \
-    if constexpr (!test_loop::can_watch_fds) GTEST_SKIP() << "this loop's backend does not watch fds"
+    if constexpr (!TypeParam::can_watch_fds) GTEST_SKIP() << "this loop's backend does not watch fds"
 
 // Stops the loop after `seconds` (real time on these loops) and remembers that it had to.
 struct watchdog {
@@ -101,9 +105,9 @@ struct watchdog {
     }
 };
 
-TEST(FdWatch, ReaderRunsAsALoopCallbackWithItsArguments) {
+TYPED_TEST(FdWatch, ReaderRunsAsALoopCallbackWithItsArguments) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     auto p = fd_pair::pipe();
     fd_pair::put(p.b, "hi");
     std::string got;
@@ -128,9 +132,9 @@ TEST(FdWatch, ReaderRunsAsALoopCallbackWithItsArguments) {
     EXPECT_FALSE(loop.remove_reader(p.a));
 }
 
-TEST(FdWatch, WriterRunsWhileWritableUntilRemoved) {
+TYPED_TEST(FdWatch, WriterRunsWhileWritableUntilRemoved) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     auto p = fd_pair::pipe();
     int calls = 0;
     bool removed = false;
@@ -147,11 +151,11 @@ TEST(FdWatch, WriterRunsWhileWritableUntilRemoved) {
     EXPECT_FALSE(loop.remove_writer(p.b));
 }
 
-TEST(FdWatch, ReaderAndWriterShareOneFd) {
+TYPED_TEST(FdWatch, ReaderAndWriterShareOneFd) {
     // One fd watched both ways (one uv_poll_t with both interests); removing the writer
     // leaves the reader working.
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     auto s = fd_pair::sockets();
     std::vector<std::string> log;
     loop.add_reader(s.a, [&] {
@@ -171,9 +175,9 @@ TEST(FdWatch, ReaderAndWriterShareOneFd) {
     EXPECT_FALSE(loop.remove_writer(s.a));
 }
 
-TEST(FdWatch, SecondAddReaderReplacesTheFirst) {
+TYPED_TEST(FdWatch, SecondAddReaderReplacesTheFirst) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     auto p = fd_pair::pipe();
     fd_pair::put(p.b, "x");
     int first = 0, second = 0;
@@ -190,11 +194,11 @@ TEST(FdWatch, SecondAddReaderReplacesTheFirst) {
     EXPECT_TRUE(loop.remove_reader(p.a));
 }
 
-TEST(FdWatch, RemovingDropsACallbackAlreadyQueued) {
+TYPED_TEST(FdWatch, RemovingDropsACallbackAlreadyQueued) {
     // Both pipes are readable in the same wait; whichever callback runs first removes the
     // other reader, whose callback is queued already and must not run.
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     auto x = fd_pair::pipe();
     auto y = fd_pair::pipe();
     fd_pair::put(x.b, "x");
@@ -217,9 +221,9 @@ TEST(FdWatch, RemovingDropsACallbackAlreadyQueued) {
     EXPECT_EQ(removed_x + removed_y, 1);
 }
 
-TEST(FdWatch, ExceptionsGoToTheHandler) {
+TYPED_TEST(FdWatch, ExceptionsGoToTheHandler) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     handler_log log;
     log.install(loop);
     auto p = fd_pair::pipe();
@@ -235,9 +239,9 @@ TEST(FdWatch, ExceptionsGoToTheHandler) {
     EXPECT_EQ(log.messages(), (std::vector<std::string>{"Exception in callback"}));
 }
 
-TEST(FdWatch, MisuseRaises) {
+TYPED_TEST(FdWatch, MisuseRaises) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
-    test_loop loop;
+    TypeParam loop;
     EXPECT_THROW(loop.add_reader(-1, [] {}), std::invalid_argument);
     EXPECT_THROW(loop.add_writer(-1, [] {}), std::invalid_argument);
     auto p = fd_pair::pipe();

@@ -1,4 +1,7 @@
 // asyncio.Future semantics.
+#include <memory>
+#include <vector>
+
 #include "test_loop.hpp"
 
 namespace duet::test {
@@ -177,6 +180,25 @@ TEST(Future, GetLoopIsTheCreatingLoop) {
     test_loop loop;
     auto f = loop.create_future<int>();
     EXPECT_EQ(&f.get_loop(), &loop.base());
+}
+
+// co_await of a future whose result is a vector of move-only values: the awaiter used to
+// pick the copying path (std::is_copy_constructible is true for every std::vector) and
+// failed to compile.
+TEST(Future, AwaitOfAVectorOfMoveOnlyValuesMovesIt) {
+    test_loop loop;
+    auto f = loop.create_future<std::vector<std::unique_ptr<int>>>();
+    auto body = [&]() -> coro<int> {
+        auto v = co_await f;
+        co_return *v.at(0);
+    };
+    auto t = loop.create_task(body());
+    std::vector<std::unique_ptr<int>> v;
+    v.push_back(std::make_unique<int>(5));
+    f.set_result(std::move(v));
+    EXPECT_EQ(loop.run_until_complete(t), 5);
+    static_assert(detail::copyable_result_v<std::vector<int>>);
+    static_assert(!detail::copyable_result_v<std::vector<std::unique_ptr<int>>>);
 }
 
 }  // namespace

@@ -1,19 +1,20 @@
-// Event loop semantics: asyncio's BaseEventLoop observable behaviour.
+// The loop contract: asyncio's BaseEventLoop observable behaviour, which every loop of
+// the target must show (typed tests over contract_loops).
 #include <atomic>
 #include <cmath>
 #include <thread>
 
 #include "test_loop.hpp"
 
-#ifndef __EMSCRIPTEN__
-#define DUET_TEST_HAS_THREADS 1
-#endif
-
 namespace duet::test {
 namespace {
 
-TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
-    test_loop loop;
+template <class L>
+class Loop : public ::testing::Test {};
+TYPED_TEST_SUITE(Loop, contract_loops);
+
+TYPED_TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon([&] { order.push_back(1); });
     auto h = loop.call_soon([&] { order.push_back(2); });
@@ -25,10 +26,10 @@ TEST(Loop, CallSoonRunsInFifoOrderSkippingCancelled) {
     EXPECT_EQ(order, (std::vector<int>{1, 3}));
 }
 
-TEST(Loop, ManyCallbacksRunInFifoOrderAsTheReadyQueueGrows) {
+TYPED_TEST(Loop, ManyCallbacksRunInFifoOrderAsTheReadyQueueGrows) {
     // 20,000 entries: the ready ring outgrows a plain allocation into a mapped buffer
     // (natively, past 256 KiB) and is copied at every doubling while entries wait in it.
-    test_loop loop;
+    TypeParam loop;
     constexpr int n = 20'000;
     std::vector<int> order;
     order.reserve(n);
@@ -40,8 +41,8 @@ TEST(Loop, ManyCallbacksRunInFifoOrderAsTheReadyQueueGrows) {
         if (order[static_cast<std::size_t>(i)] != i) FAIL() << "callback " << i << " ran out of order";
 }
 
-TEST(Loop, EachIterationRunsOnlyWhatWasReadyWhenItBegan) {
-    test_loop loop;
+TYPED_TEST(Loop, EachIterationRunsOnlyWhatWasReadyWhenItBegan) {
+    TypeParam loop;
     std::vector<std::string> order;
     loop.call_soon([&] {
         order.push_back("a");
@@ -56,8 +57,8 @@ TEST(Loop, EachIterationRunsOnlyWhatWasReadyWhenItBegan) {
     EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "a2"}));
 }
 
-TEST(Loop, StopBeforeRunForeverRunsOneIteration) {
-    test_loop loop;
+TYPED_TEST(Loop, StopBeforeRunForeverRunsOneIteration) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon([&] {
         order.push_back(1);
@@ -71,8 +72,8 @@ TEST(Loop, StopBeforeRunForeverRunsOneIteration) {
     EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
-TEST(Loop, StopInCallbackLetsTheCurrentBatchFinish) {
-    test_loop loop;
+TYPED_TEST(Loop, StopInCallbackLetsTheCurrentBatchFinish) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon([&] {
         order.push_back(1);
@@ -85,8 +86,8 @@ TEST(Loop, StopInCallbackLetsTheCurrentBatchFinish) {
     EXPECT_FALSE(loop.is_running());
 }
 
-TEST(Loop, IsRunningAndRunningLoop) {
-    test_loop loop;
+TYPED_TEST(Loop, IsRunningAndRunningLoop) {
+    TypeParam loop;
     EXPECT_FALSE(loop.is_running());
     EXPECT_EQ(running_loop(), nullptr);
     EXPECT_THROW(get_running_loop(), std::runtime_error);
@@ -104,9 +105,9 @@ TEST(Loop, IsRunningAndRunningLoop) {
     EXPECT_EQ(running_loop(), nullptr);
 }
 
-TEST(Loop, StopInsideRunUntilCompleteRaisesAndLoopStaysUsable) {
-    test_loop loop;
-    auto f = loop.create_future<int>();
+TYPED_TEST(Loop, StopInsideRunUntilCompleteRaisesAndLoopStaysUsable) {
+    TypeParam loop;
+    auto f = loop.template create_future<int>();
     loop.call_soon([&] { loop.stop(); });
     try {
         loop.run_until_complete(f);
@@ -119,8 +120,8 @@ TEST(Loop, StopInsideRunUntilCompleteRaisesAndLoopStaysUsable) {
     EXPECT_EQ(loop.run_until_complete(f), 5);
 }
 
-TEST(Loop, NestedRunUntilCompleteIsAnError) {
-    test_loop loop;
+TYPED_TEST(Loop, NestedRunUntilCompleteIsAnError) {
+    TypeParam loop;
     std::string error;
     auto outer = [&]() -> coro<void> {
         try {
@@ -134,11 +135,11 @@ TEST(Loop, NestedRunUntilCompleteIsAnError) {
     EXPECT_EQ(error, "This event loop is already running");
 }
 
-TEST(Loop, AnotherLoopCannotRunInsideARunningOne) {
-    test_loop loop;
+TYPED_TEST(Loop, AnotherLoopCannotRunInsideARunningOne) {
+    TypeParam loop;
     std::string error;
     loop.call_soon([&] {
-        test_loop other;
+        TypeParam other;
         try {
             other.run_until_complete(sleep(0));
         } catch (const std::runtime_error& e) {
@@ -150,8 +151,8 @@ TEST(Loop, AnotherLoopCannotRunInsideARunningOne) {
     EXPECT_EQ(error, "Cannot run the event loop while another loop is running");
 }
 
-TEST(Loop, ClosedLoopRejectsWorkAndCloseTwiceIsFine) {
-    test_loop loop;
+TYPED_TEST(Loop, ClosedLoopRejectsWorkAndCloseTwiceIsFine) {
+    TypeParam loop;
     loop.close();
     EXPECT_TRUE(loop.is_closed());
     EXPECT_NO_THROW(loop.close());
@@ -159,12 +160,12 @@ TEST(Loop, ClosedLoopRejectsWorkAndCloseTwiceIsFine) {
     EXPECT_THROW(loop.call_later(1.0, [] {}), std::runtime_error);
     EXPECT_THROW(loop.call_soon_threadsafe([] {}), std::runtime_error);
     EXPECT_THROW(loop.run_forever(), std::runtime_error);
-    EXPECT_NO_THROW(loop.create_future<int>()) << "asyncio allows it";
+    EXPECT_NO_THROW(loop.template create_future<int>()) << "asyncio allows it";
     EXPECT_THROW(loop.run_until_complete(sleep(0)), std::runtime_error);
 }
 
-TEST(Loop, CloseWhileRunningIsAnError) {
-    test_loop loop;
+TYPED_TEST(Loop, CloseWhileRunningIsAnError) {
+    TypeParam loop;
     std::string error;
     loop.call_soon([&] {
         try {
@@ -179,10 +180,10 @@ TEST(Loop, CloseWhileRunningIsAnError) {
     EXPECT_FALSE(loop.is_closed());
 }
 
-TEST(Loop, CloseDropsPendingCallbacks) {
+TYPED_TEST(Loop, CloseDropsPendingCallbacks) {
     bool ran = false;
     {
-        test_loop loop;
+        TypeParam loop;
         loop.call_soon([&] { ran = true; });
         loop.call_later(0.001, [&] { ran = true; });
         loop.close();
@@ -190,8 +191,8 @@ TEST(Loop, CloseDropsPendingCallbacks) {
     EXPECT_FALSE(ran);
 }
 
-TEST(Loop, NegativeDelaysRunInDeadlineOrder) {
-    test_loop loop;
+TYPED_TEST(Loop, NegativeDelaysRunInDeadlineOrder) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_later(-1.0, [&] { order.push_back(1); });
     loop.call_later(-2.0, [&] { order.push_back(2); });
@@ -202,8 +203,8 @@ TEST(Loop, NegativeDelaysRunInDeadlineOrder) {
     EXPECT_EQ(order, (std::vector<int>{2, 4, 1, 3}));
 }
 
-TEST(Loop, TimersRunInDeadlineOrderAndNeverEarly) {
-    test_loop loop;
+TYPED_TEST(Loop, TimersRunInDeadlineOrderAndNeverEarly) {
+    TypeParam loop;
     std::vector<std::pair<double, double>> fired;  // (when, time at run)
     std::vector<int> order;
     const double delays[] = {0.004, 0.001, 0.003, 0.002, 0.001};
@@ -220,8 +221,8 @@ TEST(Loop, TimersRunInDeadlineOrderAndNeverEarly) {
     for (auto [when, at] : fired) EXPECT_GE(at, when);
 }
 
-TEST(Loop, CallAtUsesLoopTime) {
-    test_loop loop;
+TYPED_TEST(Loop, CallAtUsesLoopTime) {
+    TypeParam loop;
     double t0 = loop.time();
     double at = -1;
     auto h = loop.call_at(t0 + 0.002, [&] {
@@ -234,8 +235,8 @@ TEST(Loop, CallAtUsesLoopTime) {
     EXPECT_GE(loop.time(), t0);
 }
 
-TEST(Loop, CancelledTimerDoesNotRun) {
-    test_loop loop;
+TYPED_TEST(Loop, CancelledTimerDoesNotRun) {
+    TypeParam loop;
     bool ran = false;
     auto h = loop.call_later(0.001, [&] { ran = true; });
     h.cancel();
@@ -245,9 +246,9 @@ TEST(Loop, CancelledTimerDoesNotRun) {
     EXPECT_TRUE(h.cancelled());
 }
 
-TEST(Loop, ChronoDelays) {
+TYPED_TEST(Loop, ChronoDelays) {
     using namespace std::chrono_literals;
-    test_loop loop;
+    TypeParam loop;
     bool ran = false;
     auto h = loop.call_later(1ms, [&] {
         ran = true;
@@ -258,14 +259,14 @@ TEST(Loop, ChronoDelays) {
     EXPECT_TRUE(ran);
 }
 
-TEST(Loop, NanTimeIsRejected) {
-    test_loop loop;
+TYPED_TEST(Loop, NanTimeIsRejected) {
+    TypeParam loop;
     EXPECT_THROW(loop.call_at(std::nan(""), [] {}), std::invalid_argument);
     EXPECT_THROW(loop.call_later(std::nan(""), [] {}), std::invalid_argument);
 }
 
-TEST(Loop, CallbackExceptionGoesToHandlerWithContext) {
-    test_loop loop;
+TYPED_TEST(Loop, CallbackExceptionGoesToHandlerWithContext) {
+    TypeParam loop;
     handler_log log;
     log.install(loop);
     auto h = loop.call_soon([] { throw std::runtime_error("cb failed"); });
@@ -282,8 +283,8 @@ TEST(Loop, CallbackExceptionGoesToHandlerWithContext) {
     }
 }
 
-TEST(Loop, ThrowingExceptionHandlerDoesNotBreakTheLoop) {
-    test_loop loop;
+TYPED_TEST(Loop, ThrowingExceptionHandlerDoesNotBreakTheLoop) {
+    TypeParam loop;
     int handler_calls = 0;
     loop.set_exception_handler([&](abstract_event_loop&, const exception_context&) {
         ++handler_calls;
@@ -304,8 +305,8 @@ TEST(Loop, ThrowingExceptionHandlerDoesNotBreakTheLoop) {
     EXPECT_NE(err.find("handler is broken"), std::string::npos);
 }
 
-TEST(Loop, DefaultExceptionHandlerPrintsMessageAndException) {
-    test_loop loop;
+TYPED_TEST(Loop, DefaultExceptionHandlerPrintsMessageAndException) {
+    TypeParam loop;
     EXPECT_FALSE(static_cast<bool>(loop.get_exception_handler()));
     exception_context ctx;
     ctx.message = "something odd";
@@ -317,8 +318,8 @@ TEST(Loop, DefaultExceptionHandlerPrintsMessageAndException) {
     EXPECT_NE(err.find("the cause"), std::string::npos);
 }
 
-TEST(Loop, ExceptionHandlerCanBeReplacedAndRead) {
-    test_loop loop;
+TYPED_TEST(Loop, ExceptionHandlerCanBeReplacedAndRead) {
+    TypeParam loop;
     int calls = 0;
     loop.set_exception_handler([&](abstract_event_loop& l, const exception_context& c) {
         ++calls;
@@ -333,37 +334,37 @@ TEST(Loop, ExceptionHandlerCanBeReplacedAndRead) {
     EXPECT_FALSE(static_cast<bool>(loop.get_exception_handler()));
 }
 
-TEST(Loop, DebugFlag) {
-    test_loop loop;
+TYPED_TEST(Loop, DebugFlag) {
+    TypeParam loop;
     EXPECT_FALSE(loop.get_debug());
     loop.set_debug(true);
     EXPECT_TRUE(loop.get_debug());
 }
 
-TEST(Loop, RunUntilCompleteRejectsAFutureOfAnotherLoop) {
-    test_loop a;
-    test_loop b;
-    auto f = b.create_future<int>();
+TYPED_TEST(Loop, RunUntilCompleteRejectsAFutureOfAnotherLoop) {
+    TypeParam a;
+    TypeParam b;
+    auto f = b.template create_future<int>();
     EXPECT_THROW(a.run_until_complete(f), std::invalid_argument);
 }
 
-TEST(Loop, RunUntilCompleteOfADoneFutureReturnsAtOnce) {
-    test_loop loop;
-    auto f = loop.create_future<int>();
+TYPED_TEST(Loop, RunUntilCompleteOfADoneFutureReturnsAtOnce) {
+    TypeParam loop;
+    auto f = loop.template create_future<int>();
     f.set_result(9);
     EXPECT_EQ(loop.run_until_complete(f), 9);
 }
 
-TEST(Loop, TimeIsMonotonic) {
-    test_loop loop;
+TYPED_TEST(Loop, TimeIsMonotonic) {
+    TypeParam loop;
     double a = loop.time();
     double b = loop.time();
     EXPECT_LE(a, b);
 }
 
 #ifdef DUET_TEST_HAS_THREADS
-TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
-    test_loop loop;
+TYPED_TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
+    TypeParam loop;
     constexpr int threads = 4;
     constexpr int per_thread = 2500;
     std::vector<std::vector<int>> seen(threads);
@@ -384,8 +385,8 @@ TEST(Loop, CallSoonThreadsafeFromManyThreadsKeepsPerThreadOrder) {
     }
 }
 
-TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
-    test_loop loop;
+TYPED_TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
+    TypeParam loop;
     bool ran = false;
     threadsafe_work_guard expect(loop);
     std::thread th([&] {
@@ -401,8 +402,8 @@ TEST(Loop, CallSoonThreadsafeWakesAnIdleLoop) {
 }
 #endif
 
-TEST(Loop, TaskFactoryChoosesEagerStart) {
-    test_loop loop;
+TYPED_TEST(Loop, TaskFactoryChoosesEagerStart) {
+    TypeParam loop;
     std::vector<std::string> seen;
     loop.set_task_factory([&](abstract_event_loop&, basic_task& t) {
         seen.push_back(t.get_name());
@@ -424,8 +425,8 @@ TEST(Loop, TaskFactoryChoosesEagerStart) {
     EXPECT_EQ(seen.back(), "eager-one");
 }
 
-TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
-    test_loop loop;
+TYPED_TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
+    TypeParam loop;
     bool started = false;
     auto body = [&]() -> coro<void> {
         started = true;
@@ -440,9 +441,9 @@ TEST(Loop, DefaultTaskStartIsOnTheNextIteration) {
 }
 
 // alive() answers repeated checks of one loop from a cache, which must not outlive it.
-TEST(Loop, AliveUntilDestroyed) {
-    auto a = std::make_unique<test_loop>();
-    auto b = std::make_unique<test_loop>();
+TYPED_TEST(Loop, AliveUntilDestroyed) {
+    auto a = std::make_unique<TypeParam>();
+    auto b = std::make_unique<TypeParam>();
     // volatile: the checks of a destroyed loop's address are the point here, and g++ 12
     // warns (-Wuse-after-free) when it can see the deletion.
     const base_event_loop* volatile pa = a.get();

@@ -10,11 +10,6 @@ namespace {
 
 using vloop = virtual_event_loop;
 
-coro<int> value_after(double d, int v) {
-    co_await sleep(d);
-    co_return v;
-}
-
 template <class E = std::runtime_error>
 coro<void> fail_after(double d, std::string what) {
     co_await sleep(d);
@@ -396,14 +391,6 @@ TEST(TaskGroup, NestedGroupsNestTheirExceptionGroups) {
 
 TEST(TaskGroup, CreatingTasksAfterTheEndOrWhileAbortingIsAnError) {
     vloop loop;
-    auto message = [](auto&& f) -> std::string {
-        try {
-            f();
-        } catch (const std::runtime_error& e) {
-            return e.what();
-        }
-        return "no error";
-    };
     std::string while_aborting, after_end;
     auto main_coro = [&]() -> coro<void> {
         try {
@@ -412,7 +399,7 @@ TEST(TaskGroup, CreatingTasksAfterTheEndOrWhileAbortingIsAnError) {
                 try {
                     co_await sleep(1);
                 } catch (const cancelled_error&) {
-                    while_aborting = message([&] { tg.create_task(value_after(0, 1)); });
+                    while_aborting = runtime_error_of([&] { tg.create_task(value_after(0, 1)); });
                     throw;
                 }
             });
@@ -428,9 +415,9 @@ TEST(TaskGroup, CreatingTasksAfterTheEndOrWhileAbortingIsAnError) {
         tg.enter();
         tg.create_task(value_after(0.1, 1));
         co_await tg.exit(nullptr);
-        after_end = message([&] { tg.create_task(value_after(0, 1)); });
+        after_end = runtime_error_of([&] { tg.create_task(value_after(0, 1)); });
         task_group never;
-        EXPECT_EQ(message([&] { never.create_task(value_after(0, 1)); }), "TaskGroup has not been entered");
+        EXPECT_EQ(runtime_error_of([&] { never.create_task(value_after(0, 1)); }), "TaskGroup has not been entered");
         tg.enter();
     };
     EXPECT_THROW(loop.run_until_complete(finished()), std::runtime_error) << "entered twice";

@@ -613,5 +613,22 @@ TEST(Run, RunnerReusesItsLoop) {
     EXPECT_THROW(r.get_loop(), std::runtime_error);
 }
 
+// A task abandoned because its loop closed keeps no done callbacks: they can never run,
+// and one that refers back to the task (directly, or through a gather or shield over it)
+// used to keep the task and everything it held alive for ever.
+TEST(Task, AbandonedTaskDropsItsDoneCallbacks) {
+    auto sentinel = std::make_shared<int>(0);
+    {
+        test_loop loop;
+        loop.set_exception_handler([](abstract_event_loop&, const exception_context&) {});
+        auto t = loop.create_task(sleep(1000));
+        t.add_done_callback([t, sentinel](basic_future&) {});
+        loop.run_until_complete(sleep(0));
+        EXPECT_EQ(sentinel.use_count(), 2);
+        loop.close();
+    }
+    EXPECT_EQ(sentinel.use_count(), 1) << "the callback (and the task it captured) is gone";
+}
+
 }  // namespace
 }  // namespace duet::test

@@ -10,21 +10,6 @@ namespace {
 
 using vloop = virtual_event_loop;
 
-coro<int> value_after(double d, int v) {
-    co_await sleep(d);
-    co_return v;
-}
-
-std::string error_of(const std::exception_ptr& e) {
-    try {
-        std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (const cancelled_error&) {
-        return "cancelled";
-    }
-}
-
 TEST(Timeout, ExpiryCancelsTheBodyAndRaisesTimeoutErrorAtTheScope) {
     vloop loop;
     bool cleanup_ran = false;
@@ -289,19 +274,11 @@ TEST(Timeout, AnErrorInTheBodyIsNotConverted) {
 
 TEST(Timeout, MisuseIsReportedWithAsyncioMessages) {
     vloop loop;
-    auto message = [](auto&& f) -> std::string {
-        try {
-            f();
-        } catch (const std::runtime_error& e) {
-            return e.what();
-        }
-        return "no error";
-    };
     auto main_coro = [&]() -> coro<void> {
         auto t = timeout(1);
-        EXPECT_EQ(message([&] { t.reschedule(2); }), "Timeout has not been entered");
+        EXPECT_EQ(runtime_error_of([&] { t.reschedule(2); }), "Timeout has not been entered");
         co_await t.run(sleep(0));
-        EXPECT_EQ(message([&] { t.reschedule(2); }), "Cannot change state of finished Timeout");
+        EXPECT_EQ(runtime_error_of([&] { t.reschedule(2); }), "Cannot change state of finished Timeout");
         std::string again;
         try {
             co_await t.run(sleep(0));
@@ -316,13 +293,13 @@ TEST(Timeout, MisuseIsReportedWithAsyncioMessages) {
             try {
                 co_await sleep(1);
             } catch (const cancelled_error&) {
-                expiring = message([&] { u.reschedule(5); });
+                expiring = runtime_error_of([&] { u.reschedule(5); });
                 throw;
             }
         }),
                      timeout_error);
         EXPECT_EQ(expiring, "Cannot change state of expiring Timeout");
-        EXPECT_EQ(message([&] { u.reschedule(5); }), "Cannot change state of expired Timeout");
+        EXPECT_EQ(runtime_error_of([&] { u.reschedule(5); }), "Cannot change state of expired Timeout");
     };
     loop.run_until_complete(main_coro());
 }

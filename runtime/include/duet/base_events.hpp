@@ -100,8 +100,11 @@ class basic_event_loop;
 class base_event_loop : public abstract_event_loop {
 public:
     using wake_plan = duet::wake_plan;  // the name backends have always used
+    // Releases what is still pending if close() was not called; never while running. (A most-derived loop
+    // closes itself first, while its hooks still exist.)
     ~base_event_loop() override;
 
+    // The abstract_event_loop contract (events.hpp says when each may be called and what it raises).
     void run_forever() override;
     void stop() override;
     // final: calls through a base_event_loop (backends, futures) need no virtual dispatch.
@@ -124,9 +127,11 @@ public:
     // coroutines never awaited and pending tasks destroyed are reported with where they
     // were created. Off by default; free when off.
     void set_debug(bool on) override;
-    // Callbacks running longer than this are reported in debug mode (seconds; 0.1).
+    // Callbacks running longer than this are reported in debug mode (seconds; 0.1); never raises.
     double slow_callback_duration() const noexcept { return slow_callback_duration_; }
+    // Sets that threshold; loop thread; never raises.
     void set_slow_callback_duration(double seconds) noexcept { slow_callback_duration_ = seconds; }
+    // This loop; never raises.
     base_event_loop& base() noexcept final { return *this; }
 
     // ---- driving the loop by hand (asyncio's _run_forever_setup / _run_once /
@@ -148,7 +153,7 @@ public:
     // ---- for backends
     // One turn of the core: moves due timers to the ready queue and runs iterations (each
     // exactly the callbacks ready when it began) back to back while work remains, until
-    // the queue is empty, stop() was called, or the budget is spent.
+    // the queue is empty, stop() was called, or the budget is spent. Loop thread, from the host.
     wake_plan process();
     // True once stop() asked run_forever to return and the host should give control back.
     bool stop_requested() const noexcept { return stopping_; }
@@ -171,17 +176,18 @@ public:
     void start_hosted();
     wake_plan hosted_process();
 
-    // Iteration budget of one process() call before the host gets a turn for I/O.
+    // Iteration budget of one process() call before the host gets a turn for I/O; loop thread; never raises.
     void set_process_budget(unsigned iterations, double seconds) noexcept {
         budget_iterations_ = iterations;
         budget_seconds_ = seconds;
     }
 
     // Timers in the heap, cancelled ones not yet dropped included (bounded: the heap is
-    // compacted when cancelled timers are the majority).
+    // compacted when cancelled timers are the majority). Loop thread; never raises.
     std::size_t scheduled_timer_count() const noexcept { return timers_.size(); }
 
     // ---- for futures and tasks (internal)
+    // Queues fn(arg) for the next iteration, waking the host if the queue was empty; loop thread.
     void push_ready(void (*fn)(void*, bool) noexcept, void* arg) {
         if (ready_.empty() && !in_process_ && running_) {
             ready_.push(fn, arg);
@@ -191,6 +197,7 @@ public:
         ready_.push(fn, arg);
     }
     void push_handle(detail::handle_node* n);  // adopts the caller's reference
+    // Counts a cancelled timer towards the heap's compaction; loop thread.
     void note_timer_cancelled() noexcept { timers_.note_cancelled(); }
     // A base-tier exception escaped a callback or a task step: the loop stops right after
     // the entry that raised it (the rest of the ready queue stays queued) and run_forever
@@ -199,7 +206,7 @@ public:
     detail::task_core* current_task_ = nullptr;  // the duet task being stepped
     abstract_task* entered_task_ = nullptr;      // a third-party task between enter/leave_task
     detail::task_link tasks_{&tasks_, &tasks_};  // the registry's sentinel
-    // Whether `loop` is a live loop (futures that outlive their loop must not call it).
+    // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.
     static bool alive(const base_event_loop* loop) noexcept {
         // Repeated checks of one loop (a JS promise settling a future on every await) are
         // answered inline, from the loop found last.
@@ -221,6 +228,7 @@ private:
     template <loop_backend B>
     friend class basic_event_loop;
     friend class threadsafe_work_guard;
+    // An open loop, not running (debug mode if DUET_DEBUG=1); only basic_event_loop<B> makes one.
     base_event_loop();
 
     // ---- the host hooks, implemented by basic_event_loop<B> with its backend

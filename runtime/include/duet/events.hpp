@@ -61,9 +61,10 @@ public:
     virtual ~abstract_event_loop() = default;
 
     // --- running and stopping
-    // Runs until stop() is called.
+    // Runs iterations until stop(); loop thread; std::runtime_error if closed, running, or another loop runs here.
     virtual void run_forever() = 0;
-    // Runs until the future is done; returns its result or rethrows its exception.
+    // Runs until f is done; returns its result or rethrows its exception. As run_forever, plus
+    // std::invalid_argument (a null future, or another loop's) and std::runtime_error if stopped first.
     template <class T>
     T run_until_complete(future<T> f) {
         run_until_done(f);
@@ -72,45 +73,53 @@ public:
         else
             return f.take_result();
     }
-    // Wraps the coroutine in a task and runs until it is done. A loop that cannot run
-    // (closed, running) refuses before making the task: the coroutine never starts.
+    // Wraps the coroutine in a task and runs until it is done; raises as run_until_complete(f). A loop that
+    // cannot run (closed, running) refuses before making the task: the coroutine never starts.
     template <coroutine_arg C>
     coroutine_result_t<C> run_until_complete(C&& c, call_site site = {}) {
         check_can_run();
         return run_until_complete(
             future<coroutine_result_t<C>>(create_task(std::forward<C>(c), {}, detail::context_choice{}, site)));
     }
+    // Makes run_forever return after the current iteration (called before it: after one); loop thread; never raises.
     virtual void stop() = 0;
+    // Whether run_forever / run_until_complete is on the stack; loop thread; never raises.
     virtual bool is_running() const noexcept = 0;
+    // Whether close() was called; any time; never raises.
     virtual bool is_closed() const noexcept = 0;
-    // Drops pending callbacks and closes the backend; the loop must not be running.
+    // Drops pending callbacks and closes the backend; loop thread; std::runtime_error while running; twice is fine.
     virtual void close() = 0;
 
     // --- scheduling callbacks
+    // Runs f(a...) in a later iteration, FIFO; loop thread (debug mode raises elsewhere); std::runtime_error if closed.
     template <class F, class... A>
     handle call_soon(F&& f, A&&... a) {
         return call_soon_node(new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
-    // Thread-safe: the only loop method other threads may call.
+    // As call_soon, and wakes the loop; any thread (the only such method); std::runtime_error if closed.
     template <class F, class... A>
     handle call_soon_threadsafe(F&& f, A&&... a) {
         return call_soon_threadsafe_cb(bind(std::forward<F>(f), std::forward<A>(a)...));
     }
+    // Runs f(a...) `delay` seconds after time(), deadline order; loop thread; std::runtime_error if closed,
+    // std::invalid_argument for NaN.
     template <class F, class... A>
     timer_handle call_later(double delay, F&& f, A&&... a) {
         return call_at_node(time() + delay,
                             new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
+    // call_later with a std::chrono duration.
     template <class Rep, class Period, class F, class... A>
     timer_handle call_later(std::chrono::duration<Rep, Period> delay, F&& f, A&&... a) {
         return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(f), std::forward<A>(a)...);
     }
+    // Runs f(a...) at loop time `when`; loop thread; std::runtime_error if closed, std::invalid_argument for NaN.
     template <class F, class... A>
     timer_handle call_at(double when, F&& f, A&&... a) {
         return call_at_node(when,
                             new detail::handle_node(nullptr, bind(std::forward<F>(f), std::forward<A>(a)...), false));
     }
-    // The loop's monotonic clock, in seconds.
+    // The loop's monotonic clock, in seconds; any time; never raises.
     virtual double time() const noexcept = 0;
 
     // --- watching file descriptors (asyncio's add_reader & co.). A loop whose backend
@@ -134,39 +143,50 @@ public:
     virtual bool remove_writer(int fd) = 0;
 
     // --- futures and tasks
-    // Allowed on a closed loop, as in asyncio (the future just never completes by it).
+    // A pending future bound to this loop; loop thread; never raises. Allowed on a closed loop, as in asyncio
+    // (the future just never completes by it).
     template <class T = void>
     future<T> create_future() {
         auto* st = new detail::future_state<T>(&base());
         return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
     }
-    // Wraps the coroutine in a task, named `name` (else "Task-N"), that runs in a copy of
-    // the current context, or in `ctx` itself (the values it sets stay in ctx). `site`
-    // records where it was created, for debug mode: leave it defaulted.
+    // Wraps c in a task scheduled by the task factory; loop thread; std::runtime_error if closed,
+    // std::invalid_argument for an empty coroutine. The task is named `name` (else "Task-N") and
+    // runs in a copy of the current context, or in `ctx` itself (the values it sets stay in ctx).
+    // `site` records where it was created, for debug mode: leave it defaulted.
     template <coroutine_arg C>
     task<coroutine_result_t<C>> create_task(C&& c, std::string_view name = {}, detail::context_choice ctx = {},
                                             call_site site = {}) {
         return make_task(detail::to_coro(std::forward<C>(c)), name, ctx.slot(), site);
     }
+    // Sets (null: removes) the factory create_task consults; loop thread; never raises.
     virtual void set_task_factory(task_factory f) = 0;
+    // The factory set by set_task_factory, or an empty one; never raises.
     virtual const task_factory& get_task_factory() const noexcept = 0;
 
     // --- executors (see executor.hpp for run_in_executor and to_thread)
-    // Replaces the executor used when run_in_executor is given none.
+    // Replaces the executor used when run_in_executor is given none; loop thread; std::invalid_argument if null.
     virtual void set_default_executor(std::shared_ptr<executor> ex) = 0;
-    // The default executor, created on first use (a thread_pool_executor).
+    // The default executor, created on first use (a thread_pool_executor); loop thread; std::runtime_error if
+    // closed, not_supported_error without threads.
     virtual executor& default_executor() = 0;
-    // Waits until the default executor's jobs have run and its threads ended.
+    // Waits until the default executor's jobs have run and its threads ended; loop thread, not from a job.
     virtual void shutdown_default_executor() = 0;
 
     // --- errors
+    // Sets (null: restores the default) what call_exception_handler calls; loop thread; never raises.
     virtual void set_exception_handler(exception_handler h) = 0;
+    // The handler set by set_exception_handler, or an empty one; never raises.
     virtual const exception_handler& get_exception_handler() const noexcept = 0;
+    // Prints the context's message and exception to stderr; any time.
     virtual void default_exception_handler(const exception_context& ctx) = 0;
+    // Reports an error the loop cannot raise to anyone: the handler, else the default one; never raises.
     virtual void call_exception_handler(const exception_context& ctx) noexcept = 0;
 
     // --- debug
+    // Whether debug mode is on; never raises.
     virtual bool get_debug() const noexcept = 0;
+    // Switches debug mode (base_event_loop::set_debug says what it reports); loop thread.
     virtual void set_debug(bool on) = 0;
 
     // The shared implementation every duet loop derives from.

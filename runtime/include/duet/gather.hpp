@@ -200,6 +200,7 @@ future<T> gather_child(base_event_loop& loop, A&& a, bool& owned) {
     if constexpr (is_coro_v<A>) {
         static_assert(!std::is_lvalue_reference_v<A>, "gather: pass coroutines as rvalues (std::move them)");
         owned = true;
+        // NOLINTNEXTLINE(bugprone-move-forwarding-reference): the static_assert above admits rvalues only.
         return loop.create_task(std::move(a));
     } else {
         owned = false;

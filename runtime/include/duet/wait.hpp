@@ -257,6 +257,7 @@ requires detail::awaitable_arg<A> coro<detail::result_of_arg_t<A>> wait_for(A&& 
     using T = detail::result_of_arg_t<A>;
     if constexpr (detail::is_coro_v<A>) {
         static_assert(!std::is_lvalue_reference_v<A>, "wait_for: pass a coroutine as an rvalue (std::move it)");
+        // NOLINTNEXTLINE(bugprone-move-forwarding-reference): the static_assert above admits rvalues only.
         return detail::wait_for_coro<T>(detail::to_coro(std::move(aw)), timeout);
     } else {
         return detail::wait_for_future<T>(future<T>(aw), false, timeout);

@@ -54,10 +54,13 @@ struct buffer_allocator {
     template <class U>
     buffer_allocator(const buffer_allocator<U>&) noexcept {}
     T* allocate(std::size_t n) {
+        // T may itself be a pointer (a buffer of pointers): sizeof(T) is meant.
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         void* p = allocate_buffer(n * sizeof(T));
         if (!p) throw std::bad_alloc();
         return static_cast<T*>(p);
     }
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): as in allocate
     void deallocate(T* p, std::size_t n) noexcept { free_buffer(p, n * sizeof(T)); }
     friend bool operator==(const buffer_allocator&, const buffer_allocator&) noexcept { return true; }
 };

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The native build with clang++ 14 (warnings as errors, cmake/DuetWarnings.cmake) in
+# build/clang: builds and runs the core suite (semantics and loop contract). g++ 12
+# builds and tests everything (scripts/build.sh, scripts/test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${DUET_JOBS:-$(nproc)}
+CC=clang-14 CXX=clang++-14 cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+cmake --build build/clang -j "$jobs" --target core_semantics core_contract
+build/clang/tests/core_semantics --gtest_brief=1
+build/clang/tests/core_contract --gtest_brief=1
