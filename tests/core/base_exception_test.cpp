@@ -12,6 +12,12 @@ namespace {
 
 struct keyboard_interrupt {};  // not a std::exception
 
+// On every loop: a base-tier exception must leave each host's run (uv_run, the poll loop,
+// the browser loop's blocking run) the same way.
+template <class L>
+class BaseException : public ::testing::Test {};
+TYPED_TEST_SUITE(BaseException, contract_loops);
+
 coro<int> interrupted() {
     co_await sleep(0);
     throw keyboard_interrupt{};
@@ -21,8 +27,8 @@ coro<int> add(int a, int b) {
     co_return a + b;
 }
 
-TEST(BaseException, FromACallbackLeavesRunForeverAndKeepsTheRest) {
-    test_loop loop;
+TYPED_TEST(BaseException, FromACallbackLeavesRunForeverAndKeepsTheRest) {
+    TypeParam loop;
     handler_log log;
     log.install(loop);
     std::vector<int> ran;
@@ -40,8 +46,8 @@ TEST(BaseException, FromACallbackLeavesRunForeverAndKeepsTheRest) {
     loop.close();
 }
 
-TEST(BaseException, FromATaskLeavesTheRunAndIsRecorded) {
-    test_loop loop;
+TYPED_TEST(BaseException, FromATaskLeavesTheRunAndIsRecorded) {
+    TypeParam loop;
     handler_log log;
     log.install(loop);
     auto bg = loop.create_task(interrupted(), "bg");
@@ -53,8 +59,8 @@ TEST(BaseException, FromATaskLeavesTheRunAndIsRecorded) {
     EXPECT_TRUE(log.calls.empty());
 }
 
-TEST(BaseException, RunUntilCompleteLeavesNoStaleStop) {
-    test_loop loop;
+TYPED_TEST(BaseException, RunUntilCompleteLeavesNoStaleStop) {
+    TypeParam loop;
     EXPECT_THROW(loop.run_until_complete(interrupted()), keyboard_interrupt);
     // A stop left behind would end this run before f (asyncio's issue #22429).
     bool called = false;
@@ -70,8 +76,8 @@ TEST(BaseException, RunUntilCompleteLeavesNoStaleStop) {
     loop.close();
 }
 
-TEST(BaseException, OrdinaryExceptionsStillGoToTheHandler) {
-    test_loop loop;
+TYPED_TEST(BaseException, OrdinaryExceptionsStillGoToTheHandler) {
+    TypeParam loop;
     handler_log log;
     log.install(loop);
     bool after = false;

@@ -13,8 +13,13 @@
 namespace duet::test {
 namespace {
 
-TEST(ThreadsafeOrder, ThreadsafeCallbackQueuedBeforeCallSoonRunsFirst) {
-    test_loop loop;
+// On every loop: each backend wakes for thread-safe work its own way.
+template <class L>
+class ThreadsafeOrder : public ::testing::Test {};
+TYPED_TEST_SUITE(ThreadsafeOrder, contract_loops);
+
+TYPED_TEST(ThreadsafeOrder, ThreadsafeCallbackQueuedBeforeCallSoonRunsFirst) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon_threadsafe([&] { order.push_back(1); });
     loop.call_soon([&] { order.push_back(2); });
@@ -23,8 +28,8 @@ TEST(ThreadsafeOrder, ThreadsafeCallbackQueuedBeforeCallSoonRunsFirst) {
     EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }
 
-TEST(ThreadsafeOrder, InsideARunningLoopToo) {
-    test_loop loop;
+TYPED_TEST(ThreadsafeOrder, InsideARunningLoopToo) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon([&] {
         loop.call_soon_threadsafe([&] { order.push_back(1); });
@@ -38,8 +43,8 @@ TEST(ThreadsafeOrder, InsideARunningLoopToo) {
 }
 
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
-TEST(ThreadsafeOrder, FromAJoinedThread) {
-    test_loop loop;
+TYPED_TEST(ThreadsafeOrder, FromAJoinedThread) {
+    TypeParam loop;
     std::vector<int> order;
     loop.call_soon([&] {
         std::thread other([&] { loop.call_soon_threadsafe([&] { order.push_back(1); }); });
