@@ -370,14 +370,14 @@ std::vector<task_ref> all_tasks(abstract_event_loop& loop) {
     return out;
 }
 
-void register_task(task_ref t) {
+void register_task(const task_ref& t) {
     auto& at = as_task(t);
     detail::task_registry::link(at.get_loop().base(), at);
 }
-void unregister_task(task_ref t) {
+void unregister_task(const task_ref& t) {
     detail::task_registry::unlink(as_task(t));
 }
-void enter_task(abstract_event_loop& loop, task_ref t) {
+void enter_task(abstract_event_loop& loop, const task_ref& t) {
     auto& at = as_task(t);
     auto& b = loop.base();
     abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;
@@ -390,7 +390,7 @@ void enter_task(abstract_event_loop& loop, task_ref t) {
     else
         b.entered_task_ = &at;
 }
-void leave_task(abstract_event_loop& loop, task_ref t) {
+void leave_task(abstract_event_loop& loop, const task_ref& t) {
     auto& at = as_task(t);
     auto& b = loop.base();
     abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;

@@ -36,7 +36,9 @@ struct done_link {
     explicit done_link(kind k = observer) noexcept : bits(k) {}
 
     kind link_kind() const noexcept { return static_cast<kind>(bits & 3u); }
-    done_link* next() const noexcept { return reinterpret_cast<done_link*>(bits & ~std::uintptr_t(3)); }
+    done_link* next() const noexcept {
+        return reinterpret_cast<done_link*>(bits & ~std::uintptr_t(3));  // NOLINT(performance-no-int-to-ptr): tagged
+    }
     void set_next(done_link* n) noexcept { bits = reinterpret_cast<std::uintptr_t>(n) | (bits & 3u); }
 
     std::uintptr_t bits;
@@ -341,11 +343,12 @@ public:
     // take_result() moves it.
     decltype(auto) result() const {
         core_->check_result();
-        return slot_->get();
+        // A future<void> may have no slot (completion_of() views any future that way).
+        if constexpr (!std::is_void_v<T>) return slot_->get();
     }
     T take_result() {
         core_->check_result();
-        return slot_->take();
+        if constexpr (!std::is_void_v<T>) return slot_->take();
     }
 
     template <class U = T>
@@ -412,14 +415,10 @@ namespace detail {
 // copied otherwise, so a caller's own task keeps its value.
 template <class T>
 T result_from(future<T>& f, bool take) {
-    if constexpr (std::is_void_v<T> || std::is_reference_v<T>) {
-        return f.take_result();
-    } else if constexpr (copyable_result_v<T>) {
-        if (take) return f.take_result();
-        return f.result();
-    } else {
-        return f.take_result();
+    if constexpr (!std::is_void_v<T> && !std::is_reference_v<T> && copyable_result_v<T>) {
+        if (!take) return f.result();
     }
+    return f.take_result();
 }
 
 // A done future's outcome, its value taken as result_from does. Marks an exception

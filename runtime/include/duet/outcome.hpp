@@ -52,10 +52,12 @@ public:
     using stored = std::conditional_t<std::is_void_v<T>, std::monostate,
                                       std::conditional_t<std::is_reference_v<T>, std::remove_reference_t<T>*, T>>;
 
-    outcome_storage() noexcept {}
+    // Not "= default": with a non-trivial member (an exception_ptr) the union's defaulted
+    // constructor and destructor would be deleted; the owner manages the active member.
+    outcome_storage() noexcept {}  // NOLINT(modernize-use-equals-default)
     outcome_storage(const outcome_storage&) = delete;
     outcome_storage& operator=(const outcome_storage&) = delete;
-    ~outcome_storage() {}
+    ~outcome_storage() {}  // NOLINT(modernize-use-equals-default)
 
     // T&: takes the referent; otherwise constructs T from the arguments.
     template <class... A>

@@ -152,9 +152,10 @@ private:
     // reference to, or (low bit set) a direct_wait.
     std::uintptr_t waiter_ = 0;
     future_core* fut_waiter() const noexcept {
-        return (waiter_ & 1) ? nullptr : reinterpret_cast<future_core*>(waiter_);
+        return (waiter_ & 1) ? nullptr : reinterpret_cast<future_core*>(waiter_);  // NOLINT(performance-no-int-to-ptr)
     }
     direct_wait* direct_waiter() const noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): the word is a tagged pointer
         return (waiter_ & 1) ? reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{1}) : nullptr;
     }
     // Stops waiting on the future (if any): unregisters and drops the reference.
@@ -297,10 +298,10 @@ std::vector<task_ref> all_tasks(abstract_event_loop& loop);
 // (once; a no-op if already there), unregister_task removes it. enter_task makes it the
 // loop's current task while it runs a step (std::runtime_error if another task is
 // current); leave_task ends that (std::runtime_error if it is not the current task).
-void register_task(task_ref t);
-void unregister_task(task_ref t);
-void enter_task(abstract_event_loop& loop, task_ref t);
-void leave_task(abstract_event_loop& loop, task_ref t);
+void register_task(const task_ref& t);
+void unregister_task(const task_ref& t);
+void enter_task(abstract_event_loop& loop, const task_ref& t);
+void leave_task(abstract_event_loop& loop, const task_ref& t);
 
 namespace detail {
 // co_await sleep(d): d <= 0 is one ready-queue turn; otherwise a timer wakes the task
