@@ -598,7 +598,7 @@ void base_event_loop::fd_ready(int fd, unsigned events) {
 
 void base_event_loop::throw_not_supported(const char* method, const char* backend, const char* capability) {
     throw not_supported_error(std::string(method) + ": the \"" + backend + "\" event loop does not support " +
-                              capability + " (its backend has no watch_fd)");
+                              capability);
 }
 
 void threadsafe_work_guard::reset() noexcept {

@@ -9,6 +9,8 @@
 
 #include <duet/event_loop.hpp>
 
+#include "uv_network.hpp"
+
 namespace duet {
 
 struct uv_backend::impl {
@@ -116,6 +118,9 @@ void uv_backend::close() noexcept {
     if (!impl_ || impl_->closed) return;
     auto& i = *impl_;
     i.closed = true;
+    // Transports, servers and signal handlers still open are reported and closed first;
+    // the uv_run below finishes their closes.
+    if (network_) network_->close_all();
     uv_close(reinterpret_cast<uv_handle_t*>(&i.idle), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&i.timer), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&i.async), nullptr);
@@ -127,6 +132,11 @@ void uv_backend::close() noexcept {
 
 uv_loop_s* uv_backend::uv_loop() noexcept {
     return &impl_->loop;
+}
+
+loop_network& uv_backend::network() {
+    if (!network_) network_ = std::make_unique<uv_network>(impl_->core, &impl_->loop);
+    return *network_;
 }
 
 void uv_backend::watch_fd(int fd, unsigned events) {

@@ -73,6 +73,7 @@ inline constexpr unsigned fd_writable = 2;
 // Optional capabilities, detected at compile time (see fd_watching_backend):
 //   void watch_fd(int fd, unsigned events)  watch `fd` for fd_readable/fd_writable (0:
 //                                      stop); report readiness with loop.fd_ready(fd, ev)
+//   loop_network& network()            the network half (see network_backend)
 template <class B>
 concept loop_backend = requires(B& b, const B& cb, wake_plan p) {
     { cb.now() }
@@ -92,6 +93,13 @@ concept loop_backend = requires(B& b, const B& cb, wake_plan p) {
 template <class B>
 concept fd_watching_backend = loop_backend<B> && requires(B& b, int fd, unsigned events) {
     b.watch_fd(fd, events);
+};
+
+// A backend with a network half (create_connection & co., DNS, signals): network()
+// returns it; others raise not_supported_error from those methods.
+template <class B>
+concept network_backend = loop_backend<B> && requires(B& b) {
+    { b.network() } -> std::same_as<loop_network&>;
 };
 
 template <loop_backend Backend>
@@ -332,6 +340,8 @@ public:
     using backend_type = Backend;
     // Whether add_reader/add_writer work on this loop (otherwise not_supported_error).
     static constexpr bool can_watch_fds = fd_watching_backend<Backend>;
+    // Whether create_connection & co. work on this loop (otherwise not_supported_error).
+    static constexpr bool has_network = network_backend<Backend>;
 
     basic_event_loop() : backend_(*this) {}
     ~basic_event_loop() override {
@@ -342,6 +352,7 @@ public:
 
     bool remove_reader(int fd) override { return remove_fd(fd, fd_readable, "remove_reader"); }
     bool remove_writer(int fd) override { return remove_fd(fd, fd_writable, "remove_writer"); }
+    bool watches_fds() const noexcept override { return can_watch_fds; }
 
 protected:
     void add_fd_callback(int fd, unsigned which, callback cb) override {
@@ -354,6 +365,14 @@ protected:
             (void)fd;
             (void)cb;
             throw_not_supported(what, Backend::name, "watching file descriptors");
+        }
+    }
+    loop_network& network_for(const char* method) override {
+        if constexpr (has_network) {
+            (void)method;
+            return backend_.network();
+        } else {
+            throw_not_supported(method, Backend::name, "networking");
         }
     }
 

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -15,6 +16,7 @@
 #include <duet/detail/debug.hpp>
 #include <duet/futures.hpp>
 #include <duet/handles.hpp>
+#include <duet/network.hpp>
 #include <duet/tasks.hpp>
 
 namespace duet {
@@ -142,6 +144,120 @@ public:
     // Stops watching `fd` for writing, as remove_reader does for reading.
     virtual bool remove_writer(int fd) = 0;
 
+    // --- sockets the caller owns (asyncio's sock_* methods): `fd` is a non-blocking socket;
+    // each waits with add_reader/add_writer, so every loop that watches fds has them (others
+    // raise not_supported_error naming the method). OS errors: std::system_error.
+    // Up to n bytes; empty at EOF.
+    coro<std::string> sock_recv(int fd, std::size_t n);
+    // Reads into buf; the count (0 at EOF).
+    coro<std::size_t> sock_recv_into(int fd, std::span<char> buf);
+    // Sends all of data (copied into the coroutine).
+    coro<void> sock_sendall(int fd, std::string data);
+    // Connects fd to addr (EINPROGRESS waited for; the connect error raised).
+    coro<void> sock_connect(int fd, socket_address addr);
+    // Accepts a connection: the new fd (non-blocking, close-on-exec; the caller owns it) and the peer's address.
+    coro<std::pair<int, socket_address>> sock_accept(int fd);
+    // Sends one datagram to `to`; the bytes sent.
+    coro<std::size_t> sock_sendto(int fd, std::string data, socket_address to);
+    // Receives one datagram of at most n bytes and its sender.
+    coro<std::pair<std::string, socket_address>> sock_recvfrom(int fd, std::size_t n);
+    // Whether this loop can watch fds (add_reader & co., sock_*).
+    virtual bool watches_fds() const noexcept = 0;
+
+    // --- networking (network.hpp): asyncio's create_connection & co. A loop whose backend has no
+    // network half (the browser, a custom loop) raises not_supported_error from each, naming the
+    // method and the loop. Every method runs on the loop thread.
+    // Connects to host:port, trying each address getaddrinfo returns in order; all their errors
+    // are reported if none connects. Completes with the transport and the factory's protocol
+    // once connection_made has run.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> create_connection(F factory, std::string host,
+                                                                                std::uint16_t port,
+                                                                                connection_options opts = {}) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "create_connection needs a protocol or buffered_protocol");
+        auto r = co_await network_for("create_connection")
+                     .create_connection(erase(std::move(factory)), std::move(host), port, std::move(opts));
+        co_return transport_and_protocol<transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Listens on host:port (empty host: every interface; port 0: a free port, see sockets()).
+    template <protocol_factory_of F>
+    coro<std::shared_ptr<server>> create_server(F factory, std::string host, std::uint16_t port,
+                                                server_options opts = {}) {
+        std::vector<std::string> hosts;
+        if (!host.empty()) hosts.push_back(std::move(host));
+        return create_server(std::move(factory), std::move(hosts), port, std::move(opts));
+    }
+    // Listens on every address of every host named.
+    template <protocol_factory_of F>
+    coro<std::shared_ptr<server>> create_server(F factory, std::vector<std::string> hosts, std::uint16_t port,
+                                                server_options opts = {}) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "create_server needs a protocol or buffered_protocol");
+        co_return co_await network_for("create_server")
+            .create_server(erase(std::move(factory)), std::move(hosts), port, std::move(opts));
+    }
+    // Connects to the Unix socket at `path` (a leading '\0': Linux's abstract namespace).
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> create_unix_connection(F factory, std::string path) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "create_unix_connection needs a stream protocol");
+        auto r = co_await network_for("create_unix_connection")
+                     .create_unix_connection(erase(std::move(factory)), std::move(path));
+        co_return transport_and_protocol<transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Listens on the Unix socket `path`; an existing file there is an error (EADDRINUSE).
+    template <protocol_factory_of F>
+    coro<std::shared_ptr<server>> create_unix_server(F factory, std::string path, server_options opts = {}) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "create_unix_server needs a stream protocol");
+        co_return co_await network_for("create_unix_server")
+            .create_unix_server(erase(std::move(factory)), std::move(path), std::move(opts));
+    }
+    // A UDP endpoint bound to local_addr and/or connected to remote_addr.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<datagram_transport, protocol_of_t<F>>> create_datagram_endpoint(F factory,
+                                                                                                datagram_options opts) {
+        static_assert(std::is_base_of_v<datagram_protocol, protocol_of_t<F>>,
+                      "create_datagram_endpoint needs a datagram_protocol");
+        auto r = co_await network_for("create_datagram_endpoint")
+                     .create_datagram_endpoint(erase(std::move(factory)), std::move(opts));
+        co_return transport_and_protocol<datagram_transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Wraps the read end of a pipe (or any readable stream fd); the transport owns the fd from then on.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_read_pipe(F factory, int fd) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_read_pipe needs a stream protocol");
+        auto r = co_await network_for("connect_read_pipe").connect_read_pipe(erase(std::move(factory)), fd);
+        co_return transport_and_protocol<transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Wraps the write end of a pipe; the transport owns the fd from then on.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_write_pipe(F factory, int fd) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_write_pipe needs a stream protocol");
+        auto r = co_await network_for("connect_write_pipe").connect_write_pipe(erase(std::move(factory)), fd);
+        co_return transport_and_protocol<transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // --- DNS, off the loop thread; cancelling the await abandons the lookup (nothing completes later).
+    // The addresses of host:service; std::system_error naming the host if it does not resolve.
+    coro<std::vector<address_info>> getaddrinfo(std::string host, std::string service, address_hints hints = {}) {
+        co_return co_await network_for("getaddrinfo").getaddrinfo(std::move(host), std::move(service), hints);
+    }
+    // (host, service) names of addr.
+    coro<std::pair<std::string, std::string>> getnameinfo(socket_address addr, int flags = 0) {
+        co_return co_await network_for("getnameinfo").getnameinfo(std::move(addr), flags);
+    }
+    // --- Unix signals: f(a...) runs as a loop callback after `sig` arrives (never inside the
+    // signal handler); replaces an earlier handler of sig. std::invalid_argument for an invalid
+    // number, std::runtime_error for SIGKILL/SIGSTOP or a signal that cannot be caught.
+    template <class F, class... A>
+    void add_signal_handler(int sig, F&& f, A&&... a) {
+        network_for("add_signal_handler").add_signal_handler(sig, bind(std::forward<F>(f), std::forward<A>(a)...));
+    }
+    // Stops handling sig and restores its default disposition; whether a handler was set.
+    bool remove_signal_handler(int sig) { return network_for("remove_signal_handler").remove_signal_handler(sig); }
+
     // --- futures and tasks
     // A pending future bound to this loop; loop thread; never raises. Allowed on a closed loop, as in asyncio
     // (the future just never completes by it).
@@ -203,10 +319,19 @@ protected:
     virtual void add_fd_callback(int fd, unsigned which, callback cb) = 0;
     virtual void start_task(basic_task t) = 0;
     virtual void check_open_for(const char* what) const = 0;
+    // The backend's network half, or not_supported_error naming `method` and the loop.
+    virtual loop_network& network_for(const char* method) = 0;
     // std::runtime_error, as run_forever would raise it, if the loop cannot run now.
     void check_can_run() const;
 
 private:
+    template <class P>
+    static constexpr bool is_stream_protocol =
+        std::is_base_of_v<protocol, P> || std::is_base_of_v<buffered_protocol, P>;
+    template <class F>
+    static protocol_factory erase(F f) {
+        return [f = std::move(f)]() mutable -> std::shared_ptr<base_protocol> { return f(); };
+    }
     template <class T>
     task<T> make_task(coro<T> c, std::string_view name, detail::context_slot ctx, call_site site) {
         check_open_for("create_task");

@@ -10,6 +10,10 @@
 struct uv_loop_s;
 
 namespace duet {
+class uv_network;
+}
+
+namespace duet {
 
 class uv_backend {
 public:
@@ -28,11 +32,14 @@ public:
     void watch_fd(int fd, unsigned events);
     // The libuv loop, for native I/O built on this backend.
     uv_loop_s* uv_loop() noexcept;
+    // The network half (create_connection & co.), made on first use.
+    loop_network& network();
 
     struct impl;
 
 private:
     std::unique_ptr<impl> impl_;
+    std::unique_ptr<uv_network> network_;
 };
 
 }  // namespace duet

@@ -1,0 +1,72 @@
+// Protocols (asyncio's protocols.py): the callbacks a transport calls. Every callback runs
+// on the loop thread; an exception escaping one goes to the loop's exception handler and
+// the transport is closed (asyncio's "Fatal error on transport").
+//
+// Ownership: a transport owns its protocol (a std::shared_ptr) until connection_lost has
+// been delivered, then lets it go; a protocol may keep the std::shared_ptr<transport> it
+// is given in connection_made. Neither can dangle while the OS handle is open, and the
+// cycle ends when the connection does.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include <duet/sockets.hpp>
+
+namespace duet {
+
+class transport;
+class datagram_transport;
+
+class base_protocol {
+public:
+    virtual ~base_protocol() = default;
+    // The connection is gone: `error` is null after close()/EOF, the cause otherwise
+    // (a std::system_error: reset, broken pipe, ...). Called exactly once.
+    virtual void connection_lost(std::exception_ptr error) { (void)error; }
+    // The transport's write buffer went above its high-water mark.
+    virtual void pause_writing() {}
+    // ... and back to or below its low-water mark.
+    virtual void resume_writing() {}
+};
+
+// A stream protocol (TCP, Unix sockets, pipes).
+class protocol : public base_protocol {
+public:
+    virtual void connection_made(std::shared_ptr<transport> t) { (void)t; }
+    // Bytes arrived; the view is valid only during the call.
+    virtual void data_received(std::string_view data) { (void)data; }
+    // The peer sent EOF. Return true to keep the connection half-open (the protocol
+    // closes it later), false to let the transport close itself.
+    virtual bool eof_received() { return false; }
+};
+
+// The zero-copy stream protocol: the transport reads straight into the protocol's buffer.
+class buffered_protocol : public base_protocol {
+public:
+    virtual void connection_made(std::shared_ptr<transport> t) { (void)t; }
+    // A writable buffer for the next read (size_hint: a suggestion, 0 = any); must not
+    // be empty.
+    virtual std::span<char> get_buffer(std::size_t size_hint) = 0;
+    // The first n bytes of the last buffer were filled.
+    virtual void buffer_updated(std::size_t n) = 0;
+    virtual bool eof_received() { return false; }
+};
+
+// A datagram protocol (UDP).
+class datagram_protocol : public base_protocol {
+public:
+    virtual void connection_made(std::shared_ptr<datagram_transport> t) { (void)t; }
+    virtual void datagram_received(std::string_view data, const socket_address& from) {
+        (void)data;
+        (void)from;
+    }
+    // A send or receive failed (ICMP port unreachable arrives as connection refused);
+    // the endpoint stays open.
+    virtual void error_received(std::exception_ptr error) { (void)error; }
+};
+
+}  // namespace duet
