@@ -134,6 +134,17 @@ uv_loop_s* uv_backend::uv_loop() noexcept {
     return &impl_->loop;
 }
 
+std::size_t uv_backend::active_handles() const noexcept {
+    return impl_->loop.active_handles;
+}
+
+std::size_t uv_backend::handle_count() const noexcept {
+    std::size_t n = 0;
+    uv_walk(
+        &impl_->loop, [](uv_handle_t*, void* arg) { ++*static_cast<std::size_t*>(arg); }, &n);
+    return n;
+}
+
 loop_network& uv_backend::network() {
     if (!network_) network_ = std::make_unique<uv_network>(impl_->core, &impl_->loop);
     return *network_;

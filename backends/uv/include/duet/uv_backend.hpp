@@ -3,6 +3,7 @@
 // uv_poll_t per watched file descriptor (add_reader/add_writer).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include <duet/base_events.hpp>
@@ -34,6 +35,12 @@ public:
     uv_loop_s* uv_loop() noexcept;
     // The network half (create_connection & co.), made on first use.
     loop_network& network();
+    // libuv's count of active, referenced handles (what keeps uv_run going): the backend's
+    // own while it runs, plus every open transport, server, timer or signal watcher. For
+    // leak checks (bench/soak.cpp).
+    std::size_t active_handles() const noexcept;
+    // Every handle the libuv loop holds, active or not, closing ones included.
+    std::size_t handle_count() const noexcept;
 
     struct impl;
 
