@@ -24,93 +24,94 @@ static double cpu0;
 static int done;
 
 static double cpu_s(void) {
-  struct rusage r;
-  getrusage(RUSAGE_SELF, &r);
-  return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6;
+    struct rusage r;
+    getrusage(RUSAGE_SELF, &r);
+    return r.ru_utime.tv_sec + r.ru_utime.tv_usec / 1e6 + r.ru_stime.tv_sec + r.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char* what, int rc) {
-  fprintf(stderr, "bulk_uv: %s: %s\n", what, uv_strerror(rc));
-  exit(1);
+    fprintf(stderr, "bulk_uv: %s: %s\n", what, uv_strerror(rc));
+    exit(1);
 }
 
 static void pump(void);
 static void write_cb(uv_write_t* req, int status) {
-  free(req);
-  if (status < 0) die("write", status);
-  pump();
+    free(req);
+    if (status < 0) die("write", status);
+    pump();
 }
 
 // Queue chunks while the write queue is at or below the bound (uv_write sends at once what
 // the socket takes; only the rest waits in the queue).
 static void pump(void) {
-  while (queued < total && sender.write_queue_size <= QUEUE_BOUND) {
-    uint64_t left = total - queued;
-    uv_buf_t b = uv_buf_init(out_chunk, left < CHUNK ? (unsigned)left : CHUNK);
-    uv_write_t* req = malloc(sizeof *req);
-    int rc = uv_write(req, (uv_stream_t*)&sender, &b, 1, write_cb);
-    if (rc < 0) die("uv_write", rc);
-    queued += b.len;
-  }
+    while (queued < total && sender.write_queue_size <= QUEUE_BOUND) {
+        uint64_t left = total - queued;
+        uv_buf_t b = uv_buf_init(out_chunk, left < CHUNK ? (unsigned)left : CHUNK);
+        uv_write_t* req = malloc(sizeof *req);
+        int rc = uv_write(req, (uv_stream_t*)&sender, &b, 1, write_cb);
+        if (rc < 0) die("uv_write", rc);
+        queued += b.len;
+    }
 }
 
 static void alloc_cb(uv_handle_t* h, size_t hint, uv_buf_t* b) {
-  (void)h;
-  (void)hint;
-  *b = uv_buf_init(in_buf, sizeof in_buf);
+    (void)h;
+    (void)hint;
+    *b = uv_buf_init(in_buf, sizeof in_buf);
 }
 
 static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
-  (void)s;
-  (void)b;
-  if (n < 0) die("read", (int)n);
-  received += (uint64_t)n;
-  if (received >= total && !done) {
-    done = 1;
-    double wall = (uv_hrtime() - t0) / 1e9, cpu = cpu_s() - cpu0;
-    printf("{\"peer\": \"libuv_c\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %d, \"wall_s\": %.3f, "
-           "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
-           (unsigned long long)received, CHUNK, wall, cpu, received / wall, received * 8 / wall / 1e9);
-    fflush(stdout);
-    uv_close((uv_handle_t*)&sender, NULL);
-    uv_close((uv_handle_t*)&receiver, NULL);
-    uv_close((uv_handle_t*)&listener, NULL);
-  }
+    (void)s;
+    (void)b;
+    if (n < 0) die("read", (int)n);
+    received += (uint64_t)n;
+    if (received >= total && !done) {
+        done = 1;
+        double wall = (uv_hrtime() - t0) / 1e9, cpu = cpu_s() - cpu0;
+        printf(
+            "{\"peer\": \"libuv_c\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %d, \"wall_s\": %.3f, "
+            "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
+            (unsigned long long)received, CHUNK, wall, cpu, received / wall, received * 8 / wall / 1e9);
+        fflush(stdout);
+        uv_close((uv_handle_t*)&sender, NULL);
+        uv_close((uv_handle_t*)&receiver, NULL);
+        uv_close((uv_handle_t*)&listener, NULL);
+    }
 }
 
 static void on_connection(uv_stream_t* srv, int status) {
-  if (status < 0) die("accept", status);
-  uv_tcp_init(loop, &receiver);
-  int rc = uv_accept(srv, (uv_stream_t*)&receiver);
-  if (rc < 0) die("uv_accept", rc);
-  uv_read_start((uv_stream_t*)&receiver, alloc_cb, read_cb);
+    if (status < 0) die("accept", status);
+    uv_tcp_init(loop, &receiver);
+    int rc = uv_accept(srv, (uv_stream_t*)&receiver);
+    if (rc < 0) die("uv_accept", rc);
+    uv_read_start((uv_stream_t*)&receiver, alloc_cb, read_cb);
 }
 
 static void on_connect(uv_connect_t* req, int status) {
-  (void)req;
-  if (status < 0) die("connect", status);
-  t0 = uv_hrtime();
-  cpu0 = cpu_s();
-  pump();
+    (void)req;
+    if (status < 0) die("connect", status);
+    t0 = uv_hrtime();
+    cpu0 = cpu_s();
+    pump();
 }
 
 int main(int argc, char** argv) {
-  total = argc > 1 ? strtoull(argv[1], NULL, 10) : (1ull << 30);
-  memset(out_chunk, 'x', sizeof out_chunk);
-  loop = uv_default_loop();
-  struct sockaddr_in a;
-  uv_ip4_addr("127.0.0.1", 0, &a);
-  uv_tcp_init(loop, &listener);
-  int rc = uv_tcp_bind(&listener, (const struct sockaddr*)&a, 0);
-  if (rc == 0) rc = uv_listen((uv_stream_t*)&listener, 16, on_connection);
-  if (rc < 0) die("listen", rc);
-  struct sockaddr_storage bound;
-  int len = sizeof bound;
-  uv_tcp_getsockname(&listener, (struct sockaddr*)&bound, &len);
-  uv_tcp_init(loop, &sender);
-  rc = uv_tcp_connect(&connect_req, &sender, (const struct sockaddr*)&bound, on_connect);
-  if (rc < 0) die("uv_tcp_connect", rc);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_loop_close(loop);
-  return done ? 0 : 1;
+    total = argc > 1 ? strtoull(argv[1], NULL, 10) : (1ull << 30);
+    memset(out_chunk, 'x', sizeof out_chunk);
+    loop = uv_default_loop();
+    struct sockaddr_in a;
+    uv_ip4_addr("127.0.0.1", 0, &a);
+    uv_tcp_init(loop, &listener);
+    int rc = uv_tcp_bind(&listener, (const struct sockaddr*)&a, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t*)&listener, 16, on_connection);
+    if (rc < 0) die("listen", rc);
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(&listener, (struct sockaddr*)&bound, &len);
+    uv_tcp_init(loop, &sender);
+    rc = uv_tcp_connect(&connect_req, &sender, (const struct sockaddr*)&bound, on_connect);
+    if (rc < 0) die("uv_tcp_connect", rc);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return done ? 0 : 1;
 }

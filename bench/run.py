@@ -12,17 +12,25 @@ pinned to CPU 0 and prints one JSON line. Writes bench/results/latest.md (also p
 bench/results/latest.jsonl (one object per benchmark x implementation) and the per-run
 records to bench/results/raw_<timestamp>.jsonl, from which --from-raw rebuilds the tables.
 Python 3 standard library only.
+
+Network families (native only; see "Network families" below): echo (TCP echo servers, bench-
+peers' load generator at 1 and 50 connections, server on CPU 0, client on CPU 1), echo_mt
+(examples/echo_server --threads 1 vs 2), bulk (1 GiB over one connection), memconn (RSS per
+idle connection pair) and soak (only when named: --only soak).
 """
 import argparse
+import functools
 import json
 import os
 import re
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -234,13 +242,18 @@ def select_rows(rows, only, impls, targets):
     """The rows --only and --targets pick that have at least one program --impls wants."""
     benches = set()
     for name in only:
+        if name in NET_FAMILIES:
+            continue  # select_net's
         if name in FAMILIES:
             benches.update(FAMILIES[name])
         elif name in FAMILY_OF:
             benches.add(name)
         else:
             sys.exit(f"--only: unknown family or benchmark {name!r} "
-                     f"(families: {', '.join(FAMILIES)}; benchmarks: {', '.join(BENCH_ORDER)})")
+                     f"(families: {', '.join(list(FAMILIES) + list(NET_FAMILIES))}; "
+                     f"benchmarks: {', '.join(BENCH_ORDER)})")
+    if only and not benches:
+        return []  # only network families
     picked = []
     for row in rows:
         if benches and row.bench not in benches:
@@ -249,7 +262,7 @@ def select_rows(rows, only, impls, targets):
             continue
         if any(wanted(p, impls) for p in row.programs()):
             picked.append(row)
-    known = {p.impl for r in rows for p in r.programs()}
+    known = {p.impl for r in rows for p in r.programs()} | NET_IMPLS
     unknown = set(impls) - known
     if unknown:
         sys.exit(f"--impls: unknown {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
@@ -352,7 +365,7 @@ def run_groups(rows, impls):
     return groups
 
 
-def run_all(rows, args, raw_path, meta):
+def run_all(rows, net, args, raw_path, meta):
     """Runs every repetition; returns the raw records (also appended to raw_path as they come)."""
     groups = run_groups(rows, args.impls)
     skipped = {}
@@ -361,6 +374,13 @@ def run_all(rows, args, raw_path, meta):
             reason = missing_reason(p)
             if reason:
                 skipped[p.pid] = reason
+    args.net_skipped = set()
+    for progs in net.values():
+        for p in progs:
+            reason = net_missing(p)
+            if reason:
+                skipped[p.pid] = reason
+                args.net_skipped.add(p.pid)
     for pid, reason in skipped.items():
         print(f"skipping {pid}: {reason}", file=sys.stderr)
     meta["skipped"] = skipped
@@ -388,6 +408,7 @@ def run_all(rows, args, raw_path, meta):
                         rec.update(rep=rep, quick=args.quick)
                         keep(rec)
                         report_progress(rep, args.reps, bench, rec)
+                run_net_rep(net, rep, args, keep)
                 if rep == 0 and args.reps > 1:
                     left = (time.monotonic() - rep_start) * (args.reps - 1)
                     print(f"-- one repetition took {time.monotonic() - rep_start:.0f} s; "
@@ -407,6 +428,498 @@ def report_progress(rep, reps, bench, rec):
     else:
         value = rec["result"][rec["metric"]]
         print(f"{head} {human(value):>7s} {rec['unit']}  ({rec['secs']:.1f} s)", flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Network families (issue 11): echo, echo_mt, bulk, memconn, soak. Native only. An echo run
+# is a server (pinned to CPU 0) and bench-peers' load generator client/echo_client.c (pinned
+# to CPU 1) at 1 and 50 connections; the server's CPU time comes from /proc/PID/stat around
+# each client run, as bench-peers' run_all.py does. The others are one program printing one
+# JSON line.
+
+NET_FAMILIES = ("echo", "echo_mt", "bulk", "memconn", "soak")
+NET_DEFAULT = ("echo", "echo_mt", "bulk", "memconn")  # soak (30 s+) only when asked for
+DUET_BIN = "build/bench-native/bench"
+MEMCONN_TOKIO = "build/bench-native/memconn_tokio/release/memconn_tokio"
+ECHO_CONNS = (1, 50)
+ECHO_MT_CONNS = (50,)
+
+
+@dataclass
+class NetProgram:
+    family: str
+    name: str       # the table's label: duet_protocol, libuv_c, uvloop_streams, ...
+    impl: str       # for --impls: duet, libuv_c, epoll_c, asio, tokio, uvloop, asyncio, node
+    argv: list      # an echo server's argv has "PORT" where the port goes
+    cwd: str
+    needs: list
+    cpus: str = "0"  # taskset's CPU list for the server / the program
+
+    @property
+    def pid(self):
+        return f"{self.family}:{self.name}"
+
+
+def net_programs():
+    """family -> its programs, duet's first."""
+    d = os.path.join(DUET_BIN, "echo_server")
+
+    def echo_srv(name, impl, argv, cwd, needs, cpus="0"):
+        return NetProgram("echo", name, impl, argv, cwd, needs, cpus)
+
+    pyecho = lambda loop, kind: [PY, "py/echo_server.py", loop, kind, "PORT"]
+    echo = [
+        echo_srv("duet_protocol", "duet", [d, "--port", "PORT"], REPO, [d]),
+        echo_srv("duet_streams", "duet", [d, "--port", "PORT", "--streams"], REPO, [d]),
+        echo_srv("libuv_c", "libuv_c", ["uv/echo_server", "PORT"], PEERS, ["uv/echo_server"]),
+        echo_srv("epoll_c", "epoll_c", ["uv/epoll_echo", "PORT"], PEERS, ["uv/epoll_echo"]),
+        echo_srv("asio", "asio", ["asio/echo_server", "PORT"], PEERS, ["asio/echo_server"]),
+        echo_srv("tokio", "tokio", ["tokio/target/release/echo_tokio", "PORT"], PEERS,
+                 ["tokio/target/release/echo_tokio"]),
+        echo_srv("uvloop_protocol", "uvloop", pyecho("uvloop", "protocol"), PEERS, ["py/echo_server.py", PY]),
+        echo_srv("uvloop_streams", "uvloop", pyecho("uvloop", "streams"), PEERS, ["py/echo_server.py", PY]),
+        echo_srv("asyncio_streams", "asyncio", pyecho("asyncio", "streams"), PEERS, ["py/echo_server.py", PY]),
+        echo_srv("node", "node", ["node", "node/echo_server.mjs", "PORT"], PEERS, ["node/echo_server.mjs"]),
+    ]
+    # Scale-out: the server may use both cores (the client still needs CPU 1: see RESULTS.md).
+    mt = []
+    for kind, extra in (("protocol", []), ("streams", ["--streams"])):
+        for n in (1, 2):
+            mt.append(NetProgram("echo_mt", f"duet_{kind}_t{n}", "duet",
+                                 [d, "--port", "PORT", "--threads", str(n)] + extra, REPO, [d], "0,1"))
+    mt.append(NetProgram("echo_mt", "libuv_c", "libuv_c", ["uv/echo_server", "PORT"], PEERS,
+                         ["uv/echo_server"], "0,1"))
+    bd, bu = os.path.join(DUET_BIN, "bulk_duet"), os.path.join(DUET_BIN, "bulk_uv")
+    bulk = [
+        NetProgram("bulk", "duet_streams", "duet", [bd, "streams"], REPO, [bd]),
+        NetProgram("bulk", "duet_protocol", "duet", [bd, "protocol"], REPO, [bd]),
+        NetProgram("bulk", "libuv_c", "libuv_c", [bu], REPO, [bu]),
+    ]
+    md, mu = os.path.join(DUET_BIN, "memconn_duet"), os.path.join(DUET_BIN, "memconn_uv")
+    memconn = [
+        NetProgram("memconn", "duet_streams", "duet", [md, "streams"], REPO, [md]),
+        NetProgram("memconn", "duet_protocol", "duet", [md, "protocol"], REPO, [md]),
+        NetProgram("memconn", "libuv_c", "libuv_c", [mu], REPO, [mu]),
+        NetProgram("memconn", "tokio", "tokio", [MEMCONN_TOKIO], REPO, [MEMCONN_TOKIO]),
+    ]
+    so = os.path.join(DUET_BIN, "soak")
+    soak = [
+        NetProgram("soak", "duet_streams", "duet", [so], REPO, [so], "0,1"),
+        NetProgram("soak", "duet_protocol", "duet", [so, "--protocol"], REPO, [so], "0,1"),
+    ]
+    return {"echo": echo, "echo_mt": mt, "bulk": bulk, "memconn": memconn, "soak": soak}
+
+
+NET_IMPLS = {p.impl for progs in net_programs().values() for p in progs}
+
+
+def select_net(only, impls, targets):
+    """family -> programs that --only / --impls / --targets pick."""
+    if targets and "native" not in targets:
+        return {}
+    fams = [f for f in only if f in NET_FAMILIES] if only else list(NET_DEFAULT)
+    return {f: [p for p in progs if not impls or p.impl in impls]
+            for f, progs in net_programs().items() if f in fams}
+
+
+def net_missing(prog):
+    for f in prog.needs:
+        path = f if os.path.isabs(f) else os.path.join(prog.cwd, f)
+        if not os.path.exists(path):
+            return f"missing {os.path.relpath(path, REPO)}"
+    if "uvloop" in prog.argv and not have_uvloop():
+        return "python3-uvloop not installed"
+    if prog.argv[0] == "node" and shutil.which("node") is None:
+        return "node not found"
+    if prog.family in ("echo", "echo_mt") and not os.path.exists(os.path.join(PEERS, "client/echo_client")):
+        return "missing build/bench-peers/client/echo_client (the load generator)"
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def have_uvloop():
+    return subprocess.run([PY, "-c", "import uvloop"], capture_output=True).returncode == 0
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a whole process (all its threads), from /proc/PID/stat."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port, proc, timeout=15.0):
+    """True once 127.0.0.1:port accepts a connection (False if the server died or never did)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def stop_server(proc):
+    """SIGTERM (duet's echo_server stops through its signal handler), SIGKILL after 5 s;
+    returns the exit status (negative: killed by that signal)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.returncode
+
+
+def run_echo(prog, rep, secs, conns_list):
+    """Runs one echo server through the client at each connection count; the records."""
+    port = free_port()
+    argv = ["taskset", "-c", prog.cpus] + [str(port) if a == "PORT" else a for a in prog.argv]
+    base = dict(kind="net", family=prog.family, pid=prog.pid, name=prog.name, impl=prog.impl, rep=rep)
+    err_file = tempfile.TemporaryFile("w+")
+    srv = subprocess.Popen(argv, cwd=prog.cwd, stdout=subprocess.DEVNULL, stderr=err_file,
+                           start_new_session=True)
+    recs = []
+    try:
+        if not wait_listening(port, srv):
+            err_file.seek(0)
+            return [dict(base, conns=c, cmd=shlex.join(argv),
+                         error=f"server did not listen: {err_file.read()[-400:]}") for c in conns_list]
+        time.sleep(0.2)  # start-up work (interpreters) out of the measured window
+        for conns in conns_list:
+            ccmd = ["taskset", "-c", "1", "client/echo_client", str(port), str(conns), str(secs), "1024",
+                    "0.5", prog.name]
+            rec = dict(base, conns=conns, ts=round(time.time(), 1),
+                       cmd=f"{shlex.join(argv)}  &  {shlex.join(ccmd)}")
+            s0 = proc_cpu_s(srv.pid)
+            p = subprocess.run(ccmd, cwd=PEERS, capture_output=True, text=True, timeout=secs + 40)
+            s1 = proc_cpu_s(srv.pid)
+            result = parse_output(p.stdout)
+            if p.returncode != 0 or result is None:
+                rec["error"] = f"client exit {p.returncode}: {p.stderr.strip()[-300:]}"
+            else:
+                if s0 is not None and s1 is not None and result.get("requests_total"):
+                    result["server_cpu_pct"] = round(100 * (s1 - s0) / result["wall_total_s"], 1)
+                    result["server_cpu_us_per_req"] = round((s1 - s0) * 1e6 / result["requests_total"], 3)
+                rec["result"] = result
+            recs.append(rec)
+    finally:
+        rc = stop_server(srv)
+        err_file.seek(0)
+        tail = err_file.read()[-300:]
+        err_file.close()
+    for r in recs:
+        r["server_rc"] = rc
+        if prog.impl == "duet" and rc != 0:
+            # duet's server must stop cleanly on SIGTERM: say so next to the figures.
+            r["server_note"] = f"exit status {rc} after SIGTERM: {tail}"
+    return recs
+
+
+def net_argv_extra(prog, quick):
+    if not quick:
+        return []
+    return {"bulk": [str(64 << 20)], "memconn": ["1000"], "soak": ["--connections", "100", "--seconds", "5"]}.get(prog.family, [])
+
+
+def run_net_program(prog, rep, quick, timeout):
+    extra = net_argv_extra(prog, quick)
+    argv = ["taskset", "-c", prog.cpus] + prog.argv + extra
+    rec = dict(kind="net", family=prog.family, pid=prog.pid, name=prog.name, impl=prog.impl, rep=rep,
+               cmd=shlex.join(argv), ts=round(time.time(), 1))
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=prog.cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        rec["error"] = f"timeout after {timeout} s"
+        return rec
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    rec["secs"] = round(time.monotonic() - t0, 2)
+    result = parse_output(out)
+    if result is not None:
+        rec["result"] = result
+    if proc.returncode != 0 or result is None:
+        rec["error"] = f"exit status {proc.returncode}: {err.strip()[-400:] or out.strip()[-400:]}"
+    if prog.family == "soak":
+        rec["output"] = out[-4000:]
+    return rec
+
+
+def net_progress(rep, reps, rec):
+    head = f"[{rep + 1}/{reps}] {rec['family']:8s} {rec['name']:16s}"
+    if "conns" in rec:
+        head += f" c{rec['conns']:<3d}"
+    if "error" in rec and "result" not in rec:
+        print(f"{head} FAILED ({rec['error'][:200]})", file=sys.stderr, flush=True)
+        return
+    r = rec["result"]
+    if rec["family"] in ("echo", "echo_mt"):
+        msg = (f"{human(r.get('rate'))} req/s  srv {r.get('server_cpu_us_per_req')} us/req "
+               f"({r.get('server_cpu_pct')}%)  cli {r.get('client_cpu_pct')}%  p50 {r.get('p50_us')} us")
+    elif rec["family"] == "bulk":
+        msg = f"{human(r.get('rate'))}B/s ({r.get('gbit_per_s')} Gbit/s)"
+    elif rec["family"] == "memconn":
+        msg = (f"{r.get('bytes_per_pair')} B/pair (server {r.get('server_bytes_per_conn')}, "
+               f"client {r.get('client_bytes_per_conn')})")
+    else:
+        msg = (f"fds {r.get('fds_start')}->{r.get('fds_end')} handles {r.get('handles_start')}->"
+               f"{r.get('handles_end')} rss {r.get('rss_warm')}->{r.get('rss_end')} flat={r.get('flat')}")
+    if "error" in rec:
+        msg += f"  ERROR {rec['error'][:150]}"
+    if rec.get("server_note"):
+        msg += f"  (server: {rec['server_note'][:150]})"
+    print(f"{head} {msg}", flush=True)
+
+
+def run_net_rep(net, rep, args, keep):
+    """One repetition of every selected network family, program order rotated per rep."""
+    secs = 1.0 if args.quick else args.echo_seconds
+    for fam in NET_FAMILIES:
+        for prog in rotate(net.get(fam, []), rep):
+            if prog.pid in args.net_skipped:
+                continue
+            if fam in ("echo", "echo_mt"):
+                recs = run_echo(prog, rep, secs, ECHO_CONNS if fam == "echo" else ECHO_MT_CONNS)
+            else:
+                recs = [run_net_program(prog, rep, args.quick, args.timeout)]
+            for rec in recs:
+                rec["quick"] = args.quick
+                keep(rec)
+                net_progress(rep, args.reps, rec)
+
+
+# ---- the network report
+
+
+def net_values(records, family, name, key, conns=None):
+    vals = []
+    for r in records:
+        if r.get("kind") != "net" or r["family"] != family or r["name"] != name or "result" not in r:
+            continue
+        if conns is not None and r.get("conns") != conns:
+            continue
+        v = r["result"].get(key)
+        if isinstance(v, (int, float)):
+            vals.append(v)
+    return vals
+
+
+def med(vals):
+    return statistics.median(vals) if vals else None
+
+
+def over(a, b):
+    return None if a is None or not b else a / b
+
+
+NET_TARGETS = [  # (label, family, conns, key, duet, op, bound, kind): kind "ratio" to libuv_c, "diff" in units
+    ("echo c1: protocol server CPU/request ≤ 1.0× libuv C", "echo", 1, "server_cpu_us_per_req",
+     "duet_protocol", "<=", 1.0, "ratio"),
+    ("echo c1: streams server CPU/request ≤ 1.05× libuv C", "echo", 1, "server_cpu_us_per_req",
+     "duet_streams", "<=", 1.05, "ratio"),
+    ("echo c50: protocol requests/s ≥ 0.97× libuv C", "echo", 50, "rate", "duet_protocol", ">=", 0.97, "ratio"),
+    ("echo c50: streams requests/s ≥ 0.97× libuv C", "echo", 50, "rate", "duet_streams", ">=", 0.97, "ratio"),
+    ("echo c50: protocol server CPU/request ≤ 1.05× libuv C", "echo", 50, "server_cpu_us_per_req",
+     "duet_protocol", "<=", 1.05, "ratio"),
+    ("echo c50: streams server CPU/request ≤ 1.05× libuv C", "echo", 50, "server_cpu_us_per_req",
+     "duet_streams", "<=", 1.05, "ratio"),
+    ("bulk: streams throughput ≥ 0.9× libuv C", "bulk", None, "rate", "duet_streams", ">=", 0.9, "ratio"),
+    ("memconn: streams bytes/pair ≤ libuv C + 512 B", "memconn", None, "bytes_per_pair", "duet_streams", "<=",
+     512, "diff"),
+]
+
+
+def net_target_rows(records):
+    out = []
+    for label, fam, conns, key, duet, op, bound, kind in NET_TARGETS:
+        d = med(net_values(records, fam, duet, key, conns))
+        p = med(net_values(records, fam, "libuv_c", key, conns))
+        if d is None and p is None:
+            continue
+        if kind == "ratio":
+            value = over(d, p)
+            shown = ratio_text(value)
+            req = f"{op.replace('>=', '≥').replace('<=', '≤')} {bound:g}×"
+        else:
+            value = None if d is None or p is None else d - p
+            shown = "—" if value is None else f"{value:+.0f} B ({human(d)} vs {human(p)})"
+            req = f"≤ +{bound:g} B"
+        verdict = "no data" if value is None else (
+            "met" if (value >= bound if op == ">=" else value <= bound) else "**NOT met**")
+        out.append([label, shown, req, verdict])
+    return out
+
+
+def net_errors(records, family, name):
+    errs = [r for r in records if r.get("kind") == "net" and r["family"] == family and r["name"] == name
+            and ("error" in r or r.get("server_note"))]
+    if not errs:
+        return ""
+    last = errs[-1]
+    text = last.get("error") or last.get("server_note")
+    return f"{len(errs)} with errors: {text[:120]}".replace("|", "/").replace("\n", " ")
+
+
+def net_markdown(records, net_names):
+    """The network sections of the report; net_names: family -> program names in table order."""
+    out = []
+    trows = net_target_rows(records)
+    if trows:
+        out += ["## Network targets (issue 11)", "",
+                "Ratios of medians from this one run; libuv C = bench-peers' `uv/echo_server` for echo, "
+                "`bench/bulk_uv.c` for bulk, `bench/memconn_uv.c` for memconn.", "",
+                md_table(["target", "measured", "required", "result"], trows), ""]
+    cmds = {}
+    if "echo" in net_names or "echo_mt" in net_names:
+        out += ["## echo: TCP echo over 127.0.0.1, 1 KiB messages, closed loop", "",
+                "bench-peers' load generator `client/echo_client` (one epoll thread) pinned to CPU 1; "
+                "`echo` servers pinned to CPU 0, `echo_mt` servers allowed both CPUs (`taskset -c 0,1`). "
+                "Server CPU from /proc/PID/stat around each client run (warm-up included) ÷ all requests. "
+                "Ratios: duet-or-peer median ÷ libuv_c's median in the same family and connection count "
+                "(req/s: above 1 is faster; CPU/request: below 1 is cheaper).", ""]
+    for fam in ("echo", "echo_mt"):
+        if fam not in net_names:
+            continue
+        table = []
+        for conns in (ECHO_CONNS if fam == "echo" else ECHO_MT_CONNS):
+            ref_rate = med(net_values(records, fam, "libuv_c", "rate", conns))
+            ref_cpu = med(net_values(records, fam, "libuv_c", "server_cpu_us_per_req", conns))
+            for name in net_names[fam]:
+                rates = net_values(records, fam, name, "rate", conns)
+                cpu = net_values(records, fam, name, "server_cpu_us_per_req", conns)
+                note = net_errors(records, fam, name)
+                if not rates and not note:
+                    continue
+                g = lambda k: med(net_values(records, fam, name, k, conns))
+                table.append([f"**{name}**" if name.startswith("duet") else name, conns, len(rates),
+                              spread(rates), ratio_text(over(med(rates), ref_rate)), spread(cpu),
+                              ratio_text(over(med(cpu), ref_cpu)), human(g("p50_us")), human(g("p99_us")),
+                              human(g("server_cpu_pct")), human(g("client_cpu_pct")), note])
+        for r in records:
+            if r.get("kind") == "net" and r["family"] == fam:
+                cmds.setdefault(f"{fam}:{r['name']}:c{r.get('conns')}", r["cmd"])
+        if table:
+            out += [f"### {fam}", "",
+                    md_table(["server", "conns", "runs", "req/s median [min–max]", "req/s ÷ libuv_c",
+                              "server CPU µs/req", "CPU/req ÷ libuv_c", "p50 µs", "p99 µs", "server CPU %",
+                              "client CPU %", "note"], table), ""]
+        if fam == "echo_mt":
+            t1 = med(net_values(records, fam, "duet_protocol_t1", "rate", 50))
+            t2 = med(net_values(records, fam, "duet_protocol_t2", "rate", 50))
+            s1 = med(net_values(records, fam, "duet_streams_t1", "rate", 50))
+            s2 = med(net_values(records, fam, "duet_streams_t2", "rate", 50))
+            out += [f"2 threads ÷ 1 thread at 50 connections: protocol {ratio_text(over(t2, t1))}, "
+                    f"streams {ratio_text(over(s2, s1))}.", ""]
+    for fam, key, unit, title in (
+            ("bulk", "rate", "bytes/s", "bulk: 1 GiB through one TCP connection on 127.0.0.1, 64 KiB writes, "
+                                        "both ends on one loop pinned to CPU 0"),
+            ("memconn", "bytes_per_pair", "bytes/pair", "memconn: RSS per idle connected TCP pair "
+                                                        "(10,000 pairs; server ends + client ends)")):
+        if fam not in net_names:
+            continue
+        ref = med(net_values(records, fam, "libuv_c", key))
+        table = []
+        for name in net_names[fam]:
+            vals = net_values(records, fam, name, key)
+            note = net_errors(records, fam, name)
+            if not vals and not note:
+                continue
+            row = [f"**{name}**" if name.startswith("duet") else name, len(vals), spread(vals), unit,
+                   ratio_text(over(med(vals), ref))]
+            if fam == "memconn":
+                row += [human(med(net_values(records, fam, name, "server_bytes_per_conn"))),
+                        human(med(net_values(records, fam, name, "client_bytes_per_conn"))),
+                        "—" if ref is None or not vals else f"{med(vals) - ref:+.0f}"]
+            else:
+                row += [human(med(net_values(records, fam, name, "gbit_per_s"))),
+                        human(med(net_values(records, fam, name, "cpu_s")))]
+            table.append(row + [note])
+        for r in records:
+            if r.get("kind") == "net" and r["family"] == fam:
+                cmds.setdefault(f"{fam}:{r['name']}", r["cmd"])
+        head = ["impl", "runs", "median [min–max]", "unit", "÷ libuv_c"]
+        head += (["server B/conn", "client B/conn", "− libuv_c (B)"] if fam == "memconn"
+                 else ["Gbit/s", "CPU s"])
+        if table:
+            out += [f"## {title}", "", md_table(head + ["note"], table), ""]
+    if "soak" in net_names:
+        soaks = [r for r in records if r.get("kind") == "net" and r["family"] == "soak"]
+        table = []
+        for r in soaks:
+            x = r.get("result", {})
+            cmds.setdefault(f"soak:{r['name']}", r["cmd"])
+            table.append([r["name"], x.get("connections"), x.get("seconds"), x.get("opened"), x.get("echoes"),
+                          x.get("client_errors"), f"{x.get('fds_start')} → {x.get('fds_end')}",
+                          f"{x.get('handles_start')} → {x.get('handles_end')}",
+                          f"{x.get('active_handles_start')} → {x.get('active_handles_end')}",
+                          f"{x.get('tasks_start')} → {x.get('tasks_end')}",
+                          "—" if not x.get("rss_warm") else
+                          f"{x['rss_warm'] / 2**20:.1f} → {x['rss_end'] / 2**20:.1f} MiB",
+                          x.get("flat"), (r.get("error") or "")[:100]])
+        if table:
+            out += ["## soak: connections opened, echoed and closed continuously (bench/soak.cpp)", "",
+                    md_table(["server", "conns", "s", "opened", "echoes", "client errors", "fds", "uv handles",
+                              "active handles", "tasks", "RSS warm → end", "flat", "error"], table), ""]
+    if cmds:
+        out += ["## Network commands", "",
+                "duet's from the repository root; the peers (and the echo client) from `build/bench-peers`.", ""]
+        out += [f"- {k}: `{v}`" for k, v in cmds.items()]
+        out.append("")
+    return out
+
+
+def net_names_in(records):
+    """family -> program names, in net_programs() order, for the families the records hold."""
+    seen = {(r["family"], r["name"]) for r in records if r.get("kind") == "net"}
+    out = {}
+    for fam, progs in net_programs().items():
+        names = [p.name for p in progs if (fam, p.name) in seen]
+        if names:
+            out[fam] = names
+    return out
+
+
+def net_jsonl(records):
+    objs = []
+    for fam, names in net_names_in(records).items():
+        for name in names:
+            for conns in ((ECHO_CONNS if fam == "echo" else ECHO_MT_CONNS)
+                          if fam in ("echo", "echo_mt") else (None,)):
+                keys = {"echo": ["rate", "server_cpu_us_per_req", "p50_us", "p99_us"],
+                        "echo_mt": ["rate", "server_cpu_us_per_req"], "bulk": ["rate", "gbit_per_s"],
+                        "memconn": ["bytes_per_pair", "server_bytes_per_conn", "client_bytes_per_conn"],
+                        "soak": ["opened", "echoes", "client_errors", "fds_start", "fds_end",
+                                 "handles_start", "handles_end", "rss_warm", "rss_end"]}[fam]
+                obj = dict(target="native", family=fam, impl=name, conns=conns)
+                for k in keys:
+                    vals = net_values(records, fam, name, k, conns)
+                    ref = med(net_values(records, fam, "libuv_c", k, conns))
+                    obj[k] = med(vals)
+                    obj[k + "_runs"] = len(vals)
+                    if ref and fam != "soak" and name != "libuv_c" and vals:
+                        obj[k + "_over_libuv_c"] = med(vals) / ref
+                objs.append(obj)
+    return objs
 
 
 # ---------------------------------------------------------------------------------------
@@ -445,6 +958,8 @@ def machine_info():
         "python (peers)": first_line([PY, "--version"]),
         "emcc": first_line(["emcc", "--version"]),
         "duet commit": commit + (" (with local changes)" if dirty else ""),
+        # Other work on the machine skews every figure; the network families most.
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -598,7 +1113,7 @@ def run_info(records):
                    skipped={k: v for m in metas for k, v in m.get("skipped", {}).items()})
 
 
-def markdown(rows, stats, info, raw_files):
+def markdown(rows, stats, info, raw_files, records=()):
     metas, skipped = info.metas, info.skipped
     machine = metas[0].get("machine", {}) if metas else {}
     reps = " + ".join(str(m.get("reps", "?")) for m in metas)
@@ -612,6 +1127,11 @@ def markdown(rows, stats, info, raw_files):
     out += [f"Run {started}; repetitions: {reps or '?'}; raw records: "
             + ", ".join(f"`{f}`" for f in raw_files), ""]
     out += [md_table(["machine", ""], [[k, f"`{v}`"] for k, v in machine.items()]), ""]
+    if skipped:
+        out += ["Skipped: " + "; ".join(f"{pid} ({why})" for pid, why in skipped.items()), ""]
+    net_part = net_markdown(records, net_names_in(records))
+    if not rows:
+        return "\n".join(out + net_part)
     out += ["Method: every repetition runs every (benchmark, implementation) program once, grouped "
             "by benchmark, in an order rotated between repetitions; all are pinned to CPU 0 "
             "(`taskset -c 0`). Values are median [min–max] over the runs. "
@@ -653,20 +1173,20 @@ def markdown(rows, stats, info, raw_files):
                 "(a copy of `../shared/bench-peers`).", ""]
         out += [f"- {pid}: `{cmd}`" for pid, cmd in cmds.items()]
         out.append("")
-    return "\n".join(out)
+    return "\n".join(out + net_part)
 
 
 def write_report(rows, records, raw_files, out_dir):
     info = run_info(records)
     stats = collect(records)
-    text = markdown(rows, stats, info, raw_files)
+    text = markdown(rows, stats, info, raw_files, records)
     print()
     print(text)
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "latest.md"), "w") as f:
         f.write(text)
     with open(os.path.join(out_dir, "latest.jsonl"), "w") as f:
-        for obj in jsonl_objects(rows, stats, info.skipped, info.quick):
+        for obj in jsonl_objects(rows, stats, info.skipped, info.quick) + net_jsonl(records):
             f.write(json.dumps(obj, ensure_ascii=False) + "\n")
     print(f"wrote {os.path.relpath(os.path.join(out_dir, 'latest.md'), REPO)} and latest.jsonl",
           file=sys.stderr)
@@ -699,14 +1219,17 @@ def parse_args():
     ap.add_argument("--reps", type=int, default=None,
                     help="repetitions (default 5; 1 with --quick)")
     ap.add_argument("--only", default="",
-                    help=f"comma-separated families ({','.join(FAMILIES)}) or benchmark names")
+                    help=f"comma-separated families ({','.join(list(FAMILIES) + list(NET_FAMILIES))}) "
+                         "or benchmark names; soak runs only when named")
     ap.add_argument("--impls", default="",
                     help="comma-separated implementations: duet,asio,node,tokio,asyncio,uvloop,"
-                         "libuv_c,ref_cpp20_uv,js")
+                         "libuv_c,ref_cpp20_uv,js,epoll_c")
     ap.add_argument("--targets", default="", help="native,wasm-node (default both)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: small N, 1 repetition; numbers are not meaningful")
     ap.add_argument("--timeout", type=float, default=300, help="seconds per run (default 300)")
+    ap.add_argument("--echo-seconds", type=float, default=5.0,
+                    help="measured seconds per echo client run (default 5, after 0.5 s warm-up; 1 with --quick)")
     ap.add_argument("--out-dir", default=RESULTS, help="where latest.md/.jsonl and raw_*.jsonl go")
     ap.add_argument("--from-raw", nargs="+", metavar="FILE",
                     help="rebuild the report from raw files; runs nothing")
@@ -730,11 +1253,14 @@ def main():
         records = load_raw(args.from_raw)
         rows = select_rows(rows_with_data(rows, records), args.only, args.impls, args.targets)
         if args.impls:
-            records = [r for r in records if r.get("kind") != "run" or r["impl"] in args.impls]
+            records = [r for r in records if r.get("kind") not in ("run", "net") or r["impl"] in args.impls]
+        if args.only:
+            records = [r for r in records if r.get("kind") != "net" or r["family"] in args.only]
         write_report(rows, records, args.from_raw, args.out_dir)
         return
     rows = select_rows(rows, args.only, args.impls, args.targets)
-    if not rows:
+    net = {f: progs for f, progs in select_net(args.only, args.impls, args.targets).items() if progs}
+    if not rows and not net:
         sys.exit("nothing selected")
     if args.reps < 5 and not args.quick:
         print(f"note: {args.reps} repetitions; medians of at least 5 are what the method asks for",
@@ -743,7 +1269,7 @@ def main():
     raw_path = os.path.join(args.out_dir, time.strftime("raw_%Y%m%d_%H%M%S.jsonl"))
     meta = dict(kind="meta", started=time.strftime("%Y-%m-%d %H:%M:%S %Z"), reps=args.reps,
                 quick=args.quick, argv=sys.argv[1:], machine=machine_info())
-    records = run_all(rows, args, raw_path, meta)
+    records = run_all(rows, net, args, raw_path, meta)
     write_report(rows, records, [os.path.relpath(raw_path, REPO)], args.out_dir)
 
 

@@ -6,6 +6,8 @@
 #   scripts/bench.sh                     # 5 repetitions of everything (~10-15 min)
 #   scripts/bench.sh --quick             # smoke run: small N, 1 repetition
 #   scripts/bench.sh --only callsoon,spawn --impls duet,tokio
+#   scripts/bench.sh --only echo,bulk,memconn,echo_mt --reps 3   # networking (native only)
+#   scripts/bench.sh --only soak         # the 30 s soak (not part of the default run)
 # Not part of the test suite; CI never runs it. Results go to bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,25 @@ for arg in "$@"; do
     -h|--help|--from-raw) exec python3 bench/run.py "$@" ;;
   esac
 done
+
+# The wasm build is needed only when a wasm row may run: not for --targets native, nor
+# when --only names native-only (network) families alone.
+only="" targets=""
+prev=""
+for arg in "$@"; do
+  case "$prev" in --only) only=$arg ;; --targets) targets=$arg ;; esac
+  case "$arg" in --only=*) only=${arg#--only=} ;; --targets=*) targets=${arg#--targets=} ;; esac
+  prev=$arg
+done
+need_wasm=1
+if [ -n "$targets" ] && [[ ",$targets," != *,wasm-node,* ]]; then need_wasm=0; fi
+if [ -n "$only" ]; then
+  need_wasm=0
+  IFS=, read -ra fams <<< "$only"
+  for f in "${fams[@]}"; do
+    case "$f" in echo|echo_mt|bulk|memconn|soak|"") ;; *) need_wasm=1 ;; esac
+  done
+fi
 
 # The machine has 2 cores and the benchmarks are pinned to one of them: never build wider.
 jobs=${DUET_JOBS:-2}
@@ -88,10 +109,21 @@ bench_opts=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DDUET_BUILD_TESTS=OFF -DDUET_BU
 say "building duet (native) in build/bench-native"
 cmake -S . -B build/bench-native "${bench_opts[@]}" >/dev/null
 cmake --build build/bench-native -j "$jobs"
-say "building duet (wasm) in build/bench-wasm"
-# Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
-emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
-cmake --build build/bench-wasm -j "$jobs"
+# The tokio peer of memconn (bench/memconn_tokio), offline against Debian's registry as
+# bench-peers' tokio; its build output stays under build/.
+if command -v cargo >/dev/null 2>&1 && [ -d /usr/share/cargo/registry ]; then
+  say "building bench/memconn_tokio (cargo --offline)"
+  (cd bench/memconn_tokio && CARGO_TARGET_DIR="$root/build/bench-native/memconn_tokio" \
+     cargo build --release --offline -q) || warn "bench/memconn_tokio failed to build: tokio memconn is skipped"
+fi
+if ((need_wasm)); then
+  say "building duet (wasm) in build/bench-wasm"
+  # Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
+  emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
+  cmake --build build/bench-wasm -j "$jobs"
+else
+  say "native families only: the wasm build is skipped"
+fi
 
 # ---- 4. run and report
 exec python3 bench/run.py "$@"
