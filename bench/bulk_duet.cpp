@@ -144,8 +144,8 @@ private:
 duet::coro<void> run_protocols(measurement& m) {
     auto& loop = duet::get_running_loop();
     duet::event done;
-    auto srv = co_await loop.create_server([&] { return std::make_shared<receiver_protocol>(m, done); },
-                                           "127.0.0.1", 0);
+    auto srv =
+        co_await loop.create_server([&] { return std::make_shared<receiver_protocol>(m, done); }, "127.0.0.1", 0);
     auto [t, p] = co_await loop.create_connection([&] { return std::make_shared<sender_protocol>(m); }, "127.0.0.1",
                                                   srv->sockets().at(0).port);
     co_await done.wait();
@@ -170,13 +170,14 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (m.wall <= 0) {
-        std::fprintf(stderr, "bulk_duet: only %llu of %llu bytes arrived\n", static_cast<unsigned long long>(m.received),
-                     static_cast<unsigned long long>(m.total));
+        std::fprintf(stderr, "bulk_duet: only %llu of %llu bytes arrived\n",
+                     static_cast<unsigned long long>(m.received), static_cast<unsigned long long>(m.total));
         return 1;
     }
-    std::printf("{\"peer\": \"duet_%s\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %zu, \"wall_s\": %.3f, "
-                "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
-                variant.c_str(), static_cast<unsigned long long>(m.received), chunk_size, m.wall, m.cpu,
-                static_cast<double>(m.received) / m.wall, static_cast<double>(m.received) * 8 / m.wall / 1e9);
+    std::printf(
+        "{\"peer\": \"duet_%s\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %zu, \"wall_s\": %.3f, "
+        "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
+        variant.c_str(), static_cast<unsigned long long>(m.received), chunk_size, m.wall, m.cpu,
+        static_cast<double>(m.received) / m.wall, static_cast<double>(m.received) * 8 / m.wall / 1e9);
     return 0;
 }

@@ -180,10 +180,11 @@ duet::coro<void> server_main(server_side& s, const char* self_variant) {
     int status = 0;
     waitpid(pid, &status, 0);
     double sb = static_cast<double>(after - before) / s.n, cb = static_cast<double>(c_after - c_before) / s.n;
-    std::printf("{\"peer\": \"duet_%s\", \"bench\": \"memconn\", \"n\": %d, \"server_rss_before\": %ld, "
-                "\"server_rss_after\": %ld, \"client_rss_before\": %ld, \"client_rss_after\": %ld, "
-                "\"server_bytes_per_conn\": %.1f, \"client_bytes_per_conn\": %.1f, \"bytes_per_pair\": %.1f}\n",
-                self_variant, s.n, before, after, c_before, c_after, sb, cb, sb + cb);
+    std::printf(
+        "{\"peer\": \"duet_%s\", \"bench\": \"memconn\", \"n\": %d, \"server_rss_before\": %ld, "
+        "\"server_rss_after\": %ld, \"client_rss_before\": %ld, \"client_rss_after\": %ld, "
+        "\"server_bytes_per_conn\": %.1f, \"client_bytes_per_conn\": %.1f, \"bytes_per_pair\": %.1f}\n",
+        self_variant, s.n, before, after, c_before, c_after, sb, cb, sb + cb);
     std::fflush(stdout);
     std::_Exit(0);  // as the client: skip 10,000 closes
 }

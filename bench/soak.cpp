@@ -57,6 +57,7 @@ long rss_bytes() {
 }
 
 struct soak {
+    explicit soak(duet::event_loop& l) : loop(l) {}
     duet::event_loop& loop;
     int connections = 1000;
     double seconds = 30;
@@ -72,12 +73,13 @@ struct soak {
                 duet::all_tasks(loop).size()};
     }
     void print(const char* when, const snapshot& s) {
-        std::printf("%-8s fds=%ld rss=%.1f MiB uv_handles=%zu active=%zu tasks=%zu | opened=%llu closed=%llu "
-                    "aborted=%llu echoes=%llu errors=%llu\n",
-                    when, s.fds, static_cast<double>(s.rss) / (1 << 20), s.handles, s.active_handles, s.tasks,
-                    static_cast<unsigned long long>(opened), static_cast<unsigned long long>(closed),
-                    static_cast<unsigned long long>(aborted), static_cast<unsigned long long>(echoes),
-                    static_cast<unsigned long long>(client_errors));
+        std::printf(
+            "%-8s fds=%ld rss=%.1f MiB uv_handles=%zu active=%zu tasks=%zu | opened=%llu closed=%llu "
+            "aborted=%llu echoes=%llu errors=%llu\n",
+            when, s.fds, static_cast<double>(s.rss) / (1 << 20), s.handles, s.active_handles, s.tasks,
+            static_cast<unsigned long long>(opened), static_cast<unsigned long long>(closed),
+            static_cast<unsigned long long>(aborted), static_cast<unsigned long long>(echoes),
+            static_cast<unsigned long long>(client_errors));
         std::fflush(stdout);
     }
 };
@@ -162,8 +164,8 @@ duet::coro<int> soak_main(soak& s) {
             "127.0.0.1", 0, duet::stream_default_limit, so);
     }
     s.port = srv->sockets().at(0).port;
-    std::printf("soak: %d connections x %g s against a duet %s echo server on 127.0.0.1:%u\n", s.connections,
-                s.seconds, s.protocol ? "protocol" : "streams", static_cast<unsigned>(s.port));
+    std::printf("soak: %d connections x %g s against a duet %s echo server on 127.0.0.1:%u\n", s.connections, s.seconds,
+                s.protocol ? "protocol" : "streams", static_cast<unsigned>(s.port));
     snapshot start = s.take();
     s.print("start", start);
 
@@ -171,17 +173,19 @@ duet::coro<int> soak_main(soak& s) {
     std::vector<duet::coro<void>> clients;
     for (int i = 0; i < s.connections; ++i) clients.push_back(client(s, i));
     auto all = duet::gather(std::move(clients));  // the clients run as tasks
+    std::vector<decltype(all)> watched;
+    watched.push_back(all);
 
     snapshot warm{};
     bool have_warm = false;
     double t0 = s.loop.time();
     while (!all.done()) {
-        co_await duet::wait(std::vector<decltype(all)>{all}, duet::return_when::all_completed, 5.0);
+        co_await duet::wait(watched, duet::return_when::all_completed, 5.0);  // 5 s, or all done
         if (all.done()) break;
         snapshot now = s.take();
-        char when[32];
-        std::snprintf(when, sizeof when, "t=%.0fs", s.loop.time() - t0);
-        s.print(when, now);
+        // (a std::string: g++ 12 cannot keep a C array in a coroutine frame)
+        std::string when = "t=" + std::to_string(static_cast<long>(s.loop.time() - t0 + 0.5)) + "s";
+        s.print(when.c_str(), now);
         if (!have_warm) {
             warm = now;
             have_warm = true;
@@ -205,36 +209,36 @@ duet::coro<int> soak_main(soak& s) {
     s.print("closed", closed);
 
     bool flat = end.fds == start.fds && end.handles == start.handles;
-    std::printf("soak: fds %ld -> %ld, uv handles %zu -> %zu (active %zu -> %zu), tasks %zu -> %zu, "
-                "RSS after warm-up %.1f MiB -> end %.1f MiB (%+.1f%%): %s\n",
-                start.fds, end.fds, start.handles, end.handles, start.active_handles, end.active_handles,
-                start.tasks, end.tasks, static_cast<double>(warm.rss) / (1 << 20),
-                static_cast<double>(end.rss) / (1 << 20),
-                100.0 * static_cast<double>(end.rss - warm.rss) / static_cast<double>(warm.rss),
-                flat ? "flat" : "NOT FLAT");
-    if (s.client_errors) std::printf("soak: %llu client errors, the first: %s\n",
-                                     static_cast<unsigned long long>(s.client_errors), s.first_error.c_str());
-    std::printf("{\"peer\": \"duet_%s\", \"bench\": \"soak\", \"connections\": %d, \"seconds\": %g, "
-                "\"opened\": %llu, \"closed\": %llu, \"aborted\": %llu, \"echoes\": %llu, \"client_errors\": %llu, "
-                "\"server_resets\": %llu, \"fds_start\": %ld, \"fds_end\": %ld, \"handles_start\": %zu, "
-                "\"handles_end\": %zu, \"active_handles_start\": %zu, \"active_handles_end\": %zu, "
-                "\"tasks_start\": %zu, \"tasks_end\": %zu, \"rss_start\": %ld, \"rss_warm\": %ld, \"rss_end\": %ld, "
-                "\"flat\": %s, \"rate\": %.1f}\n",
-                s.protocol ? "protocol" : "streams", s.connections, s.seconds,
-                static_cast<unsigned long long>(s.opened), static_cast<unsigned long long>(s.closed),
-                static_cast<unsigned long long>(s.aborted), static_cast<unsigned long long>(s.echoes),
-                static_cast<unsigned long long>(s.client_errors), static_cast<unsigned long long>(s.server_resets),
-                start.fds, end.fds, start.handles, end.handles, start.active_handles, end.active_handles, start.tasks,
-                end.tasks, start.rss, warm.rss, end.rss, flat ? "true" : "false",
-                static_cast<double>(s.opened) / s.seconds);
-    co_return flat && s.client_errors == 0 ? 0 : 1;
+    std::printf(
+        "soak: fds %ld -> %ld, uv handles %zu -> %zu (active %zu -> %zu), tasks %zu -> %zu, "
+        "RSS after warm-up %.1f MiB -> end %.1f MiB (%+.1f%%): %s\n",
+        start.fds, end.fds, start.handles, end.handles, start.active_handles, end.active_handles, start.tasks,
+        end.tasks, static_cast<double>(warm.rss) / (1 << 20), static_cast<double>(end.rss) / (1 << 20),
+        100.0 * static_cast<double>(end.rss - warm.rss) / static_cast<double>(warm.rss), flat ? "flat" : "NOT FLAT");
+    if (s.client_errors)
+        std::printf("soak: %llu client errors, the first: %s\n", static_cast<unsigned long long>(s.client_errors),
+                    s.first_error.c_str());
+    std::printf(
+        "{\"peer\": \"duet_%s\", \"bench\": \"soak\", \"connections\": %d, \"seconds\": %g, "
+        "\"opened\": %llu, \"closed\": %llu, \"aborted\": %llu, \"echoes\": %llu, \"client_errors\": %llu, "
+        "\"server_resets\": %llu, \"fds_start\": %ld, \"fds_end\": %ld, \"handles_start\": %zu, "
+        "\"handles_end\": %zu, \"active_handles_start\": %zu, \"active_handles_end\": %zu, "
+        "\"tasks_start\": %zu, \"tasks_end\": %zu, \"rss_start\": %ld, \"rss_warm\": %ld, \"rss_end\": %ld, "
+        "\"flat\": %s, \"rate\": %.1f}\n",
+        s.protocol ? "protocol" : "streams", s.connections, s.seconds, static_cast<unsigned long long>(s.opened),
+        static_cast<unsigned long long>(s.closed), static_cast<unsigned long long>(s.aborted),
+        static_cast<unsigned long long>(s.echoes), static_cast<unsigned long long>(s.client_errors),
+        static_cast<unsigned long long>(s.server_resets), start.fds, end.fds, start.handles, end.handles,
+        start.active_handles, end.active_handles, start.tasks, end.tasks, start.rss, warm.rss, end.rss,
+        flat ? "true" : "false", static_cast<double>(s.opened) / s.seconds);
+    co_return flat&& s.client_errors == 0 ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
     duet::event_loop loop;
-    soak s{loop};
+    soak s(loop);
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--connections") == 0 && i + 1 < argc) {
             s.connections = std::atoi(argv[++i]);

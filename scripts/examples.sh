@@ -15,7 +15,13 @@ run build/native/examples/hello/hello
 for ex in build/native/examples/*/; do
   name=$(basename "$ex")
   [ "$name" = hello ] && continue
-  [ -x "$ex/$name" ] && run "$ex/$name"
+  [ -x "$ex/$name" ] || continue
+  case "$name" in
+    echo_server)  # a server: --self-test runs clients against itself, then stops itself
+      run "$ex/$name" --self-test --threads 2
+      run "$ex/$name" --self-test --streams ;;
+    *) run "$ex/$name" ;;  # echo_streams and echo_protocol serve and call themselves
+  esac
 done
 echo "---- wasm under node"
 for js in build/wasm/examples/*/*.js; do

@@ -76,7 +76,8 @@ duet::coro<void> echo_stream(std::atomic<int>& accepted, duet::stream_reader rea
 
 // What the threads share; outlives them all.
 struct shared_state {
-    explicit shared_state(const options& o) : opts(o), ready(o.threads), accepted(static_cast<std::size_t>(o.threads)) {}
+    explicit shared_state(const options& o)
+        : opts(o), ready(o.threads), accepted(static_cast<std::size_t>(o.threads)) {}
     const options opts;
     std::latch ready;  // every server listens (or failed)
     std::vector<std::atomic<int>> accepted;
@@ -169,8 +170,7 @@ duet::coro<void> leader(shared_state& s, std::vector<std::thread>& threads) {
     auto& loop = duet::get_running_loop();
     auto srv = co_await listen(s, 0, s.opts.port);
     s.port = srv->sockets().at(0).port;
-    for (int i = 1; i < s.opts.threads; ++i)
-        threads.emplace_back([&s, i] { duet::run(follower(s, i)); });
+    for (int i = 1; i < s.opts.threads; ++i) threads.emplace_back([&s, i] { duet::run(follower(s, i)); });
     s.ready.count_down();
     s.ready.wait();  // the others bind at once: a short block of this thread
     duet::event stop;
