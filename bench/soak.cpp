@@ -1,7 +1,8 @@
 // Soak (not in CI; scripts/bench.sh --only soak or run directly): a duet echo server and
 // CONNECTIONS (1,000) clients on one loop in this process, for SECONDS (30). Each client
 // opens a connection, does 1-20 echo round trips of 1 B-4 KiB (write, drain, readexactly),
-// then closes it gracefully, or every tenth time aborts it (a reset for the server), and
+// then closes it gracefully, or every tenth time sends one more message and aborts at once
+// (the server's echo then meets a reset), and
 // starts over until the time is up. Prints the open fds, RSS, libuv's handles (all, and
 // active) and the loop's tasks at the start, after a warm-up, every 5 s and at the end (once
 // the server side has let go of its connections), then one JSON line. Exits 1 if fds or
@@ -131,6 +132,9 @@ duet::coro<void> session(soak& s, std::mt19937& rng, bool abort_it) {
         ++s.echoes;
     }
     if (abort_it) {
+        // A last message the client does not wait for: the server's echo meets a closed
+        // socket (a reset), and the abort drops whatever is still buffered here.
+        writer.write(std::string(4096, 'z'));
         writer.transport()->abort();
         ++s.aborted;
     } else {
