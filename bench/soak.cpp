@@ -2,8 +2,7 @@
 // CONNECTIONS (1,000) clients on one loop in this process, for SECONDS (30). Each client
 // opens a connection, does 1-20 echo round trips of 1 B-4 KiB (write, drain, readexactly),
 // then closes it gracefully, or every tenth time sends one more message and aborts at once
-// (the server's echo then meets a reset), and
-// starts over until the time is up. Prints the open fds, RSS, libuv's handles (all, and
+// (the server's echo then meets a closed socket), and starts over until the time is up. Prints the open fds, RSS, libuv's handles (all, and
 // active) and the loop's tasks at the start, after a warm-up, every 5 s and at the end (once
 // the server side has let go of its connections), then one JSON line. Exits 1 if fds or
 // handles are not back where they started, or a client failed. 127.0.0.1 only; every wait
