@@ -537,9 +537,13 @@ coro<void> drain_impl(std::shared_ptr<detail::writer_state> st) {
     if (st->reader) {
         if (auto e = st->reader.exception()) std::rethrow_exception(e);
     }
-    // Closing: let connection_lost run first, so that write(); drain() in a loop sees
-    // the connection end instead of spinning.
-    if (st->tr->is_closing()) co_await sleep(0);
+    if (st->tr->is_closing()) {
+        // Let connection_lost run first, so that its error is the one raised; a writer
+        // that is closing has nothing left to drain for (write(); drain() in a loop ends
+        // instead of spinning).
+        co_await sleep(0);
+        if (!st->proto->is_connection_lost()) throw os_error(ECONNRESET, "Connection lost");
+    }
     co_await st->proto->drain_helper();
 }
 

@@ -221,8 +221,9 @@ public:
     coro<void> wait_closed() const;
     // Waits while the transport's buffer is over its high-water mark; returns at once
     // otherwise. Raises the reader's exception if it has one, and once the connection is
-    // lost its error (or ECONNRESET "Connection lost"), so a write/drain loop against a
-    // dead peer ends. Any number of coroutines may drain at once.
+    // lost or the transport is closing, the connection's error (or, if none,
+    // std::system_error ECONNRESET "Connection lost"), so a write/drain loop against a
+    // dead peer ends. Any number of coroutines may drain at once; all resume together.
     coro<void> drain() const;
     std::any get_extra_info(std::string_view name) const;
     template <class T>
