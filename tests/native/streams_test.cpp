@@ -502,6 +502,36 @@ TEST_F(Streams, OverPipes) {
     EXPECT_TRUE(handler_calls_.empty());
 }
 
+TEST_F(Streams, CallbackKinds) {
+    // A plain function (nothing to run: its writer, dropped, closes the connection) and a
+    // coroutine with a result (dropped).
+    auto plain = [](stream_reader, stream_writer w) { w.write("from a plain function"); };
+    auto with_result = [](stream_reader r, stream_writer w) -> coro<int> {
+        std::string s = co_await r.readline();
+        w.write("echo " + s);
+        co_await w.drain();
+        co_return 42;
+    };
+    run([&]() -> coro<void> {
+        auto s1 = co_await start_server(plain, "127.0.0.1", 0);
+        auto s2 = co_await start_server(with_result, "127.0.0.1", 0);
+        auto [r1, w1] = co_await open_connection("127.0.0.1", port_of(s1));
+        EXPECT_EQ(co_await r1.read(), "from a plain function");
+        auto [r2, w2] = co_await open_connection("127.0.0.1", port_of(s2));
+        w2.write("x\n");
+        EXPECT_EQ(co_await r2.read(), "echo x\n");  // then the callback's writer goes: EOF
+        for (auto* w : {&w1, &w2}) {
+            w->close();
+            co_await w->wait_closed();
+        }
+        for (auto* s : {&s1, &s2}) {
+            (*s)->close();
+            co_await (*s)->wait_closed();
+        }
+    }());
+    EXPECT_TRUE(handler_calls_.empty());
+}
+
 TEST_F(Streams, OpenConnectionRefused) {
     run([&]() -> coro<void> {
         // A port nobody listens on: bind a server, note its port, close it.
