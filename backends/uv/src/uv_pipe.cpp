@@ -112,7 +112,7 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::create_unix_c
         delay = std::min(delay * 2, 0.05);
     }
     auto t = open_stream(sp, stream_transport::kind::unix_socket, fd.release(), "connect " + addr.to_string());
-    t->set_connected(addr.to_string());
+    t->set_connected();
     co_return start_with(std::move(t), f, "create_unix_connection");
 }
 

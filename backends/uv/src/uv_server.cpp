@@ -107,7 +107,7 @@ void stream_server::accept_one(listener& l) {
                        std::make_exception_ptr(uv_error(rc, "accept on " + l.addr.to_string())));
         return;
     }
-    t->set_connected(unix_socket_ ? l.addr.to_string() : std::string());
+    t->set_connected();
     std::shared_ptr<base_protocol> p;
     in_factory_ = true;
     try {

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <netinet/in.h>
+
 #include <uv.h>
 
 #include <duet/base_events.hpp>
@@ -92,6 +94,23 @@ class stream_transport;
 class stream_server;
 struct lookup;
 
+// An address as getsockname/getpeername gave it, kept compactly (an idle connection's
+// memory counts): inline for IPv4/IPv6, on the heap for a Unix path.
+class saved_address {
+public:
+    void save(const socket_address& a);
+    socket_address get() const;
+    bool empty() const noexcept { return kind_ == socket_address::family_type::unspecified; }
+
+private:
+    union inet_storage {
+        sockaddr_in in;
+        sockaddr_in6 in6;
+    } inet_{};
+    std::unique_ptr<std::string> path_;
+    socket_address::family_type kind_ = socket_address::family_type::unspecified;
+};
+
 // A libuv status (a negative errno on Linux) as duet's OS error.
 inline std::system_error uv_error(int status, const std::string& what) {
     return os_error(-status, what);
@@ -146,9 +165,8 @@ public:
 
     stream_handle& handle() noexcept { return h_; }
     kind get_kind() const noexcept { return kind_; }
-    // The fd is connected (or opened): records the addresses and the label errors use.
-    // `label_hint`: the peer's name when the OS has none (a Unix path, a pipe).
-    void set_connected(std::string label_hint = {});
+    // The fd is connected (or opened): records the addresses (asyncio keeps them after close).
+    void set_connected();
     // Write pipes: watch for the reader closing (a second fd on the same pipe, polled).
     void watch_reader_close(int fd);
     // Hands the connection to its protocol: connection_made, then reading. A failing
@@ -161,12 +179,8 @@ public:
     void close_at_loop_close() noexcept;
     // For the server that accepted it (detached when the connection is lost).
     void set_server(std::shared_ptr<stream_server> s) noexcept;
-    const std::string& label() const noexcept { return label_; }
-
-    // ---- connecting
-    uv_connect_t connect_req{};
-    future<int> connect_result;  // set by on_connect
-    static void on_connect(uv_connect_t* req, int status);
+    // What errors and reports call it: the peer's address, the Unix path, "pipe <fd>".
+    std::string label() const;
 
     // ---- base_transport
     void close() override;
@@ -229,12 +243,18 @@ private:
     static void on_reader_poll(uv_poll_t* p, int status, int events);
     static void on_poll_close(uv_handle_t* h);
 
+    // Write pipes only: a poll on a second fd of the pipe (allocated when needed: most
+    // transports never have one).
+    struct reader_watch {
+        uv_poll_t poll{};
+        int fd = -1;
+        stream_transport* owner = nullptr;
+    };
+
     stream_part* part_;  // null once the loop closed
     stream_handle h_{};
-    uv_poll_t reader_poll_{};  // write pipes: the reader closing
-    int reader_poll_fd_ = -1;
-    uv_write_t write_req_{};
-    uv_shutdown_t shutdown_req_{};
+    std::unique_ptr<uv_write_t> write_req_;  // the one write in flight (made on first need, then kept)
+    reader_watch* reader_ = nullptr;
 
     std::shared_ptr<stream_transport> keep_alive_;  // while registered
     std::shared_ptr<base_protocol> protocol_;
@@ -249,16 +269,14 @@ private:
     std::string pending_;
     write_flow_control flow_;
 
-    socket_address peername_;
-    socket_address sockname_;
-    std::string label_;
+    saved_address peername_;
+    saved_address sockname_;
     int fd_ = -1;
 
     kind kind_;
     unsigned open_handles_ = 0;
     unsigned ignored_writes_ = 0;
     bool handle_open_ = false;
-    bool poll_open_ = false;
     bool started_ = false;    // connection_made was called
     bool closing_ = false;    // close()/abort() or lost
     bool lost_ = false;       // connection_lost scheduled (or will never be)
@@ -267,7 +285,7 @@ private:
     bool paused_ = false;
     bool eof_received_ = false;
     bool eof_written_ = false;
-    bool shutdown_sent_ = false;
+    bool shutdown_sent_ = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
     bool write_in_flight_ = false;
 };
 

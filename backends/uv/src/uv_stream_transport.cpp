@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -77,6 +78,41 @@ bool is_connection_error(const std::exception_ptr& e) noexcept {
     }
 }
 
+// ---- addresses
+
+void saved_address::save(const socket_address& a) {
+    kind_ = a.family;
+    path_.reset();
+    switch (a.family) {
+        case socket_address::family_type::inet:
+        case socket_address::family_type::inet6: {
+            sockaddr_storage ss;
+            socklen_t len = detail::to_sockaddr(a, ss);
+            std::memcpy(&inet_, &ss, std::min<std::size_t>(len, sizeof inet_));
+            break;
+        }
+        case socket_address::family_type::unix_domain:
+            path_ = std::make_unique<std::string>(a.path);
+            break;
+        case socket_address::family_type::unspecified:
+            break;
+    }
+}
+
+socket_address saved_address::get() const {
+    switch (kind_) {
+        case socket_address::family_type::inet:
+            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in), sizeof inet_.in);
+        case socket_address::family_type::inet6:
+            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in6), sizeof inet_.in6);
+        case socket_address::family_type::unix_domain:
+            return socket_address::unix_path(path_ ? *path_ : std::string());
+        case socket_address::family_type::unspecified:
+            break;
+    }
+    return {};
+}
+
 // ---- the transport
 
 stream_transport::stream_transport(stream_part& part, kind k) noexcept : part_(&part), kind_(k) {}
@@ -95,28 +131,30 @@ std::shared_ptr<stream_transport> stream_transport::create(stream_part& part, ki
     return t;
 }
 
-void stream_transport::set_connected(std::string label_hint) {
+void stream_transport::set_connected() {
     uv_os_fd_t fd = -1;
     if (uv_fileno(&h_.handle, &fd) == 0) fd_ = fd;
+    if (is_pipe()) return;
+    sockname_.save(detail::local_address_of(fd_));
+    peername_.save(detail::peer_address_of(fd_));
+    if (kind_ == kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as asyncio: small writes go out at once
+}
+
+std::string stream_transport::label() const {
     switch (kind_) {
         case kind::tcp:
-            sockname_ = detail::local_address_of(fd_);
-            peername_ = detail::peer_address_of(fd_);
-            uv_tcp_nodelay(&h_.tcp, 1);  // as asyncio: small writes go out at once
-            label_ = peername_.empty() ? "TCP socket " + std::to_string(fd_) : peername_.to_string();
-            break;
+            return peername_.empty() ? "TCP socket " + std::to_string(fd_) : peername_.get().to_string();
         case kind::unix_socket: {
-            sockname_ = detail::local_address_of(fd_);
-            peername_ = detail::peer_address_of(fd_);
-            std::string name = !label_hint.empty() ? std::move(label_hint) : peername_.to_string();
-            label_ = "unix socket " + (name.empty() ? std::string("(unnamed)") : name);
-            break;
+            // An accepted connection's peer is unnamed: its own address is the server's path.
+            socket_address peer = peername_.get();
+            std::string name = !peer.path.empty() ? peer.to_string() : sockname_.get().to_string();
+            return "unix socket " + (name.empty() ? std::string("(unnamed)") : name);
         }
         case kind::read_pipe:
         case kind::write_pipe:
-            label_ = "pipe " + std::to_string(fd_);
             break;
     }
+    return "pipe " + std::to_string(fd_);
 }
 
 void stream_transport::watch_reader_close(int fd) {
@@ -124,17 +162,20 @@ void stream_transport::watch_reader_close(int fd) {
     // means the reader has gone (libuv polls the first fd only while writing).
     int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup < 0) return;  // not fatal: the next write notices instead
-    if (uv_poll_init(part_->uv, &reader_poll_, dup) < 0) {
+    auto* w = new reader_watch;
+    if (uv_poll_init(part_->uv, &w->poll, dup) < 0) {
         ::close(dup);
+        delete w;
         return;
     }
-    reader_poll_.data = this;
-    reader_poll_fd_ = dup;
-    poll_open_ = true;
+    w->poll.data = w;
+    w->fd = dup;
+    w->owner = this;
+    reader_ = w;
     ++open_handles_;
-    if (uv_poll_start(&reader_poll_, UV_READABLE, &on_reader_poll) < 0) {
-        poll_open_ = false;
-        uv_close(reinterpret_cast<uv_handle_t*>(&reader_poll_), &on_poll_close);
+    if (uv_poll_start(&w->poll, UV_READABLE, &on_reader_poll) < 0) {
+        reader_ = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), &on_poll_close);
     }
 }
 
@@ -182,7 +223,7 @@ void stream_transport::close_at_loop_close() noexcept {
     if (started_ && !closing_) {
         try {
             exception_context ctx;
-            ctx.message = "unclosed transport " + label_;
+            ctx.message = "unclosed transport " + label();
             part_->loop.call_exception_handler(ctx);
         } catch (...) {
         }
@@ -202,7 +243,7 @@ void stream_transport::close_at_loop_close() noexcept {
 }
 
 [[noreturn]] void stream_transport::wrong_direction(const char* method) const {
-    throw std::logic_error(std::string(method) + ": " + label_ + " is a " +
+    throw std::logic_error(std::string(method) + ": " + label() + " is a " +
                            (kind_ == kind::read_pipe ? "read" : "write") + " pipe");
 }
 
@@ -212,7 +253,7 @@ void stream_transport::start_reading() {
     if (reading_ || paused_ || eof_received_ || closing_ || !handle_open_ || !readable()) return;
     int rc = uv_read_start(&h_.stream, &on_alloc, &on_read);
     if (rc < 0) {
-        fatal_error(std::make_exception_ptr(uv_error(rc, "read from " + label_)), "Fatal read error on transport");
+        fatal_error(std::make_exception_ptr(uv_error(rc, "read from " + label())), "Fatal read error on transport");
         return;
     }
     reading_ = true;
@@ -274,7 +315,7 @@ void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* bu
         t->fatal_error(std::exchange(t->alloc_error_, nullptr), "Fatal error: protocol.get_buffer() call failed.");
         return;
     }
-    t->fatal_error(std::make_exception_ptr(uv_error(static_cast<int>(nread), "read from " + t->label_)),
+    t->fatal_error(std::make_exception_ptr(uv_error(static_cast<int>(nread), "read from " + t->label())),
                    t->is_pipe() ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
 }
 
@@ -329,7 +370,7 @@ void stream_transport::write(std::string_view data) {
         if (++ignored_writes_ == 5 && part_ && !part_->closed) {
             try {
                 exception_context ctx;
-                ctx.message = "write() on closed " + label_ + ": data ignored (5 writes so far)";
+                ctx.message = "write() on closed " + label() + ": data ignored (5 writes so far)";
                 part_->loop.call_exception_handler(ctx);
             } catch (...) {
             }
@@ -343,7 +384,7 @@ void stream_transport::write(std::string_view data) {
         int n = uv_try_write(&h_.stream, &b, 1);
         if (n >= 0 && static_cast<std::size_t>(n) == data.size()) return;
         if (n < 0 && n != UV_EAGAIN) {
-            fatal_error(std::make_exception_ptr(uv_error(n, "write to " + label_)),
+            fatal_error(std::make_exception_ptr(uv_error(n, "write to " + label())),
                         is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
             return;
         }
@@ -373,11 +414,12 @@ void stream_transport::start_write() {
     for (std::size_t off = 0; off < inflight_.size(); off += chunk)
         bufs[nbufs++] =
             uv_buf_init(inflight_.data() + off, static_cast<unsigned>(std::min(chunk, inflight_.size() - off)));
-    write_req_.data = this;
-    int rc = uv_write(&write_req_, &h_.stream, bufs, nbufs, &on_write);
+    if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
+    write_req_->data = this;
+    int rc = uv_write(write_req_.get(), &h_.stream, bufs, nbufs, &on_write);
     if (rc < 0) {
         inflight_.clear();
-        fatal_error(std::make_exception_ptr(uv_error(rc, "write to " + label_)),
+        fatal_error(std::make_exception_ptr(uv_error(rc, "write to " + label())),
                     is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         return;
     }
@@ -390,7 +432,7 @@ void stream_transport::on_write(uv_write_t* req, int status) {
     t->inflight_.clear();
     if (status == UV_ECANCELED || t->lost_) return;
     if (status < 0) {
-        t->fatal_error(std::make_exception_ptr(uv_error(status, "write to " + t->label_)),
+        t->fatal_error(std::make_exception_ptr(uv_error(status, "write to " + t->label())),
                        t->is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         return;
     }
@@ -433,20 +475,24 @@ void stream_transport::maybe_shutdown() {
     // libuv runs the shutdown after the writes already queued, so it only waits for
     // pending_ to be handed over.
     if (!eof_written_ || shutdown_sent_ || !pending_.empty() || !handle_open_ || lost_) return;
-    shutdown_req_.data = this;
-    int rc = uv_shutdown(&shutdown_req_, &h_.stream, &on_shutdown);
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    int rc = uv_shutdown(req, &h_.stream, &on_shutdown);
     if (rc < 0) {
-        fatal_error(std::make_exception_ptr(uv_error(rc, "shutdown " + label_)), "Fatal error on transport");
+        delete req;
+        fatal_error(std::make_exception_ptr(uv_error(rc, "shutdown " + label())), "Fatal error on transport");
         return;
     }
     shutdown_sent_ = true;
 }
 
 void stream_transport::on_shutdown(uv_shutdown_t* req, int status) {
+    // Always called (ECANCELED if the handle closed first), before the handle's close callback.
     auto* t = static_cast<stream_transport*>(req->data);
+    delete req;
     if (status == UV_ECANCELED || t->lost_) return;
     if (status < 0)
-        t->fatal_error(std::make_exception_ptr(uv_error(status, "shutdown " + t->label_)), "Fatal error on transport");
+        t->fatal_error(std::make_exception_ptr(uv_error(status, "shutdown " + t->label())), "Fatal error on transport");
 }
 
 // ---- closing
@@ -526,9 +572,8 @@ void stream_transport::close_handles() noexcept {
         reading_ = false;
         uv_close(&h_.handle, &on_close);
     }
-    if (poll_open_) {
-        poll_open_ = false;
-        uv_close(reinterpret_cast<uv_handle_t*>(&reader_poll_), &on_poll_close);
+    if (reader_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&std::exchange(reader_, nullptr)->poll), &on_poll_close);
     }
 }
 
@@ -539,8 +584,10 @@ void stream_transport::on_close(uv_handle_t* h) {
 }
 
 void stream_transport::on_poll_close(uv_handle_t* h) {
-    auto* t = static_cast<stream_transport*>(h->data);
-    if (t->reader_poll_fd_ >= 0) ::close(std::exchange(t->reader_poll_fd_, -1));
+    auto* w = static_cast<reader_watch*>(h->data);
+    stream_transport* t = w->owner;
+    ::close(w->fd);
+    delete w;
     --t->open_handles_;
     t->maybe_finish();
 }
@@ -556,25 +603,16 @@ void stream_transport::maybe_finish() noexcept {
 void stream_transport::on_reader_poll(uv_poll_t* p, int status, int events) {
     (void)status;
     (void)events;
-    static_cast<stream_transport*>(p->data)->reader_closed();
+    static_cast<reader_watch*>(p->data)->owner->reader_closed();
 }
 
 void stream_transport::reader_closed() {
     if (lost_) return;
     // asyncio: a broken pipe if data was still to be sent, a plain close otherwise.
     if (buffered() > 0)
-        force_close(std::make_exception_ptr(os_error(EPIPE, "write to " + label_)));
+        force_close(std::make_exception_ptr(os_error(EPIPE, "write to " + label())));
     else
         force_close(nullptr);
-}
-
-// ---- connecting
-
-void stream_transport::on_connect(uv_connect_t* req, int status) {
-    auto* t = static_cast<stream_transport*>(req->data);
-    // The awaiting coroutine may be gone (cancelled, or the loop closing): touch nothing then.
-    if (t->connect_result && !t->connect_result.done() && t->part_ && !t->part_->closed && !t->part_->loop.is_closed())
-        t->connect_result.set_result(status);
 }
 
 // ---- extra info
@@ -584,8 +622,8 @@ std::any stream_transport::get_extra_info(std::string_view name) const {
         if ((name == "pipe" || name == "fd") && handle_open_) return fd_;
         return {};
     }
-    if (name == "peername") return peername_;
-    if (name == "sockname") return sockname_;
+    if (name == "peername") return peername_.get();
+    if (name == "sockname") return sockname_.get();
     if ((name == "socket" || name == "fd") && handle_open_) return fd_;
     return {};
 }

@@ -74,6 +74,20 @@ struct fd_guard {
     int release() noexcept { return std::exchange(fd, -1); }
 };
 
+// One uv_tcp_connect: libuv calls back exactly once (ECANCELED if the handle closes
+// first), and the callback frees it, so it may outlive the coroutine that started it.
+struct connect_op {
+    uv_connect_t req{};
+    future<int> result;
+    uv_network::stream_part* part = nullptr;
+    static void done(uv_connect_t* req, int status) {
+        auto* op = static_cast<connect_op*>(req->data);
+        // The coroutine may be gone (cancelled, or the loop closing): touch nothing then.
+        if (!op->result.done() && !op->part->closed && !op->part->loop.is_closed()) op->result.set_result(status);
+        delete op;
+    }
+};
+
 int new_socket(int family, const socket_address& for_addr) {
     int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) throw os_error(errno, "socket for " + for_addr.to_string());
@@ -110,12 +124,17 @@ coro<std::shared_ptr<stream_transport>> connect_tcp(uv_network::stream_part& sp,
     }
     sockaddr_storage ss;
     detail::to_sockaddr(addr, ss);
-    t->connect_result = sp.loop.create_future<int>();
-    t->connect_req.data = t.get();
-    int rc = uv_tcp_connect(&t->connect_req, &t->handle().tcp, reinterpret_cast<const sockaddr*>(&ss),
-                            &stream_transport::on_connect);
-    if (rc < 0) throw uvs::uv_error(rc, "connect " + addr.to_string());
-    int status = co_await t->connect_result;
+    auto* op = new connect_op;
+    op->req.data = op;
+    op->part = &sp;
+    op->result = sp.loop.create_future<int>();
+    future<int> result = op->result;
+    int rc = uv_tcp_connect(&op->req, &t->handle().tcp, reinterpret_cast<const sockaddr*>(&ss), &connect_op::done);
+    if (rc < 0) {
+        delete op;
+        throw uvs::uv_error(rc, "connect " + addr.to_string());
+    }
+    int status = co_await result;
     if (status < 0) throw uvs::uv_error(status, "connect " + addr.to_string());
     t->set_connected();
     g.t = nullptr;
