@@ -573,8 +573,10 @@ coro<std::pair<stream_reader, stream_writer>> open_connection_impl(abstract_even
                                                                    connection_options opts) {
     abstract_event_loop& loop = loop_or_running(lp);
     stream_reader reader(loop, limit);
-    auto tp = co_await loop.create_connection([reader] { return std::make_shared<stream_reader_protocol>(reader); },
-                                              std::move(host), port, std::move(opts));
+    // Named, not a temporary in the co_await: g++ 12 destroys such a lambda's captures
+    // twice (docs/TOOLCHAIN.md).
+    auto factory = [reader] { return std::make_shared<stream_reader_protocol>(reader); };
+    auto tp = co_await loop.create_connection(std::move(factory), std::move(host), port, std::move(opts));
     stream_writer writer(std::move(tp.first), std::move(tp.second), reader, loop);
     co_return std::pair<stream_reader, stream_writer>(std::move(reader), std::move(writer));
 }
@@ -583,8 +585,8 @@ coro<std::pair<stream_reader, stream_writer>> open_unix_connection_impl(abstract
                                                                         std::size_t limit) {
     abstract_event_loop& loop = loop_or_running(lp);
     stream_reader reader(loop, limit);
-    auto tp = co_await loop.create_unix_connection(
-        [reader] { return std::make_shared<stream_reader_protocol>(reader); }, std::move(path));
+    auto factory = [reader] { return std::make_shared<stream_reader_protocol>(reader); };  // named: see above
+    auto tp = co_await loop.create_unix_connection(std::move(factory), std::move(path));
     stream_writer writer(std::move(tp.first), std::move(tp.second), reader, loop);
     co_return std::pair<stream_reader, stream_writer>(std::move(reader), std::move(writer));
 }
@@ -624,15 +626,15 @@ coro<std::shared_ptr<server>> start_server_impl(abstract_event_loop* lp, client_
                                                 std::vector<std::string> hosts, std::uint16_t port, std::size_t limit,
                                                 server_options opts) {
     abstract_event_loop& loop = loop_or_running(lp);
-    co_return co_await loop.create_server(server_protocol_factory(loop, std::move(cb), limit), std::move(hosts), port,
-                                          std::move(opts));
+    auto factory = server_protocol_factory(loop, std::move(cb), limit);  // named: see open_connection_impl
+    co_return co_await loop.create_server(std::move(factory), std::move(hosts), port, std::move(opts));
 }
 
 coro<std::shared_ptr<server>> start_unix_server_impl(abstract_event_loop* lp, client_connected_callback cb,
                                                      std::string path, std::size_t limit, server_options opts) {
     abstract_event_loop& loop = loop_or_running(lp);
-    co_return co_await loop.create_unix_server(server_protocol_factory(loop, std::move(cb), limit), std::move(path),
-                                               std::move(opts));
+    auto factory = server_protocol_factory(loop, std::move(cb), limit);  // named: see open_connection_impl
+    co_return co_await loop.create_unix_server(std::move(factory), std::move(path), std::move(opts));
 }
 
 }  // namespace detail

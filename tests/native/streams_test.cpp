@@ -475,8 +475,9 @@ TEST_F(Streams, OverPipes) {
     run([&]() -> coro<void> {
         abstract_event_loop& l = loop();
         stream_reader r(l);
-        auto [rt, rp] =
-            co_await l.connect_read_pipe([r] { return std::make_shared<stream_reader_protocol>(r); }, fds[0]);
+        // Named first: g++ 12 miscompiles a capturing lambda temporary inside co_await.
+        auto read_factory = [r] { return std::make_shared<stream_reader_protocol>(r); };
+        auto [rt, rp] = co_await l.connect_read_pipe(read_factory, fds[0]);
         fds[0] = -1;
         auto [wt, wp] =
             co_await l.connect_write_pipe([] { return std::make_shared<stream_reader_protocol>(); }, fds[1]);

@@ -121,7 +121,8 @@ public:
     coro<std::string> readuntil(std::string separator = "\n") const;
     // The data up to the first match of any of the separators: the match that ends
     // earliest wins (the shorter one on a tie), as in asyncio 3.13. std::invalid_argument
-    // for an empty list or an empty separator.
+    // for an empty list or an empty separator. (g++ 12 cannot compile a braced list
+    // inside a co_await: name the vector first, `co_await r.readuntil(seps)`.)
     coro<std::string> readuntil(std::vector<std::string> separators) const;
     coro<std::string> readuntil(std::initializer_list<std::string> separators) const {
         return readuntil(std::vector<std::string>(separators));
