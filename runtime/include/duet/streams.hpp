@@ -307,6 +307,9 @@ coro<std::pair<stream_reader, stream_writer>> open_unix_connection(std::string p
 
 // Listens on host:port (empty host: every interface; port 0: a free one, see
 // server::sockets()); each connection runs client_connected_cb(reader, writer) as a task.
+// The server keeps the callable until its last connection's task ends, so a lambda
+// coroutine may use its captures. (g++ 12: a lambda that captures by value must be named
+// before the co_await, not written inside it; see README's coroutine pitfalls.)
 template <client_connected_callable F>
 coro<std::shared_ptr<server>> start_server(abstract_event_loop& loop, F client_connected_cb, std::string host,
                                            std::uint16_t port, std::size_t limit = stream_default_limit,
