@@ -2,7 +2,6 @@
 #include <cerrno>
 #include <span>
 
-#include <duet/detail/waiter.hpp>
 #include <duet/streams.hpp>
 
 namespace duet {
@@ -14,87 +13,6 @@ incomplete_read_error::incomplete_read_error(std::string partial, std::optional<
       expected_(expected) {}
 
 namespace detail {
-namespace {
-
-class stream_waiter_list;
-
-// A coroutine parked on a stream event (data for a reader, a drain, the close): it lives
-// in the awaiting frame, so parking allocates nothing, and it is woken with or without an
-// error. Only the copy that suspends is queued.
-class stream_waiter : public awaiter_tag {
-public:
-    explicit stream_waiter(stream_waiter_list& l) noexcept : list_(&l) {}
-    stream_waiter(const stream_waiter& o) noexcept : awaiter_tag(), list_(o.list_) {}
-    stream_waiter& operator=(const stream_waiter&) = delete;
-    ~stream_waiter() { unlink(); }
-
-    bool await_ready() const noexcept { return false; }
-    inline void await_suspend(co::coroutine_handle<> h);
-    void await_resume() {
-        unlink();
-        w_.wait().await_resume();  // the task's cancellation, if that is what woke it
-        if (error_) std::rethrow_exception(error_);
-    }
-
-private:
-    friend class stream_waiter_list;
-    inline void unlink() noexcept;
-    stream_waiter_list* list_;
-    stream_waiter* prev_ = nullptr;
-    stream_waiter* next_ = nullptr;
-    bool linked_ = false;
-    waiter w_;
-    std::exception_ptr error_;
-};
-
-// The coroutines waiting on one event, oldest first (an intrusive list: no allocation).
-class stream_waiter_list {
-public:
-    stream_waiter_list() = default;
-    stream_waiter_list(const stream_waiter_list&) = delete;
-    stream_waiter_list& operator=(const stream_waiter_list&) = delete;
-    ~stream_waiter_list() {
-        while (head_) head_->unlink();
-    }
-
-    bool empty() const noexcept { return head_ == nullptr; }
-    // Wakes every waiter (with `error` if not null) and empties the list.
-    void wake_all(const std::exception_ptr& error = nullptr) noexcept {
-        while (stream_waiter* w = head_) {
-            w->unlink();
-            w->error_ = error;
-            w->w_.set_result();
-        }
-    }
-
-private:
-    friend class stream_waiter;
-    void push_back(stream_waiter* w) noexcept {
-        w->prev_ = tail_;
-        w->next_ = nullptr;
-        (tail_ ? tail_->next_ : head_) = w;
-        tail_ = w;
-        w->linked_ = true;
-    }
-    void remove(stream_waiter* w) noexcept {
-        (w->prev_ ? w->prev_->next_ : head_) = w->next_;
-        (w->next_ ? w->next_->prev_ : tail_) = w->prev_;
-        w->prev_ = w->next_ = nullptr;
-        w->linked_ = false;
-    }
-    stream_waiter* head_ = nullptr;
-    stream_waiter* tail_ = nullptr;
-};
-
-void stream_waiter::await_suspend(co::coroutine_handle<> h) {
-    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
-    list_->push_back(this);
-}
-void stream_waiter::unlink() noexcept {
-    if (linked_) list_->remove(this);
-}
-
-}  // namespace
 
 // ---- the reader's state
 
@@ -399,13 +317,7 @@ coro<std::string> stream_reader::readuntil(std::vector<std::string> separators) 
 
 // ---- stream_reader_protocol
 
-struct stream_reader_protocol::waiters {
-    detail::stream_waiter_list drain;
-    detail::stream_waiter_list closed;
-};
-
-stream_reader_protocol::stream_reader_protocol(stream_reader reader)
-    : reader_(std::move(reader)), waiters_(std::make_unique<waiters>()) {}
+stream_reader_protocol::stream_reader_protocol(stream_reader reader) : reader_(std::move(reader)) {}
 
 stream_reader_protocol::stream_reader_protocol(stream_reader reader, client_connected_callback cb)
     : stream_reader_protocol(std::move(reader),
@@ -413,7 +325,7 @@ stream_reader_protocol::stream_reader_protocol(stream_reader reader, client_conn
 
 stream_reader_protocol::stream_reader_protocol(stream_reader reader,
                                                std::shared_ptr<const client_connected_callback> cb)
-    : reader_(std::move(reader)), cb_(std::move(cb)), waiters_(std::make_unique<waiters>()) {
+    : reader_(std::move(reader)), cb_(std::move(cb)) {
     if (cb_ && !reader_) throw std::invalid_argument("stream_reader_protocol: a client_connected_cb needs a reader");
 }
 
@@ -462,10 +374,10 @@ void stream_reader_protocol::connection_lost(std::exception_ptr error) {
     }
     lost_ = true;
     lost_error_ = error;
-    waiters_->closed.wake_all(error);
+    closed_waiters_.wake_all(error);
     // Paused drains wake: with the error, or normally if the close was clean.
     paused_ = false;
-    waiters_->drain.wake_all(error);
+    drain_waiters_.wake_all(error);
     transport_.reset();
 }
 
@@ -475,7 +387,7 @@ void stream_reader_protocol::pause_writing() {
 
 void stream_reader_protocol::resume_writing() {
     paused_ = false;
-    waiters_->drain.wake_all();
+    drain_waiters_.wake_all();
 }
 
 coro<void> stream_reader_protocol::drain_helper() {
@@ -486,12 +398,12 @@ coro<void> stream_reader_protocol::drain_helper() {
         throw os_error(ECONNRESET, "Connection lost");
     }
     if (!paused_) co_return;
-    co_await detail::stream_waiter(waiters_->drain);
+    co_await detail::stream_waiter(drain_waiters_);
 }
 
 coro<void> stream_reader_protocol::wait_closed() {
     auto self = shared_from_this();
-    if (!lost_) co_await detail::stream_waiter(waiters_->closed);
+    if (!lost_) co_await detail::stream_waiter(closed_waiters_);
     if (lost_error_) std::rethrow_exception(lost_error_);
 }
 

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <duet/coro.hpp>
+#include <duet/detail/stream_waiter.hpp>
 #include <duet/events.hpp>
 #include <duet/network.hpp>
 #include <duet/protocols.hpp>
@@ -182,13 +183,12 @@ public:
     // Waits for connection_lost; raises its error if there was one.
     coro<void> wait_closed();
 
-    struct waiters;  // internal
-
 private:
     stream_reader reader_;
     std::shared_ptr<const client_connected_callback> cb_;
     std::shared_ptr<transport> transport_;
-    std::unique_ptr<waiters> waiters_;
+    detail::stream_waiter_list drain_waiters_;
+    detail::stream_waiter_list closed_waiters_;
     std::exception_ptr lost_error_;
     bool lost_ = false;
     bool paused_ = false;
