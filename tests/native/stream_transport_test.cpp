@@ -238,7 +238,7 @@ TEST_F(StreamTcp, CloseFlushesThenConnectionLost) {
         [[maybe_unused]] auto& p = tp_.second;
         co_await until([&] { return accepted.size() == 1; });
         auto& peer = *accepted[0];
-        const std::string data(4u << 20, 'c');
+        const std::string data(16u << 20, 'c');  // more than the kernel's buffers take
         t->write(data);
         CO_ASSERT_TRUE(t->get_write_buffer_size() > 0u);
         t->close();
