@@ -1,6 +1,8 @@
 // Helpers of the native stream tests: a fixture that owns a uv loop, records what its
 // exception handler hears and checks that no fd leaks (/proc/self/fd counted before the
 // loop exists and after it is closed); recording protocols; small socket utilities.
+// (The tests name a (transport, protocol) pair's halves by reference, not with structured
+// bindings: clang 14 cannot capture those in the lambdas the tests wait with.)
 #pragma once
 
 #include <netinet/in.h>

@@ -36,7 +36,9 @@ TEST_F(UnixSocket, EchoWithProtocolAndBufferedProtocol) {
         auto srv = co_await loop().create_unix_server(echoes(), sock);
         EXPECT_EQ(srv->sockets(), std::vector<socket_address>{socket_address::unix_path(sock)});
         EXPECT_TRUE(std::filesystem::exists(sock));
-        auto [t, p] = co_await loop().create_unix_connection(client(), sock);
+        auto tp_ = co_await loop().create_unix_connection(client(), sock);
+        [[maybe_unused]] auto& t = tp_.first;
+        [[maybe_unused]] auto& p = tp_.second;
         EXPECT_EQ(t->get_extra_info<socket_address>("peername"), socket_address::unix_path(sock));
         EXPECT_TRUE(t->can_write_eof());
         const std::string msg(200000, 'u');
@@ -44,7 +46,9 @@ TEST_F(UnixSocket, EchoWithProtocolAndBufferedProtocol) {
         co_await until([&] { return p->received.size() == msg.size(); });
         EXPECT_EQ(p->received, msg);
 
-        auto [bt, bp] = co_await loop().create_unix_connection([] { return std::make_shared<buffered_probe>(); }, sock);
+        auto btbp_ = co_await loop().create_unix_connection([] { return std::make_shared<buffered_probe>(); }, sock);
+        [[maybe_unused]] auto& bt = btbp_.first;
+        [[maybe_unused]] auto& bp = btbp_.second;
         bt->write("zero-copy");
         co_await until([&] { return bp->received == "zero-copy"; });
 
@@ -94,7 +98,9 @@ TEST_F(UnixSocket, AbstractName) {
         auto srv = co_await loop().create_unix_server(echoes(), name);
         EXPECT_EQ(srv->sockets().at(0).path, name);
         EXPECT_EQ(srv->sockets().at(0).to_string(), "@duet-test-" + std::to_string(::getpid()));
-        auto [t, p] = co_await loop().create_unix_connection(client(), name);
+        auto tp_ = co_await loop().create_unix_connection(client(), name);
+        [[maybe_unused]] auto& t = tp_.first;
+        [[maybe_unused]] auto& p = tp_.second;
         EXPECT_EQ(t->get_extra_info<socket_address>("peername"), socket_address::unix_path(name));
         t->write("abstract");
         co_await until([&] { return p->received == "abstract"; });
@@ -120,8 +126,12 @@ using Pipes = net_test;
 TEST_F(Pipes, ReadPipeAndWritePipe) {
     test_pipe fds;
     run([&]() -> coro<void> {
-        auto [rt, rp] = co_await loop().connect_read_pipe(client(), fds.r);
-        auto [wt, wp] = co_await loop().connect_write_pipe(client(), fds.w);
+        auto rtrp_ = co_await loop().connect_read_pipe(client(), fds.r);
+        [[maybe_unused]] auto& rt = rtrp_.first;
+        [[maybe_unused]] auto& rp = rtrp_.second;
+        auto wtwp_ = co_await loop().connect_write_pipe(client(), fds.w);
+        [[maybe_unused]] auto& wt = wtwp_.first;
+        [[maybe_unused]] auto& wp = wtwp_.second;
         EXPECT_EQ(rt->get_extra_info<int>("pipe"), fds.r);
         EXPECT_EQ(wt->get_extra_info<int>("pipe"), fds.w);
         EXPECT_FALSE(rt->can_write_eof());
@@ -159,7 +169,9 @@ TEST_F(Pipes, ReadPipeAndWritePipe) {
 TEST_F(Pipes, WritePipeNoticesItsReaderClosing) {
     test_pipe fds;
     run([&]() -> coro<void> {
-        auto [wt, wp] = co_await loop().connect_write_pipe(client(), fds.w);
+        auto wtwp_ = co_await loop().connect_write_pipe(client(), fds.w);
+        [[maybe_unused]] auto& wt = wtwp_.first;
+        [[maybe_unused]] auto& wp = wtwp_.second;
         ::close(fds.r);  // nothing pending: a plain close
         co_await until([&] { return wp->lost; });
         EXPECT_FALSE(wp->error);
@@ -170,7 +182,9 @@ TEST_F(Pipes, WritePipeNoticesItsReaderClosing) {
 TEST_F(Pipes, WritePipeWithPendingDataGetsBrokenPipe) {
     test_pipe fds;
     run([&]() -> coro<void> {
-        auto [wt, wp] = co_await loop().connect_write_pipe(client(), fds.w);
+        auto wtwp_ = co_await loop().connect_write_pipe(client(), fds.w);
+        [[maybe_unused]] auto& wt = wtwp_.first;
+        [[maybe_unused]] auto& wp = wtwp_.second;
         wt->write(std::string(1 << 20, 'b'));
         CO_ASSERT_TRUE(wt->get_write_buffer_size() > 0);
         ::close(fds.r);

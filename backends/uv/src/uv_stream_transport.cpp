@@ -32,6 +32,8 @@ uv_network::stream_part::stream_part(uv_network& n)
 }
 
 uv_network::stream_part& uv_network::streams() {
+    // As asyncio: nothing new on a closed loop (libuv's loop is gone by then).
+    if (loop_.is_closed()) throw std::runtime_error("Event loop is closed");
     if (!streams_) streams_.reset(new stream_part(*this));
     return *streams_;
 }
