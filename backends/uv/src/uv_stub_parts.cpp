@@ -13,15 +13,7 @@ namespace {
 }  // namespace
 
 struct uv_network::stream_part {};
-struct uv_network::datagram_part {};
-struct uv_network::signal_part {};
 void uv_network::destroy(stream_part* p) noexcept {
-    delete p;
-}
-void uv_network::destroy(datagram_part* p) noexcept {
-    delete p;
-}
-void uv_network::destroy(signal_part* p) noexcept {
     delete p;
 }
 
@@ -49,11 +41,6 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::connect_write
 }
 void uv_network::close_streams() noexcept {}
 
-coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::create_datagram_endpoint(protocol_factory,
-                                                                                                     datagram_options) {
-    not_yet("create_datagram_endpoint");
-}
-void uv_network::close_datagrams() noexcept {}
 
 coro<std::vector<address_info>> uv_network::getaddrinfo(std::string, std::string, address_hints) {
     not_yet("getaddrinfo");
@@ -62,12 +49,5 @@ coro<std::pair<std::string, std::string>> uv_network::getnameinfo(socket_address
     not_yet("getnameinfo");
 }
 
-void uv_network::add_signal_handler(int, callback) {
-    not_yet("add_signal_handler");
-}
-bool uv_network::remove_signal_handler(int) {
-    not_yet("remove_signal_handler");
-}
-void uv_network::close_signals() noexcept {}
 
 }  // namespace duet
