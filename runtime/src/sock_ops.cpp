@@ -172,8 +172,8 @@ coro<std::pair<int, socket_address>> abstract_event_loop::sock_accept(int fd) {
         int c = ::accept4(fd, sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 #else
         int c = ::accept(fd, sa, &len);
-        if (c >= 0 && (::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) | O_NONBLOCK) != 0 ||
-                       ::fcntl(c, F_SETFD, FD_CLOEXEC) != 0)) {
+        if (c >= 0 &&
+            (::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) | O_NONBLOCK) != 0 || ::fcntl(c, F_SETFD, FD_CLOEXEC) != 0)) {
             int e = errno;
             ::close(c);
             throw os_error(e, on_fd("sock_accept", fd));

@@ -41,13 +41,11 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::connect_write
 }
 void uv_network::close_streams() noexcept {}
 
-
 coro<std::vector<address_info>> uv_network::getaddrinfo(std::string, std::string, address_hints) {
     not_yet("getaddrinfo");
 }
 coro<std::pair<std::string, std::string>> uv_network::getnameinfo(socket_address, int) {
     not_yet("getnameinfo");
 }
-
 
 }  // namespace duet

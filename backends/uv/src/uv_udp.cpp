@@ -108,8 +108,8 @@ coro<std::vector<socket_address>> resolve(uv_network& net, const host_port& hp, 
         hints.ai_protocol = IPPROTO_UDP;
         std::string service = std::to_string(hp.port);
         future<std::vector<socket_address>> f = r->result;
-        if (int rc = uv_getaddrinfo(net.uv(), &r->req, &resolve_request::on_done, hp.host.c_str(), service.c_str(),
-                                    &hints);
+        if (int rc =
+                uv_getaddrinfo(net.uv(), &r->req, &resolve_request::on_done, hp.host.c_str(), service.c_str(), &hints);
             rc < 0) {
             delete r;
             throw std::system_error(-rc, resolve_category(), std::string("create_datagram_endpoint: ") + which);
@@ -325,9 +325,7 @@ private:
         auto keep = std::move(of(h).self_);
     }
 
-    std::string destination(const socket_address& to) const {
-        return (connected_ ? remote_ : to).to_string();
-    }
+    std::string destination(const socket_address& to) const { return (connected_ ? remote_ : to).to_string(); }
 
     // A send or receive error: error_received(os_error), the endpoint stays open.
     void report_error(int err, const std::string& what) {
@@ -469,8 +467,9 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::crea
         throw std::invalid_argument("create_datagram_endpoint: unexpected address family " +
                                     std::to_string(opts.family));
     if (!opts.local_addr && !opts.remote_addr && opts.family == 0)
-        throw std::invalid_argument("create_datagram_endpoint: unexpected address family (give local_addr, "
-                                    "remote_addr or family)");
+        throw std::invalid_argument(
+            "create_datagram_endpoint: unexpected address family (give local_addr, "
+            "remote_addr or family)");
 
     std::vector<socket_address> locals, remotes;
     if (opts.local_addr) locals = co_await resolve(*this, *opts.local_addr, opts.family, true, "local_addr");
@@ -488,8 +487,9 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::crea
             for (auto& r : remotes)
                 if (family_of(l) == family_of(r)) candidates.push_back({family_of(l), &l, &r});
         if (candidates.empty())
-            throw std::invalid_argument("create_datagram_endpoint: local_addr and remote_addr have no address "
-                                        "family in common");
+            throw std::invalid_argument(
+                "create_datagram_endpoint: local_addr and remote_addr have no address "
+                "family in common");
     } else if (!locals.empty()) {
         for (auto& l : locals) candidates.push_back({family_of(l), &l, nullptr});
     } else if (!remotes.empty()) {
