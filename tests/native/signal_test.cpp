@@ -53,7 +53,7 @@ bool disposition_is_default(int sig) {
 class Signals : public ::testing::Test {
 protected:
     void TearDown() override {
-        if (!loop_->is_closed()) loop_->close();
+        if (loop_ && !loop_->is_closed()) loop_->close();
         loop_.reset();
         EXPECT_EQ(open_fd_count(), fds_before_) << "an fd leaked";
         EXPECT_TRUE(disposition_is_default(SIGUSR1));

@@ -97,7 +97,7 @@ std::uint16_t closed_udp_port() {
 class Udp : public ::testing::Test {
 protected:
     void TearDown() override {
-        if (!loop_->is_closed()) loop_->close();
+        if (loop_ && !loop_->is_closed()) loop_->close();
         loop_.reset();
         EXPECT_EQ(open_fd_count(), fds_before_) << "an fd leaked";
     }
