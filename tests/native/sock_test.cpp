@@ -20,7 +20,6 @@
 #include <duet/detail/sockaddr.hpp>
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
-#include <duet/virtual_clock.hpp>
 
 #include "poll_event_loop.hpp"
 
@@ -312,31 +311,6 @@ TYPED_TEST(SockOps, AddReaderOnAPipeRunsTheCallbackOnTheLoop) {
     EXPECT_EQ(ran_on, &loop);
     EXPECT_EQ(thread, std::this_thread::get_id());
     EXPECT_FALSE(loop.remove_reader(r));
-}
-
-// A loop that cannot watch fds raises not_supported_error naming the method and the loop,
-// before touching the fd.
-TEST(SockOpsNotSupported, VirtualClockLoopRaises) {
-    virtual_event_loop loop;
-    auto check = [&](const char* method, auto make) {
-        try {
-            loop.run_until_complete(make());
-            ADD_FAILURE() << method << " did not raise";
-        } catch (const not_supported_error& e) {
-            std::string m = e.what();
-            EXPECT_NE(m.find(method), std::string::npos) << m;
-            EXPECT_NE(m.find("\"virtual\""), std::string::npos) << m;
-        }
-    };
-    char buf[4];
-    check("sock_recv", [&] { return loop.sock_recv(-1, 1); });
-    check("sock_recv_into", [&] { return loop.sock_recv_into(-1, buf); });
-    check("sock_sendall", [&] { return loop.sock_sendall(-1, "x"); });
-    check("sock_connect", [&] { return loop.sock_connect(-1, socket_address::inet("127.0.0.1", 1)); });
-    check("sock_accept", [&] { return loop.sock_accept(-1); });
-    check("sock_sendto", [&] { return loop.sock_sendto(-1, "x", socket_address::inet("127.0.0.1", 1)); });
-    check("sock_recvfrom", [&] { return loop.sock_recvfrom(-1, 1); });
-    loop.close();
 }
 
 }  // namespace
