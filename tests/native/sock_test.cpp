@@ -84,8 +84,7 @@ std::pair<fd_owner, socket_address> bound_socket(int type) {
 
 // A TCP port on 127.0.0.1 that nothing listens on (bound, then released).
 std::uint16_t closed_tcp_port() {
-    auto [s, addr] = bound_socket(SOCK_STREAM);
-    return addr.port;
+    return bound_socket(SOCK_STREAM).second.port;
 }
 
 // libuv opens a few fds once per process (its signal lock pipe) with the first loop: made
@@ -122,7 +121,9 @@ using sock_loops = ::testing::Types<event_loop, examples::poll_event_loop>;
 TYPED_TEST_SUITE(SockOps, sock_loops);
 
 TYPED_TEST(SockOps, SendAndRecvOnASocketPair) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     std::string got = this->run([&]() -> coro<std::string> {
         co_await loop.sock_sendall(a, "hello");
@@ -141,7 +142,9 @@ TYPED_TEST(SockOps, SendAndRecvOnASocketPair) {
 }
 
 TYPED_TEST(SockOps, RecvWaitsUntilDataArrives) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     std::string got = this->run([&]() -> coro<std::string> {
         auto reader = loop.create_task(loop.sock_recv(b, 100));
@@ -155,7 +158,9 @@ TYPED_TEST(SockOps, RecvWaitsUntilDataArrives) {
 }
 
 TYPED_TEST(SockOps, RecvAtEofReturnsEmpty) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     std::string got = this->run([&]() -> coro<std::string> {
         auto reader = loop.create_task(loop.sock_recv(b, 100));
@@ -169,7 +174,9 @@ TYPED_TEST(SockOps, RecvAtEofReturnsEmpty) {
 }
 
 TYPED_TEST(SockOps, SendallOfFourMiBWhileThePeerReadsSlowly) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     std::string data(4 << 20, '\0');
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>('a' + (i * 7 + i / 4096) % 26);
@@ -192,15 +199,19 @@ TYPED_TEST(SockOps, SendallOfFourMiBWhileThePeerReadsSlowly) {
 }
 
 TYPED_TEST(SockOps, AcceptAndConnectOverTcp) {
-    auto [listener, addr] = bound_socket(SOCK_STREAM);
+    auto listener_addr = bound_socket(SOCK_STREAM);
+    auto& listener = listener_addr.first;
+    auto& addr = listener_addr.second;
     ASSERT_EQ(::listen(listener, 8), 0);
     fd_owner client = inet_socket(SOCK_STREAM);
     auto& loop = this->loop_;
-    auto [accepted, peer] = this->run([&]() -> coro<std::pair<int, socket_address>> {
+    auto accepted_peer = this->run([&]() -> coro<std::pair<int, socket_address>> {
         auto acceptor = loop.create_task(loop.sock_accept(listener));
         co_await loop.sock_connect(client, addr);
         co_return co_await acceptor;
     }());
+    int accepted = accepted_peer.first;
+    socket_address peer = accepted_peer.second;
     fd_owner server_side(accepted);
     ASSERT_GE(accepted, 0);
     EXPECT_EQ(peer, detail::local_address_of(client));
@@ -231,22 +242,30 @@ TYPED_TEST(SockOps, ConnectRefusedRaisesNamingTheAddress) {
 }
 
 TYPED_TEST(SockOps, SendtoAndRecvfromOverUdp) {
-    auto [a, a_addr] = bound_socket(SOCK_DGRAM);
-    auto [b, b_addr] = bound_socket(SOCK_DGRAM);
+    auto sock_a = bound_socket(SOCK_DGRAM);
+    auto& a = sock_a.first;
+    auto& a_addr = sock_a.second;
+    auto sock_b = bound_socket(SOCK_DGRAM);
+    auto& b = sock_b.first;
+    auto& b_addr = sock_b.second;
     auto& loop = this->loop_;
-    auto [data, from] = this->run([&]() -> coro<std::pair<std::string, socket_address>> {
+    auto data_from = this->run([&]() -> coro<std::pair<std::string, socket_address>> {
         auto receiver = loop.create_task(loop.sock_recvfrom(b, 100));
         co_await sleep(0.01);
         std::size_t n = co_await loop.sock_sendto(a, "datagram", b_addr);
         EXPECT_EQ(n, 8u);
         co_return co_await receiver;
     }());
+    auto& data = data_from.first;
+    auto& from = data_from.second;
     EXPECT_EQ(data, "datagram");
     EXPECT_EQ(from, a_addr);
 }
 
 TYPED_TEST(SockOps, CancellingARecvLeavesNoReader) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     bool cancelled = this->run([&]() -> coro<bool> {
         auto reader = loop.create_task(loop.sock_recv(b, 100));
@@ -267,7 +286,9 @@ TYPED_TEST(SockOps, CancellingARecvLeavesNoReader) {
 }
 
 TYPED_TEST(SockOps, ErrorsNameTheMethodAndTheFd) {
-    auto [a, b] = socket_pair();
+    auto pair = socket_pair();
+    auto& a = pair.first;
+    auto& b = pair.second;
     auto& loop = this->loop_;
     ::shutdown(b, SHUT_RD);
     b.reset();
@@ -280,7 +301,8 @@ TYPED_TEST(SockOps, ErrorsNameTheMethodAndTheFd) {
             << e.what();
     }
     // A blocking socket would block the loop: refused.
-    auto [c, d] = socket_pair();
+    auto blocking = socket_pair();
+    auto& c = blocking.first;
     ::fcntl(c, F_SETFL, ::fcntl(c, F_GETFL) & ~O_NONBLOCK);
     EXPECT_THROW(this->run(loop.sock_recv(c, 1)), std::invalid_argument);
 }

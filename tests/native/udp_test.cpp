@@ -140,11 +140,15 @@ protected:
 };
 
 TEST_F(Udp, EchoBetweenAServerAndAClientEndpoint) {
-    auto [server_t, server_p] = open(local(), true);
+    auto server_ep = open(local(), true);
+    auto& server_t = server_ep.first;
+    auto& server_p = server_ep.second;
     socket_address server_addr = sockname(*server_t);
     EXPECT_EQ(server_addr.host, "127.0.0.1");
     EXPECT_NE(server_addr.port, 0);
-    auto [client_t, client_p] = open(remote(server_addr));
+    auto client_ep = open(remote(server_addr));
+    auto& client_t = client_ep.first;
+    auto& client_p = client_ep.second;
     EXPECT_EQ(server_p->made, 1);
     EXPECT_EQ(client_p->made, 1);
     client_t->sendto("hello");
@@ -166,8 +170,12 @@ TEST_F(Udp, EchoBetweenAServerAndAClientEndpoint) {
 }
 
 TEST_F(Udp, SendtoWithAnExplicitAddress) {
-    auto [server_t, server_p] = open(local());
-    auto [client_t, client_p] = open(local());
+    auto server_ep = open(local());
+    auto& server_t = server_ep.first;
+    auto& server_p = server_ep.second;
+    auto client_ep = open(local());
+    auto& client_t = client_ep.first;
+    auto& client_p = client_ep.second;
     EXPECT_FALSE(client_t->get_extra_info("peername").has_value());
     EXPECT_THROW(client_t->sendto("nowhere"), std::invalid_argument);  // not connected, no address
     EXPECT_THROW(client_t->sendto("x", socket_address::inet("not-numeric", 1)), std::invalid_argument);
@@ -181,9 +189,13 @@ TEST_F(Udp, SendtoWithAnExplicitAddress) {
 }
 
 TEST_F(Udp, ConnectedEndpointRefusesAnotherAddress) {
-    auto [server_t, server_p] = open(local());
+    auto server_ep = open(local());
+    auto& server_t = server_ep.first;
+    auto& server_p = server_ep.second;
     socket_address server_addr = sockname(*server_t);
-    auto [client_t, client_p] = open(remote(server_addr));
+    auto client_ep = open(remote(server_addr));
+    auto& client_t = client_ep.first;
+    auto& client_p = client_ep.second;
     EXPECT_EQ(client_t->get_extra_info<socket_address>("peername"), server_addr);
     socket_address other = socket_address::inet("127.0.0.1", static_cast<std::uint16_t>(server_addr.port + 1));
     try {
@@ -204,7 +216,9 @@ TEST_F(Udp, ConnectedEndpointRefusesAnotherAddress) {
 
 TEST_F(Udp, ErrorReceivedOnAConnectedSocketWhosePeerPortIsClosed) {
     socket_address dead = socket_address::inet("127.0.0.1", closed_udp_port());
-    auto [t, p] = open(remote(dead));
+    auto ep = open(remote(dead));
+    auto& t = ep.first;
+    auto& p = ep.second;
     // The ICMP port-unreachable answer arrives as ECONNREFUSED on the next receive or send;
     // keep sending until it is reported.
     run([&]() -> coro<void> {
@@ -224,11 +238,15 @@ TEST_F(Udp, ErrorReceivedOnAConnectedSocketWhosePeerPortIsClosed) {
 TEST_F(Udp, TwoEndpointsShareAPortWithReusePort) {
     datagram_options o = local();
     o.reuse_port = true;
-    auto [a_t, a_p] = open(o);
+    auto ep_a = open(o);
+    auto& a_t = ep_a.first;
+    auto& a_p = ep_a.second;
     std::uint16_t port = sockname(*a_t).port;
     datagram_options same = local("127.0.0.1", port);
     same.reuse_port = true;
-    auto [b_t, b_p] = open(same);
+    auto ep_b = open(same);
+    auto& b_t = ep_b.first;
+    auto& b_p = ep_b.second;
     EXPECT_EQ(sockname(*b_t).port, port);
     // Without reuse_port the port is taken: EADDRINUSE naming the address.
     try {
@@ -244,7 +262,9 @@ TEST_F(Udp, TwoEndpointsShareAPortWithReusePort) {
 }
 
 TEST_F(Udp, CloseDeliversConnectionLostLaterAndReleasesTheProtocol) {
-    auto [t, p] = open(local());
+    auto ep = open(local());
+    auto& t = ep.first;
+    auto& p = ep.second;
     EXPECT_FALSE(t->is_closing());
     t->close();
     EXPECT_TRUE(t->is_closing());
@@ -261,7 +281,9 @@ TEST_F(Udp, CloseDeliversConnectionLostLaterAndReleasesTheProtocol) {
 }
 
 TEST_F(Udp, AbortDeliversConnectionLost) {
-    auto [t, p] = open(local());
+    auto ep = open(local());
+    auto& t = ep.first;
+    auto& p = ep.second;
     t->abort();
     EXPECT_TRUE(t->is_closing());
     run_until([&] { return p->lost == 1; });
@@ -276,7 +298,9 @@ TEST_F(Udp, EndpointLeftOpenAtLoopCloseIsReportedAndClosed) {
     std::weak_ptr<datagram_transport> transport;
     std::string where;
     {
-        auto [t, p] = open(local());
+        auto ep = open(local());
+        auto& t = ep.first;
+        auto& p = ep.second;
         where = sockname(*t).to_string();
         protocol = p;
         transport = t;
@@ -295,7 +319,9 @@ TEST_F(Udp, EndpointLeftOpenAtLoopCloseIsReportedAndClosed) {
 TEST_F(Udp, ExtraInfoAndBroadcast) {
     datagram_options o = local();
     o.allow_broadcast = true;
-    auto [t, p] = open(o);
+    auto ep = open(o);
+    auto& t = ep.first;
+    auto& p = ep.second;
     auto fd = t->get_extra_info<int>("socket");
     ASSERT_TRUE(fd.has_value());
     int on = 0;
@@ -310,11 +336,15 @@ TEST_F(Udp, ExtraInfoAndBroadcast) {
 }
 
 TEST_F(Udp, LocalhostResolvesAndAnUnknownNameRaises) {
-    auto [server_t, server_p] = open(local(), true);
+    auto server_ep = open(local(), true);
+    auto& server_t = server_ep.first;
+    auto& server_p = server_ep.second;
     datagram_options o;
     o.family = AF_INET;
     o.remote_addr = host_port{"localhost", sockname(*server_t).port};
-    auto [client_t, client_p] = open(o);
+    auto client_ep = open(o);
+    auto& client_t = client_ep.first;
+    auto& client_p = client_ep.second;
     EXPECT_EQ(client_t->get_extra_info<socket_address>("peername"), sockname(*server_t));
     client_t->sendto("via localhost");
     run_until([&] { return !client_p->datagrams.empty(); });
@@ -351,8 +381,12 @@ TEST_F(Udp, ExceptionInDatagramReceivedIsFatal) {
             throw std::runtime_error("bad datagram");
         }
     };
-    auto [t, p] = run(loop().create_datagram_endpoint([] { return std::make_shared<throwing>(); }, local()));
-    auto [c, cp] = open(remote(sockname(*t)));
+    auto ep = run(loop().create_datagram_endpoint([] { return std::make_shared<throwing>(); }, local()));
+    auto& t = ep.first;
+    auto& p = ep.second;
+    auto client_ep = open(remote(sockname(*t)));
+    auto& c = client_ep.first;
+    auto& cp = client_ep.second;
     c->sendto("boom");
     run_until([&] { return p->lost == 1; });
     EXPECT_TRUE(t->is_closing());
