@@ -1,3 +1,5 @@
+#include <netdb.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -28,6 +30,23 @@ std::string socket_address::to_string() const {
 
 std::system_error os_error(int errno_value, const std::string& what) {
     return std::system_error(errno_value, std::generic_category(), what);
+}
+
+namespace {
+class gai_error_category final : public std::error_category {
+public:
+    const char* name() const noexcept override { return "getaddrinfo"; }
+    std::string message(int code) const override { return ::gai_strerror(code); }
+};
+}  // namespace
+
+const std::error_category& gai_category() noexcept {
+    static const gai_error_category c;
+    return c;
+}
+
+std::system_error gai_error(int eai_code, const std::string& what) {
+    return std::system_error(eai_code, gai_category(), what);
 }
 
 }  // namespace duet

@@ -367,6 +367,10 @@ protected:
             throw_not_supported(what, Backend::name, "watching file descriptors");
         }
     }
+    void require_fd_watching(const char* method) const override {
+        if constexpr (!can_watch_fds) throw_not_supported(method, Backend::name, "watching file descriptors");
+        (void)method;
+    }
     loop_network& network_for(const char* method) override {
         if constexpr (has_network) {
             (void)method;

@@ -13,6 +13,7 @@
 #include <duet/policies.hpp>
 #include <duet/queues.hpp>
 #include <duet/runners.hpp>
+#include <duet/streams.hpp>
 #include <duet/tasks.hpp>
 #include <duet/virtual_clock.hpp>
 // combinators

@@ -321,6 +321,9 @@ protected:
     virtual void check_open_for(const char* what) const = 0;
     // The backend's network half, or not_supported_error naming `method` and the loop.
     virtual loop_network& network_for(const char* method) = 0;
+    // not_supported_error naming `method` (a sock_* method) and the loop, unless this loop
+    // watches fds.
+    virtual void require_fd_watching(const char* method) const = 0;
     // std::runtime_error, as run_forever would raise it, if the loop cannot run now.
     void check_can_run() const;
 

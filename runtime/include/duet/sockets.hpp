@@ -58,4 +58,11 @@ struct address_hints {
 // "<what>: <strerror>" with code() == std::errc of `errno_value`.
 std::system_error os_error(int errno_value, const std::string& what);
 
+// The category of getaddrinfo/getnameinfo failures (asyncio's socket.gaierror): value()
+// is the EAI_* code of <netdb.h> (EAI_NONAME, EAI_AGAIN, ...), message() gai_strerror's
+// text. An EAI_SYSTEM failure is reported as os_error with its errno instead.
+const std::error_category& gai_category() noexcept;
+// "<what>: <gai_strerror>" with code() == {eai_code, gai_category()}.
+std::system_error gai_error(int eai_code, const std::string& what);
+
 }  // namespace duet

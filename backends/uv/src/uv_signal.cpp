@@ -1,0 +1,129 @@
+// Unix signals (asyncio's add_signal_handler / remove_signal_handler): one uv_signal_t per
+// signal. libuv's own handler only writes to a pipe; the uv_signal_t callback runs later on
+// the loop thread, and schedules the user's callback with call_soon, so it runs as an
+// ordinary loop callback (its exceptions go to the exception handler), never inside the
+// signal handler.
+//
+// Future (issue 12): SIGCHLD will belong to the child watchers; add_signal_handler(SIGCHLD)
+// stays allowed until then, as asyncio allows it.
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+
+#include <uv.h>
+
+#include <duet/base_events.hpp>
+
+#include "uv_network.hpp"
+
+namespace duet {
+
+namespace {
+
+// One watched signal. The uv handle's memory is freed by its close callback, after the
+// entry has let it go.
+struct signal_entry {
+    uv_signal_t* handle = nullptr;
+    // Shared with the callbacks already queued: a replacement does not change a delivery
+    // that was queued before it (as asyncio queues the handle it had).
+    std::shared_ptr<callback> cb;
+    base_event_loop* loop = nullptr;
+};
+
+std::string signal_name(int sig) {
+    std::string n = "signal " + std::to_string(sig);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    if (const char* abbrev = ::sigabbrev_np(sig)) n += std::string(" (SIG") + abbrev + ")";
+#endif
+    return n;
+}
+
+void free_handle(uv_handle_t* h) {
+    delete reinterpret_cast<uv_signal_t*>(h);
+}
+
+}  // namespace
+
+struct uv_network::signal_part {
+    std::map<int, signal_entry> entries;
+
+    static void on_signal(uv_signal_t* h, int signum) {
+        auto* e = static_cast<signal_entry*>(h->data);
+        if (!e || e->loop->is_closed()) return;
+        (void)signum;
+        e->loop->call_soon([cb = e->cb] { (*cb)(); });
+    }
+
+    // Stops watching and restores the default disposition: libuv restores SIG_DFL when its
+    // last watcher of the signal in the process stops. (asyncio restores SIGINT's Python
+    // handler, default_int_handler; C++ has none, so SIGINT goes back to SIG_DFL too.)
+    static void stop(signal_entry& e) noexcept {
+        uv_signal_stop(e.handle);
+        e.handle->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(e.handle), &free_handle);
+        e.handle = nullptr;
+    }
+};
+
+void uv_network::destroy(signal_part* p) noexcept {
+    delete p;
+}
+
+uv_network::signal_part& uv_network::signals() {
+    if (!signals_) signals_.reset(new signal_part);
+    return *signals_;
+}
+
+void uv_network::add_signal_handler(int sig, callback cb) {
+    // asyncio's order: the number first, then the loop's state.
+    if (sig < 1 || sig >= NSIG) throw std::invalid_argument("invalid signal number " + std::to_string(sig));
+    if (loop_.is_closed()) throw std::runtime_error("add_signal_handler: Event loop is closed");
+    auto& part = signals();
+    auto shared = std::make_shared<callback>(std::move(cb));
+    if (auto it = part.entries.find(sig); it != part.entries.end()) {
+        it->second.cb = std::move(shared);  // a second add replaces the callback
+        return;
+    }
+    auto* h = new uv_signal_t{};
+    if (int rc = uv_signal_init(uv_, h); rc < 0) {
+        delete h;
+        throw std::runtime_error("add_signal_handler: " + signal_name(sig) + ": " + uv_strerror(rc));
+    }
+    auto [it, fresh] = part.entries.emplace(sig, signal_entry{h, std::move(shared), &loop_});
+    (void)fresh;
+    h->data = &it->second;
+    if (int rc = uv_signal_start(h, &signal_part::on_signal, sig); rc < 0) {
+        h->data = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(h), &free_handle);
+        part.entries.erase(it);
+        // sigaction refuses SIGKILL and SIGSTOP with EINVAL (asyncio: "sig N cannot be caught").
+        if (rc == UV_EINVAL) throw std::runtime_error("add_signal_handler: " + signal_name(sig) + " cannot be caught");
+        throw std::system_error(-rc, std::generic_category(), "add_signal_handler: " + signal_name(sig));
+    }
+    // A signal handler alone does not keep the loop running (asyncio's does not either).
+    uv_unref(reinterpret_cast<uv_handle_t*>(h));
+}
+
+bool uv_network::remove_signal_handler(int sig) {
+    if (sig < 1 || sig >= NSIG) throw std::invalid_argument("invalid signal number " + std::to_string(sig));
+    if (!signals_) return false;
+    auto it = signals_->entries.find(sig);
+    if (it == signals_->entries.end()) return false;
+    signal_part::stop(it->second);
+    signals_->entries.erase(it);
+    return true;
+}
+
+// Handlers left when the loop closes are removed silently, their dispositions restored (the
+// backend's last uv_run frees the handles).
+void uv_network::close_signals() noexcept {
+    if (!signals_) return;
+    for (auto& [sig, e] : signals_->entries) signal_part::stop(e);
+    signals_->entries.clear();
+}
+
+}  // namespace duet

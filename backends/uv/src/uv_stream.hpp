@@ -1,0 +1,390 @@
+// The uv backend's stream part: one transport class over uv_stream_t (TCP, Unix sockets,
+// pipes), servers, and the DNS lookups. Private to backends/uv.
+//
+// Lifetimes: a transport or server is owned by std::shared_ptr; while libuv holds its
+// handles (and, for a transport, until connection_lost has been delivered) it keeps itself
+// alive and stays registered in the loop's stream_part, so that close_streams() can find,
+// report and close whatever the user left open when the loop closes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <netinet/in.h>
+
+#include <uv.h>
+
+#include <duet/base_events.hpp>
+#include <duet/events.hpp>
+#include <duet/futures.hpp>
+#include <duet/network.hpp>
+#include <duet/server.hpp>
+#include <duet/sockets.hpp>
+#include <duet/transports.hpp>
+
+#include "uv_network.hpp"
+
+namespace duet {
+
+namespace uvs {
+
+// An intrusive doubly linked list: registration costs no allocation and unlinking is O(1).
+template <class T>
+struct list_hook {
+    list_hook() noexcept = default;
+    list_hook(const list_hook&) = delete;
+    list_hook& operator=(const list_hook&) = delete;
+    ~list_hook() { unlink(); }
+    bool linked() const noexcept { return next != this; }
+    void unlink() noexcept {
+        prev->next = next;
+        next->prev = prev;
+        prev = next = this;
+    }
+    list_hook* prev = this;
+    list_hook* next = this;
+    T* owner = nullptr;
+};
+
+template <class T>
+struct intrusive_list {
+    intrusive_list() noexcept = default;
+    intrusive_list(const intrusive_list&) = delete;
+    intrusive_list& operator=(const intrusive_list&) = delete;
+    ~intrusive_list() {
+        while (head.linked()) head.next->unlink();
+    }
+    list_hook<T> head;
+    void push_back(list_hook<T>& h, T* owner) noexcept {
+        h.unlink();
+        h.owner = owner;
+        h.prev = head.prev;
+        h.next = &head;
+        head.prev->next = &h;
+        head.prev = &h;
+    }
+    bool empty() const noexcept { return !head.linked(); }
+    std::size_t size() const noexcept {
+        std::size_t n = 0;
+        for (auto* h = head.next; h != &head; h = h->next) ++n;
+        return n;
+    }
+    // The members, as strong references: callers may change the list while walking it.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        std::vector<T*> items;
+        for (auto* h = head.next; h != &head; h = h->next) items.push_back(h->owner);
+        for (T* t : items) fn(*t);
+    }
+};
+
+// Any stream handle libuv has (they share uv_stream_t's layout prefix).
+union stream_handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+};
+
+class stream_transport;
+class stream_server;
+struct lookup;
+
+// An address as getsockname/getpeername gave it, kept compactly (an idle connection's
+// memory counts): inline for IPv4/IPv6, on the heap for a Unix path.
+class saved_address {
+public:
+    void save(const socket_address& a);
+    socket_address get() const;
+    bool empty() const noexcept { return kind_ == socket_address::family_type::unspecified; }
+
+private:
+    union inet_storage {
+        sockaddr_in in;
+        sockaddr_in6 in6;
+    } inet_{};
+    std::unique_ptr<std::string> path_;
+    socket_address::family_type kind_ = socket_address::family_type::unspecified;
+};
+
+// A libuv status (a negative errno on Linux) as duet's OS error.
+inline std::system_error uv_error(int status, const std::string& what) {
+    return os_error(-status, what);
+}
+
+// Reports a failure of a user callback: a base-tier exception stops the loop (and leaves
+// its run), anything else goes to the exception handler with `message`.
+void report_failure(base_event_loop& loop, const char* message, std::exception_ptr e) noexcept;
+
+// Whether `e` is an OS error of the connection itself (reset, broken pipe, aborted): asyncio
+// delivers those through connection_lost without troubling the exception handler.
+bool is_connection_error(const std::exception_ptr& e) noexcept;
+
+}  // namespace uvs
+
+struct uv_network::stream_part {
+    explicit stream_part(uv_network& n);
+    uv_network& net;
+    base_event_loop& loop;
+    uv_loop_t* uv;
+    // The read buffer every `protocol` (not buffered_protocol) reads into: reads are
+    // delivered one at a time on the loop thread, so one per loop suffices.
+    static constexpr std::size_t read_buffer_size = 64 * 1024;
+    std::unique_ptr<char[]> read_buffer;
+    uvs::intrusive_list<uvs::stream_transport> transports;
+    uvs::intrusive_list<uvs::stream_server> servers;
+    uvs::intrusive_list<uvs::lookup> lookups;
+    // close_streams() ran: the loop is closing, nothing new may be scheduled.
+    bool closed = false;
+
+    // Resolves host:port into stream-socket addresses (numeric hosts without a lookup;
+    // empty host with passive=true: every interface), in getaddrinfo's order, duplicates
+    // dropped. std::system_error naming the host if it does not resolve.
+    coro<std::vector<socket_address>> resolve(std::string host, std::uint16_t port, int family, bool passive);
+};
+
+namespace uvs {
+
+using stream_part = uv_network::stream_part;
+
+// One transport class for every uv stream.
+class stream_transport final : public transport, public std::enable_shared_from_this<stream_transport> {
+public:
+    enum class kind : std::uint8_t { tcp, unix_socket, read_pipe, write_pipe };
+
+    stream_transport(stream_part& part, kind k) noexcept;
+    ~stream_transport() override;
+
+    // A transport with an initialised (not yet connected) handle, registered in `part`.
+    // std::system_error if libuv refuses.
+    static std::shared_ptr<stream_transport> create(stream_part& part, kind k);
+
+    stream_handle& handle() noexcept { return h_; }
+    kind get_kind() const noexcept { return kind_; }
+    // The fd is connected (or opened): records the addresses (asyncio keeps them after close).
+    void set_connected();
+    // Write pipes: watch for the reader closing (a second fd on the same pipe, polled).
+    void watch_reader_close(int fd);
+    // Hands the connection to its protocol: connection_made, then reading. A failing
+    // connection_made goes to the exception handler and aborts the transport.
+    void start(std::shared_ptr<base_protocol> p);
+    // Closes a transport that never got a protocol (a failed or cancelled connect).
+    void discard() noexcept;
+    // The loop is closing: reported if the user left it open; the handle closed, the
+    // protocol released (no connection_lost: the loop cannot run it any more).
+    void close_at_loop_close() noexcept;
+    // For the server that accepted it (detached when the connection is lost).
+    void set_server(std::shared_ptr<stream_server> s) noexcept;
+    // What errors and reports call it: the peer's address, the Unix path, "pipe <fd>".
+    std::string label() const;
+
+    // ---- base_transport
+    void close() override;
+    bool is_closing() const noexcept override { return closing_; }
+    std::any get_extra_info(std::string_view name) const override;
+    std::shared_ptr<base_protocol> get_protocol() const override { return protocol_; }
+    void set_protocol(std::shared_ptr<base_protocol> p) override;
+
+    // ---- transport
+    void pause_reading() override;
+    void resume_reading() override;
+    bool is_reading() const noexcept override;
+    using transport::write;
+    void write(std::string_view data) override;
+    void write_eof() override;
+    bool can_write_eof() const noexcept override;
+    void abort() override;
+    std::size_t get_write_buffer_size() const noexcept override { return buffered(); }
+    std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override { return flow_.limits(); }
+    void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                                 std::optional<std::size_t> low = std::nullopt) override;
+
+    list_hook<stream_transport> part_hook;
+    list_hook<stream_transport> server_hook;
+
+private:
+    bool readable() const noexcept { return kind_ != kind::write_pipe; }
+    bool writable() const noexcept { return kind_ != kind::read_pipe; }
+    bool is_pipe() const noexcept { return kind_ == kind::read_pipe || kind_ == kind::write_pipe; }
+    [[noreturn]] void wrong_direction(const char* method) const;
+    std::size_t buffered() const noexcept {
+        if (lost_) return 0;  // dropped (abort) or flushed
+        return pending_.size() + (write_in_flight_ ? h_.stream.write_queue_size : 0);
+    }
+    void start_reading();
+    void stop_reading() noexcept;
+    void start_write();
+    void maybe_shutdown();
+    void update_flow();
+    // asyncio's _fatal_error: the handler hears of anything but a connection error, then
+    // the transport closes with `e` as connection_lost's argument.
+    void fatal_error(std::exception_ptr e, const char* message);
+    // asyncio's _force_close: drops the buffer, closes the handle, schedules connection_lost(e).
+    void force_close(std::exception_ptr e);
+    // Closes the handles and schedules connection_lost(e) (once).
+    void schedule_lost(std::exception_ptr e);
+    void close_handles() noexcept;
+    void deliver_lost(std::exception_ptr e) noexcept;
+    void release_protocol() noexcept;
+    void maybe_finish() noexcept;
+    void on_eof();
+    void deliver(const char* data, std::size_t n);
+    void reader_closed();
+
+    static void on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf);
+    static void on_write(uv_write_t* req, int status);
+    static void on_shutdown(uv_shutdown_t* req, int status);
+    static void on_close(uv_handle_t* h);
+    static void on_reader_poll(uv_poll_t* p, int status, int events);
+    static void on_poll_close(uv_handle_t* h);
+
+    // Write pipes only: a poll on a second fd of the pipe (allocated when needed: most
+    // transports never have one).
+    struct reader_watch {
+        uv_poll_t poll{};
+        int fd = -1;
+        stream_transport* owner = nullptr;
+    };
+
+    stream_part* part_;  // null once the loop closed
+    stream_handle h_{};
+    std::unique_ptr<uv_write_t> write_req_;  // the one write in flight (made on first need, then kept)
+    reader_watch* reader_ = nullptr;
+
+    std::shared_ptr<stream_transport> keep_alive_;  // while registered
+    std::shared_ptr<base_protocol> protocol_;
+    protocol* stream_protocol_ = nullptr;  // the kind, decided once in set_protocol
+    buffered_protocol* buffered_protocol_ = nullptr;
+    std::shared_ptr<stream_server> server_;
+    std::exception_ptr alloc_error_;  // get_buffer failed in on_alloc
+
+    // inflight_ is what uv_write is sending; pending_ collects writes meanwhile. Both keep
+    // their capacity, so steady-state writing allocates nothing.
+    std::string inflight_;
+    std::string pending_;
+    write_flow_control flow_;
+
+    saved_address peername_;
+    saved_address sockname_;
+    int fd_ = -1;
+
+    kind kind_;
+    unsigned open_handles_ = 0;
+    unsigned ignored_writes_ = 0;
+    bool handle_open_ = false;
+    bool started_ = false;    // connection_made was called
+    bool closing_ = false;    // close()/abort() or lost
+    bool lost_ = false;       // connection_lost scheduled (or will never be)
+    bool lost_done_ = false;  // ... and delivered (or dropped)
+    bool reading_ = false;
+    bool paused_ = false;
+    bool eof_received_ = false;
+    bool eof_written_ = false;
+    bool shutdown_sent_ = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
+    bool write_in_flight_ = false;
+};
+
+// A listening server over one or more listening stream handles.
+class stream_server final : public server, public std::enable_shared_from_this<stream_server> {
+public:
+    stream_server(stream_part& part, protocol_factory f, bool unix_socket, int backlog);
+    ~stream_server() override;
+
+    // Wraps a bound socket (the listener owns fd from then on, even on failure).
+    void add_listener(int fd, socket_address addr);
+    // A Unix server removes its socket file on close if it is still the one it bound
+    // (same device and inode).
+    void set_unix_path(std::string path, std::uint64_t dev, std::uint64_t ino);
+    // Starts listening on every socket; std::system_error naming the address on failure.
+    void begin_serving();
+    // The loop is closing: reported if still open, listeners closed, everything released.
+    void close_at_loop_close() noexcept;
+    // An accepted connection's transport is gone.
+    void detach(stream_transport& t) noexcept;
+    std::string describe() const;
+
+    void close() override;
+    void close_clients() override;
+    void abort_clients() override;
+    coro<void> wait_closed() override;
+    coro<void> start_serving() override;
+    coro<void> serve_forever() override;
+    bool is_serving() const noexcept override { return serving_; }
+    std::vector<socket_address> sockets() const override;
+    abstract_event_loop& get_loop() const noexcept override { return *loop_; }
+
+    list_hook<stream_server> part_hook;
+
+private:
+    struct listener {
+        stream_handle h{};
+        stream_server* owner = nullptr;
+        socket_address addr;
+        bool listening = false;
+    };
+    static void on_connection(uv_stream_t* s, int status);
+    static void on_listener_close(uv_handle_t* h);
+    void accept_one(listener& l);
+    void close_listeners() noexcept;
+    void wakeup() noexcept;
+    void remove_socket_file() noexcept;
+    void release_factory() noexcept;
+
+    stream_part* part_;  // null once the loop closed
+    abstract_event_loop* loop_;
+    protocol_factory factory_;
+    std::vector<listener*> listeners_;
+    std::vector<socket_address> addrs_;
+    std::shared_ptr<stream_server> keep_alive_;  // while listeners are open
+    intrusive_list<stream_transport> clients_;
+    std::vector<future<void>> waiters_;
+    future<void> serving_forever_;
+    std::string unix_path_;
+    std::uint64_t unix_dev_ = 0, unix_ino_ = 0;
+    unsigned open_listeners_ = 0;
+    int backlog_;
+    bool unix_socket_;
+    bool closed_ = false;  // close() was called (sockets() empty)
+    bool woken_ = false;   // the waiters were released: wait_closed returns at once
+    bool serving_ = false;
+    bool in_factory_ = false;  // the factory is running: close() must not destroy it
+};
+
+// A DNS request on libuv's thread pool (getaddrinfo or getnameinfo). Shared by the
+// awaiting coroutine and libuv: if the coroutine goes away first (cancelled, or its frame
+// destroyed), the request is cancelled if it has not started; its completion then only
+// frees it.
+struct lookup : std::enable_shared_from_this<lookup> {
+    explicit lookup(stream_part& p) : part(&p) {}
+    virtual ~lookup() = default;
+    void cancel() noexcept;
+    // Registered in the part until libuv is done with it.
+    void begin(std::shared_ptr<lookup> self) noexcept;
+    void end() noexcept;
+    virtual uv_req_t* req() noexcept = 0;
+
+    stream_part* part;
+    std::shared_ptr<lookup> keep_alive;
+    list_hook<lookup> part_hook;
+    bool finished = false;
+};
+
+// Cancels the lookup if it is still running when the awaiting coroutine leaves.
+struct lookup_guard {
+    explicit lookup_guard(std::shared_ptr<lookup> x) noexcept : l(std::move(x)) {}
+    std::shared_ptr<lookup> l;
+    lookup_guard(const lookup_guard&) = delete;
+    lookup_guard& operator=(const lookup_guard&) = delete;
+    ~lookup_guard() {
+        if (l && !l->finished) l->cancel();
+    }
+};
+
+}  // namespace uvs
+
+}  // namespace duet

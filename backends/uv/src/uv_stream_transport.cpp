@@ -1,0 +1,635 @@
+// The stream transport (TCP, Unix sockets, pipes) over uv_stream_t, the stream part's
+// bookkeeping and close_streams().
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include <duet/detail/sockaddr.hpp>
+#include <duet/exceptions.hpp>
+
+#include "uv_stream.hpp"
+
+namespace duet {
+
+// ---- the part
+
+uv_network::stream_part::stream_part(uv_network& n)
+    : net(n), loop(n.loop()), uv(n.uv()), read_buffer(new char[read_buffer_size]) {
+    // A write to a socket or pipe whose peer has gone raises SIGPIPE, which kills the
+    // process by default; as Python does at start-up, duet makes it an EPIPE error instead
+    // (only if nobody chose a disposition for SIGPIPE).
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
+        ::signal(SIGPIPE, SIG_IGN);
+}
+
+uv_network::stream_part& uv_network::streams() {
+    // As asyncio: nothing new on a closed loop (libuv's loop is gone by then).
+    if (loop_.is_closed()) throw std::runtime_error("Event loop is closed");
+    if (!streams_) streams_.reset(new stream_part(*this));
+    return *streams_;
+}
+
+void uv_network::destroy(stream_part* p) noexcept {
+    delete p;
+}
+
+void uv_network::close_streams() noexcept {
+    if (!streams_) return;
+    auto& sp = *streams_;
+    sp.closed = true;
+    sp.servers.for_each([](uvs::stream_server& s) { s.close_at_loop_close(); });
+    sp.transports.for_each([](uvs::stream_transport& t) { t.close_at_loop_close(); });
+    sp.lookups.for_each([](uvs::lookup& l) { l.cancel(); });
+}
+
+namespace uvs {
+
+void report_failure(base_event_loop& loop, const char* message, std::exception_ptr e) noexcept {
+    if (detail::is_base_tier(e)) {
+        // SystemExit & co. leave the loop's run, as from any callback.
+        loop.raise_base_exception(std::move(e));
+        try {
+            loop.stop();
+        } catch (...) {
+        }
+        return;
+    }
+    exception_context ctx;
+    ctx.message = message;
+    ctx.exception = std::move(e);
+    loop.call_exception_handler(ctx);
+}
+
+bool is_connection_error(const std::exception_ptr& e) noexcept {
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::system_error&) {
+        // asyncio: an OSError of the connection reaches connection_lost only.
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+
+// ---- addresses
+
+void saved_address::save(const socket_address& a) {
+    kind_ = a.family;
+    path_.reset();
+    switch (a.family) {
+        case socket_address::family_type::inet:
+        case socket_address::family_type::inet6: {
+            sockaddr_storage ss;
+            socklen_t len = detail::to_sockaddr(a, ss);
+            std::memcpy(&inet_, &ss, std::min<std::size_t>(len, sizeof inet_));
+            break;
+        }
+        case socket_address::family_type::unix_domain:
+            path_ = std::make_unique<std::string>(a.path);
+            break;
+        case socket_address::family_type::unspecified:
+            break;
+    }
+}
+
+socket_address saved_address::get() const {
+    switch (kind_) {
+        case socket_address::family_type::inet:
+            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in), sizeof inet_.in);
+        case socket_address::family_type::inet6:
+            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in6), sizeof inet_.in6);
+        case socket_address::family_type::unix_domain:
+            return socket_address::unix_path(path_ ? *path_ : std::string());
+        case socket_address::family_type::unspecified:
+            break;
+    }
+    return {};
+}
+
+// ---- the transport
+
+stream_transport::stream_transport(stream_part& part, kind k) noexcept : part_(&part), kind_(k) {}
+
+stream_transport::~stream_transport() = default;
+
+std::shared_ptr<stream_transport> stream_transport::create(stream_part& part, kind k) {
+    auto t = std::make_shared<stream_transport>(part, k);
+    int rc = k == kind::tcp ? uv_tcp_init(part.uv, &t->h_.tcp) : uv_pipe_init(part.uv, &t->h_.pipe, 0);
+    if (rc < 0) throw uv_error(rc, "creating a stream handle");
+    t->h_.handle.data = t.get();
+    t->handle_open_ = true;
+    t->open_handles_ = 1;
+    t->keep_alive_ = t;
+    part.transports.push_back(t->part_hook, t.get());
+    return t;
+}
+
+void stream_transport::set_connected() {
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(&h_.handle, &fd) == 0) fd_ = fd;
+    if (is_pipe()) return;
+    sockname_.save(detail::local_address_of(fd_));
+    peername_.save(detail::peer_address_of(fd_));
+    if (kind_ == kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as asyncio: small writes go out at once
+}
+
+std::string stream_transport::label() const {
+    switch (kind_) {
+        case kind::tcp:
+            return peername_.empty() ? "TCP socket " + std::to_string(fd_) : peername_.get().to_string();
+        case kind::unix_socket: {
+            // An accepted connection's peer is unnamed: its own address is the server's path.
+            socket_address peer = peername_.get();
+            std::string name = !peer.path.empty() ? peer.to_string() : sockname_.get().to_string();
+            return "unix socket " + (name.empty() ? std::string("(unnamed)") : name);
+        }
+        case kind::read_pipe:
+        case kind::write_pipe:
+            break;
+    }
+    return "pipe " + std::to_string(fd_);
+}
+
+void stream_transport::watch_reader_close(int fd) {
+    // A second fd on the same pipe, polled for errors: EPOLLERR on a pipe's write end
+    // means the reader has gone (libuv polls the first fd only while writing).
+    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return;  // not fatal: the next write notices instead
+    auto* w = new reader_watch;
+    if (uv_poll_init(part_->uv, &w->poll, dup) < 0) {
+        ::close(dup);
+        delete w;
+        return;
+    }
+    w->poll.data = w;
+    w->fd = dup;
+    w->owner = this;
+    reader_ = w;
+    ++open_handles_;
+    if (uv_poll_start(&w->poll, UV_READABLE, &on_reader_poll) < 0) {
+        reader_ = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), &on_poll_close);
+    }
+}
+
+void stream_transport::set_server(std::shared_ptr<stream_server> s) noexcept {
+    server_ = std::move(s);
+}
+
+void stream_transport::set_protocol(std::shared_ptr<base_protocol> p) {
+    if (!p) throw std::invalid_argument("set_protocol: null protocol");
+    // Decided once here, so that reads need no dynamic_cast (asyncio too checks
+    // BufferedProtocol first).
+    auto* bp = dynamic_cast<buffered_protocol*>(p.get());
+    auto* sp = bp ? nullptr : dynamic_cast<protocol*>(p.get());
+    if (!bp && !sp)
+        throw std::invalid_argument("set_protocol: a stream transport needs a protocol or a buffered_protocol");
+    protocol_ = std::move(p);
+    stream_protocol_ = sp;
+    buffered_protocol_ = bp;
+}
+
+void stream_transport::start(std::shared_ptr<base_protocol> p) {
+    set_protocol(std::move(p));
+    started_ = true;
+    try {
+        auto self = shared_from_this();
+        if (buffered_protocol_)
+            buffered_protocol_->connection_made(std::move(self));
+        else
+            stream_protocol_->connection_made(std::move(self));
+    } catch (...) {
+        fatal_error(std::current_exception(), "Fatal error: protocol.connection_made() call failed.");
+        return;
+    }
+    if (readable()) start_reading();
+}
+
+void stream_transport::discard() noexcept {
+    closing_ = lost_ = lost_done_ = true;
+    close_handles();
+}
+
+void stream_transport::close_at_loop_close() noexcept {
+    if (!part_) return;
+    auto self = shared_from_this();
+    if (started_ && !closing_) {
+        try {
+            exception_context ctx;
+            ctx.message = "unclosed transport " + label();
+            part_->loop.call_exception_handler(ctx);
+        } catch (...) {
+        }
+    }
+    closing_ = lost_ = true;
+    pending_.clear();
+    flow_.reset();
+    close_handles();
+    release_protocol();
+    lost_done_ = true;
+    if (server_) {
+        auto s = std::move(server_);
+        s->detach(*this);
+    }
+    part_ = nullptr;
+    maybe_finish();
+}
+
+[[noreturn]] void stream_transport::wrong_direction(const char* method) const {
+    throw std::logic_error(std::string(method) + ": " + label() + " is a " +
+                           (kind_ == kind::read_pipe ? "read" : "write") + " pipe");
+}
+
+// ---- reading
+
+void stream_transport::start_reading() {
+    if (reading_ || paused_ || eof_received_ || closing_ || !handle_open_ || !readable()) return;
+    int rc = uv_read_start(&h_.stream, &on_alloc, &on_read);
+    if (rc < 0) {
+        fatal_error(std::make_exception_ptr(uv_error(rc, "read from " + label())), "Fatal read error on transport");
+        return;
+    }
+    reading_ = true;
+}
+
+void stream_transport::stop_reading() noexcept {
+    if (!reading_) return;
+    reading_ = false;
+    uv_read_stop(&h_.stream);
+}
+
+void stream_transport::pause_reading() {
+    if (!readable()) wrong_direction("pause_reading");
+    if (closing_ || paused_) return;
+    paused_ = true;
+    stop_reading();
+}
+
+void stream_transport::resume_reading() {
+    if (!readable()) wrong_direction("resume_reading");
+    if (closing_ || !paused_) return;
+    paused_ = false;
+    start_reading();
+}
+
+bool stream_transport::is_reading() const noexcept {
+    return readable() && !paused_ && !closing_;
+}
+
+void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf) {
+    auto* t = static_cast<stream_transport*>(h->data);
+    if (t->buffered_protocol_) {
+        // Zero-copy: the kernel writes straight into the protocol's buffer.
+        try {
+            std::span<char> b = t->buffered_protocol_->get_buffer(suggested);
+            if (b.empty()) throw std::runtime_error("get_buffer() returned an empty buffer");
+            *buf = uv_buf_init(b.data(), static_cast<unsigned>(std::min<std::size_t>(b.size(), UINT_MAX)));
+        } catch (...) {
+            t->alloc_error_ = std::current_exception();
+            *buf = uv_buf_init(nullptr, 0);  // libuv then reports UV_ENOBUFS
+        }
+        return;
+    }
+    *buf = uv_buf_init(t->part_->read_buffer.get(), stream_part::read_buffer_size);
+}
+
+void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* t = static_cast<stream_transport*>(s->data);
+    if (nread > 0) {
+        t->deliver(buf->base, static_cast<std::size_t>(nread));
+        return;
+    }
+    if (nread == 0 || t->lost_) return;  // EAGAIN, or closed meanwhile
+    if (nread == UV_EOF) {
+        t->on_eof();
+        return;
+    }
+    if (nread == UV_ENOBUFS && t->alloc_error_) {
+        t->fatal_error(std::exchange(t->alloc_error_, nullptr), "Fatal error: protocol.get_buffer() call failed.");
+        return;
+    }
+    t->fatal_error(std::make_exception_ptr(uv_error(static_cast<int>(nread), "read from " + t->label())),
+                   t->is_pipe() ? "Fatal read error on pipe transport" : "Fatal read error on socket transport");
+}
+
+void stream_transport::deliver(const char* data, std::size_t n) {
+    if (lost_) return;
+    if (buffered_protocol_) {
+        try {
+            buffered_protocol_->buffer_updated(n);
+        } catch (...) {
+            fatal_error(std::current_exception(), "Fatal error: protocol.buffer_updated() call failed.");
+        }
+    } else if (stream_protocol_) {
+        try {
+            stream_protocol_->data_received(std::string_view(data, n));
+        } catch (...) {
+            fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
+        }
+    }
+}
+
+void stream_transport::on_eof() {
+    eof_received_ = true;
+    stop_reading();
+    bool keep_open = false;
+    try {
+        if (buffered_protocol_)
+            keep_open = buffered_protocol_->eof_received();
+        else if (stream_protocol_)
+            keep_open = stream_protocol_->eof_received();
+    } catch (...) {
+        fatal_error(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
+        return;
+    }
+    if (is_pipe()) {
+        // asyncio's read pipe: EOF ends it whatever eof_received says.
+        schedule_lost(nullptr);
+        return;
+    }
+    // Half-open if the protocol asks: it may still write, and closes later.
+    if (!keep_open) close();
+}
+
+// ---- writing
+
+void stream_transport::write(std::string_view data) {
+    if (!writable()) wrong_direction("write");
+    if (eof_written_) throw std::runtime_error("Cannot call write() after write_eof()");
+    if (data.empty()) return;
+    if (closing_ || !handle_open_) {
+        // asyncio ignores writes once the connection is closing or lost, and says so
+        // after a few.
+        if (++ignored_writes_ == 5 && part_ && !part_->closed) {
+            try {
+                exception_context ctx;
+                ctx.message = "write() on closed " + label() + ": data ignored (5 writes so far)";
+                part_->loop.call_exception_handler(ctx);
+            } catch (...) {
+            }
+        }
+        return;
+    }
+    if (!write_in_flight_) {
+        // Nothing queued: try to send at once, and copy only what the OS did not take.
+        uv_buf_t b = uv_buf_init(const_cast<char*>(data.data()),
+                                 static_cast<unsigned>(std::min<std::size_t>(data.size(), INT_MAX)));
+        int n = uv_try_write(&h_.stream, &b, 1);
+        if (n >= 0 && static_cast<std::size_t>(n) == data.size()) return;
+        if (n < 0 && n != UV_EAGAIN) {
+            fatal_error(std::make_exception_ptr(uv_error(n, "write to " + label())),
+                        is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
+            return;
+        }
+        if (n > 0) data.remove_prefix(static_cast<std::size_t>(n));
+        pending_.append(data);
+        start_write();
+        if (lost_) return;
+    } else {
+        pending_.append(data);
+    }
+    update_flow();
+}
+
+void stream_transport::start_write() {
+    std::swap(inflight_, pending_);
+    pending_.clear();
+    // At most four buffers of 1 GiB per request (libuv's inline buffer count); anything
+    // beyond goes back to pending_ for the next request.
+    constexpr std::size_t chunk = std::size_t(1) << 30;
+    constexpr std::size_t max_bufs = 4;
+    if (inflight_.size() > chunk * max_bufs) {
+        pending_.assign(inflight_, chunk * max_bufs, std::string::npos);
+        inflight_.resize(chunk * max_bufs);
+    }
+    uv_buf_t bufs[max_bufs];
+    unsigned nbufs = 0;
+    for (std::size_t off = 0; off < inflight_.size(); off += chunk)
+        bufs[nbufs++] =
+            uv_buf_init(inflight_.data() + off, static_cast<unsigned>(std::min(chunk, inflight_.size() - off)));
+    if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
+    write_req_->data = this;
+    int rc = uv_write(write_req_.get(), &h_.stream, bufs, nbufs, &on_write);
+    if (rc < 0) {
+        inflight_.clear();
+        fatal_error(std::make_exception_ptr(uv_error(rc, "write to " + label())),
+                    is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
+        return;
+    }
+    write_in_flight_ = true;
+}
+
+void stream_transport::on_write(uv_write_t* req, int status) {
+    auto* t = static_cast<stream_transport*>(req->data);
+    t->write_in_flight_ = false;
+    t->inflight_.clear();
+    if (status == UV_ECANCELED || t->lost_) return;
+    if (status < 0) {
+        t->fatal_error(std::make_exception_ptr(uv_error(status, "write to " + t->label())),
+                       t->is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
+        return;
+    }
+    if (!t->pending_.empty()) {
+        t->start_write();
+        if (t->lost_) return;
+    }
+    t->maybe_shutdown();
+    t->update_flow();  // resume_writing may write more
+    if (t->closing_ && !t->lost_ && t->buffered() == 0) t->schedule_lost(nullptr);
+}
+
+void stream_transport::update_flow() {
+    if (protocol_ && part_ && !lost_) flow_.update(buffered(), *protocol_, part_->loop, *this);
+}
+
+void stream_transport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+    if (!writable()) wrong_direction("set_write_buffer_limits");
+    flow_.set_limits(high, low);
+    update_flow();
+}
+
+void stream_transport::write_eof() {
+    if (!writable()) wrong_direction("write_eof");
+    if (is_pipe()) {
+        // asyncio's write pipe: its EOF is closing it once the buffer is flushed.
+        close();
+        return;
+    }
+    if (closing_ || eof_written_) return;
+    eof_written_ = true;
+    maybe_shutdown();
+}
+
+bool stream_transport::can_write_eof() const noexcept {
+    return kind_ != kind::read_pipe;
+}
+
+void stream_transport::maybe_shutdown() {
+    // libuv runs the shutdown after the writes already queued, so it only waits for
+    // pending_ to be handed over.
+    if (!eof_written_ || shutdown_sent_ || !pending_.empty() || !handle_open_ || lost_) return;
+    auto* req = new uv_shutdown_t;
+    req->data = this;
+    int rc = uv_shutdown(req, &h_.stream, &on_shutdown);
+    if (rc < 0) {
+        delete req;
+        fatal_error(std::make_exception_ptr(uv_error(rc, "shutdown " + label())), "Fatal error on transport");
+        return;
+    }
+    shutdown_sent_ = true;
+}
+
+void stream_transport::on_shutdown(uv_shutdown_t* req, int status) {
+    // Always called (ECANCELED if the handle closed first), before the handle's close callback.
+    auto* t = static_cast<stream_transport*>(req->data);
+    delete req;
+    if (status == UV_ECANCELED || t->lost_) return;
+    if (status < 0)
+        t->fatal_error(std::make_exception_ptr(uv_error(status, "shutdown " + t->label())), "Fatal error on transport");
+}
+
+// ---- closing
+
+void stream_transport::close() {
+    if (closing_) return;
+    closing_ = true;
+    stop_reading();
+    if (buffered() == 0) schedule_lost(nullptr);
+    // Otherwise on_write finishes the close once the buffer is flushed.
+}
+
+void stream_transport::abort() {
+    force_close(nullptr);
+}
+
+void stream_transport::fatal_error(std::exception_ptr e, const char* message) {
+    if (part_ && !is_connection_error(e)) report_failure(part_->loop, message, e);
+    force_close(std::move(e));
+}
+
+void stream_transport::force_close(std::exception_ptr e) {
+    if (lost_) return;
+    pending_.clear();
+    schedule_lost(std::move(e));
+}
+
+void stream_transport::schedule_lost(std::exception_ptr e) {
+    if (lost_) return;
+    lost_ = closing_ = true;
+    stop_reading();
+    flow_.reset();
+    close_handles();
+    if (part_ && !part_->closed && !part_->loop.is_closed()) {
+        try {
+            // As asyncio: connection_lost runs in a later iteration, never inside the
+            // call that closed the transport.
+            part_->loop.call_soon(
+                [self = shared_from_this(), e]() mutable noexcept { self->deliver_lost(std::move(e)); });
+            return;
+        } catch (...) {
+        }
+    }
+    deliver_lost(std::move(e));
+}
+
+void stream_transport::deliver_lost(std::exception_ptr e) noexcept {
+    if (lost_done_) return;
+    std::shared_ptr<base_protocol> p = std::move(protocol_);
+    stream_protocol_ = nullptr;
+    buffered_protocol_ = nullptr;
+    if (p && started_ && part_ && !part_->closed) {
+        try {
+            p->connection_lost(std::move(e));
+        } catch (...) {
+            report_failure(part_->loop, "Exception in callback protocol.connection_lost()", std::current_exception());
+        }
+    }
+    p.reset();  // the protocol may hold this transport: the cycle ends here
+    lost_done_ = true;
+    if (server_) {
+        auto s = std::move(server_);
+        s->detach(*this);
+    }
+    maybe_finish();
+}
+
+void stream_transport::release_protocol() noexcept {
+    std::shared_ptr<base_protocol> p = std::move(protocol_);
+    stream_protocol_ = nullptr;
+    buffered_protocol_ = nullptr;
+}
+
+void stream_transport::close_handles() noexcept {
+    if (handle_open_) {
+        handle_open_ = false;
+        reading_ = false;
+        uv_close(&h_.handle, &on_close);
+    }
+    if (reader_) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&std::exchange(reader_, nullptr)->poll), &on_poll_close);
+    }
+}
+
+void stream_transport::on_close(uv_handle_t* h) {
+    auto* t = static_cast<stream_transport*>(h->data);
+    --t->open_handles_;
+    t->maybe_finish();
+}
+
+void stream_transport::on_poll_close(uv_handle_t* h) {
+    auto* w = static_cast<reader_watch*>(h->data);
+    stream_transport* t = w->owner;
+    ::close(w->fd);
+    delete w;
+    --t->open_handles_;
+    t->maybe_finish();
+}
+
+void stream_transport::maybe_finish() noexcept {
+    // Registered (and self-owned) until libuv has let go of every handle and
+    // connection_lost is behind us.
+    if (open_handles_ > 0 || !lost_done_) return;
+    part_hook.unlink();
+    auto self = std::move(keep_alive_);  // may be the last reference: nothing after this
+}
+
+void stream_transport::on_reader_poll(uv_poll_t* p, int status, int events) {
+    (void)status;
+    (void)events;
+    static_cast<reader_watch*>(p->data)->owner->reader_closed();
+}
+
+void stream_transport::reader_closed() {
+    if (lost_) return;
+    // asyncio: a broken pipe if data was still to be sent, a plain close otherwise.
+    if (buffered() > 0)
+        force_close(std::make_exception_ptr(os_error(EPIPE, "write to " + label())));
+    else
+        force_close(nullptr);
+}
+
+// ---- extra info
+
+std::any stream_transport::get_extra_info(std::string_view name) const {
+    if (is_pipe()) {
+        if ((name == "pipe" || name == "fd") && handle_open_) return fd_;
+        return {};
+    }
+    if (name == "peername") return peername_.get();
+    if (name == "sockname") return sockname_.get();
+    if ((name == "socket" || name == "fd") && handle_open_) return fd_;
+    return {};
+}
+
+}  // namespace uvs
+
+}  // namespace duet
