@@ -252,6 +252,10 @@ def select_rows(rows, only, impls, targets):
             sys.exit(f"--only: unknown family or benchmark {name!r} "
                      f"(families: {', '.join(list(FAMILIES) + list(NET_FAMILIES))}; "
                      f"benchmarks: {', '.join(BENCH_ORDER)})")
+    known = {p.impl for r in rows for p in r.programs()} | NET_IMPLS
+    unknown = set(impls) - known
+    if unknown:
+        sys.exit(f"--impls: unknown {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
     if only and not benches:
         return []  # only network families
     picked = []
@@ -262,10 +266,6 @@ def select_rows(rows, only, impls, targets):
             continue
         if any(wanted(p, impls) for p in row.programs()):
             picked.append(row)
-    known = {p.impl for r in rows for p in r.programs()} | NET_IMPLS
-    unknown = set(impls) - known
-    if unknown:
-        sys.exit(f"--impls: unknown {', '.join(sorted(unknown))} (known: {', '.join(sorted(known))})")
     return picked
 
 
