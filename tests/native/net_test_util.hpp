@@ -36,13 +36,9 @@
         co_return;           \
     } while (0)
 
-namespace duet::nettest {
+#include "fd_count.hpp"
 
-inline int count_fds() {
-    int n = 0;
-    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-    return n;
-}
+namespace duet::nettest {
 
 inline std::string what_of(const std::exception_ptr& e) {
     if (!e) return "(none)";

@@ -1,7 +1,6 @@
 // Unix signals on the uv loop (asyncio's add_signal_handler / remove_signal_handler): the
 // callback runs as a loop callback on the loop's thread, never inside the signal handler;
 // asyncio's checks; the default disposition comes back on removal and at loop close.
-#include <dirent.h>
 #include <signal.h>
 
 #include <atomic>
@@ -18,17 +17,13 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
+#include "fd_count.hpp"
+
 namespace duet::test {
 namespace {
 
 int open_fd_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
+    return nettest::count_fds();
 }
 
 // libuv opens its signal pipes once per process, with the first loop and the first signal

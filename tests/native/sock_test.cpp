@@ -2,7 +2,6 @@
 // 127.0.0.1, UDP sockets), and add_reader on a pipe: on the uv loop and on the poll(2) loop
 // of examples/custom_loop, since both are built on add_reader/add_writer. Every test
 // checks that the process has as many fds open after the loop closed as before.
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -21,19 +20,15 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
+#include "fd_count.hpp"
+
 #include "poll_event_loop.hpp"
 
 namespace duet::test {
 namespace {
 
 int open_fd_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
+    return nettest::count_fds();
 }
 
 // An fd closed with the test.

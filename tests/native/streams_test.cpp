@@ -2,7 +2,6 @@
 // the Unix variants, drain and flow control, the client_connected_cb's task, reads paused
 // over 2 x limit. Every test runs under a time limit (a bug fails instead of hanging) and
 // checks that no fd is left open once its loop is closed.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -19,17 +18,13 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
+#include "fd_count.hpp"
+
 namespace duet {
 namespace {
 
 int count_open_fds() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n - 1;  // the directory stream's own fd
+    return nettest::count_fds();
 }
 
 // Each test gets a fresh uv loop and a temporary directory; after the test the loop is

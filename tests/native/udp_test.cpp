@@ -2,7 +2,6 @@
 // destinations, error_received, reuse_port, close and abort, endpoints left open at loop
 // close. Real sockets on 127.0.0.1; every test checks that the process has as many fds
 // open after the loop is gone as before it existed.
-#include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -21,17 +20,13 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
+#include "fd_count.hpp"
+
 namespace duet::test {
 namespace {
 
 int open_fd_count() {
-    int n = 0;
-    if (DIR* d = ::opendir("/proc/self/fd")) {
-        while (dirent* e = ::readdir(d))
-            if (e->d_name[0] != '.') ++n;
-        ::closedir(d);
-    }
-    return n;
+    return nettest::count_fds();
 }
 
 // libuv opens a few fds once per process with its first loop: made here, before any count.

@@ -42,43 +42,6 @@ namespace {
 
 class udp_endpoint;
 
-// Address lookups fail with getaddrinfo's own codes (asyncio's socket.gaierror): a
-// category of their own, so that they are never mistaken for an errno.
-class resolve_category_impl final : public std::error_category {
-public:
-    const char* name() const noexcept override { return "getaddrinfo"; }
-    std::string message(int v) const override { return uv_strerror(-v); }
-};
-const std::error_category& resolve_category() {
-    static const resolve_category_impl c;
-    return c;
-}
-
-// One getaddrinfo on libuv's thread pool. The request outlives an await that was
-// cancelled: its callback finds the future done and only frees it.
-struct resolve_request {
-    uv_getaddrinfo_t req{};
-    future<std::vector<socket_address>> result;
-    base_event_loop* loop;
-    std::string what;
-
-    static void on_done(uv_getaddrinfo_t* r, int status, addrinfo* res) {
-        std::unique_ptr<resolve_request> self(static_cast<resolve_request*>(r->data));
-        std::vector<socket_address> found;
-        for (addrinfo* a = res; a; a = a->ai_next)
-            if (a->ai_family == AF_INET || a->ai_family == AF_INET6)
-                found.push_back(detail::from_sockaddr(a->ai_addr, a->ai_addrlen));
-        if (res) uv_freeaddrinfo(res);
-        if (self->loop->is_closed() || self->result.done()) return;
-        if (status < 0)
-            self->result.set_exception(std::system_error(-status, resolve_category(), self->what));
-        else if (found.empty())
-            self->result.set_exception(std::system_error(-UV_EAI_NODATA, resolve_category(), self->what));
-        else
-            self->result.set_result(std::move(found));
-    }
-};
-
 // The addresses of host:port for a UDP socket: numeric hosts at once, an empty host as
 // the wildcard address (local_addr only), anything else through getaddrinfo.
 coro<std::vector<socket_address>> resolve(uv_network& net, const host_port& hp, int family, bool local,
@@ -97,24 +60,10 @@ coro<std::vector<socket_address>> resolve(uv_network& net, const host_port& hp, 
     } else if (inet_pton(AF_INET6, hp.host.c_str(), probe) == 1) {
         if (accept(AF_INET6)) out.push_back(socket_address::inet6(hp.host, hp.port));
     } else {
-        auto* r = new resolve_request;
-        r->loop = &net.loop();
-        r->result = net.loop().create_future<std::vector<socket_address>>();
-        r->what = std::string("create_datagram_endpoint: getaddrinfo ") + which + " " + hp.host;
-        r->req.data = r;
-        addrinfo hints{};
-        hints.ai_family = family;
-        hints.ai_socktype = SOCK_DGRAM;
-        hints.ai_protocol = IPPROTO_UDP;
-        std::string service = std::to_string(hp.port);
-        future<std::vector<socket_address>> f = r->result;
-        if (int rc =
-                uv_getaddrinfo(net.uv(), &r->req, &resolve_request::on_done, hp.host.c_str(), service.c_str(), &hints);
-            rc < 0) {
-            delete r;
-            throw std::system_error(-rc, resolve_category(), std::string("create_datagram_endpoint: ") + which);
-        }
-        out = co_await f;
+        // A name: the loop's getaddrinfo (libuv's pool, cancellable, errors naming the host).
+        auto infos = co_await net.getaddrinfo(hp.host, std::to_string(hp.port), {family, SOCK_DGRAM, IPPROTO_UDP, 0});
+        for (auto& i : infos)
+            if (i.family == AF_INET || i.family == AF_INET6) out.push_back(std::move(i.address));
     }
     if (out.empty())
         throw std::invalid_argument(std::string("create_datagram_endpoint: ") + which + " " + hp.host +
