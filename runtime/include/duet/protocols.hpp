@@ -36,6 +36,8 @@ public:
 // A stream protocol (TCP, Unix sockets, pipes).
 class protocol : public base_protocol {
 public:
+    // By value: an override usually keeps the transport, so ownership moves in.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param)
     virtual void connection_made(std::shared_ptr<transport> t) { (void)t; }
     // Bytes arrived; the view is valid only during the call.
     virtual void data_received(std::string_view data) { (void)data; }
@@ -47,6 +49,8 @@ public:
 // The zero-copy stream protocol: the transport reads straight into the protocol's buffer.
 class buffered_protocol : public base_protocol {
 public:
+    // By value: an override usually keeps the transport, so ownership moves in.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param)
     virtual void connection_made(std::shared_ptr<transport> t) { (void)t; }
     // A writable buffer for the next read (size_hint: a suggestion, 0 = any); must not
     // be empty.
@@ -59,6 +63,7 @@ public:
 // A datagram protocol (UDP).
 class datagram_protocol : public base_protocol {
 public:
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides keep the transport
     virtual void connection_made(std::shared_ptr<datagram_transport> t) { (void)t; }
     virtual void datagram_received(std::string_view data, const socket_address& from) {
         (void)data;

@@ -98,7 +98,7 @@ public:
 // from either callback goes to the loop's exception handler.
 class write_flow_control {
 public:
-    static constexpr std::size_t default_high = 64 * 1024;
+    static constexpr std::size_t default_high = std::size_t{64} * 1024;
     void set_limits(std::optional<std::size_t> high, std::optional<std::size_t> low);
     std::pair<std::size_t, std::size_t> limits() const noexcept { return {low_, high_}; }
     bool paused() const noexcept { return paused_; }
