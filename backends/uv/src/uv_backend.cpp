@@ -68,6 +68,11 @@ struct uv_backend::impl {
                 uv_idle_stop(&idle);
             idle_active = p.ready;
         }
+        // Work is ready: the idle handle runs a turn in the next iteration (libuv does not
+        // block in poll while an idle handle is active), and that turn plans the timer.
+        // Arming a 0 ms timer as well would cost a second turn for nothing (a task woken
+        // from an I/O callback, the common case, goes through here).
+        if (p.ready) return;
         if (p.deadline == armed) return;
         armed = p.deadline;
         if (p.deadline == HUGE_VAL) {
