@@ -18,19 +18,29 @@ namespace detail {
 
 struct reader_state {
     reader_state(abstract_event_loop& l, std::size_t lim) : loop(&l), limit(lim) {}
+    reader_state(const reader_state&) = delete;
+    reader_state& operator=(const reader_state&) = delete;
+    ~reader_state() {
+        if (parked) parked->parked_ = false;
+    }
 
     abstract_event_loop* loop;
     std::size_t limit;
     // The buffered bytes are buf[head, end): reads advance head, and the consumed front is
     // dropped only when appending would otherwise grow the string, so steady-state reads
-    // and feeds reuse one allocation.
+    // and feeds reuse one allocation. A read that takes the whole buffer takes the string
+    // itself (no second copy); the next feed allocates afresh, so an idle reader holds
+    // no buffer.
     std::string buf;
     std::size_t head = 0;
     bool eof = false;
     bool paused = false;
     std::exception_ptr error;
     std::shared_ptr<transport> tr;
-    stream_waiter_list waiter;  // at most one coroutine waits for data
+    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) parked
+    // here, or a coroutine (readuntil, read(-1)) in `waiter`.
+    read_awaiter* parked = nullptr;
+    stream_waiter_list waiter;
 
     std::size_t size() const noexcept { return buf.size() - head; }
     std::string_view data() const noexcept { return std::string_view(buf).substr(head); }
@@ -55,16 +65,53 @@ struct reader_state {
     }
     std::string take(std::size_t n) {
         n = std::min(n, size());
+        if (head == 0 && n == buf.size() && buf.capacity() <= 2 * n) {
+            // All of it, in a string not much larger than the data: hand the string over.
+            std::string r = std::move(buf);
+            buf = std::string();
+            return r;
+        }
         std::string r(buf, head, n);
         consume(n);
         return r;
     }
     std::string take_all() { return take(size()); }
+    // Puts bytes taken for a read back in front (the read was cancelled before it ran).
+    void unread(const std::string& d) { buf.insert(head, d); }
 
     void check_error() const {
         if (error) std::rethrow_exception(error);
     }
-    void wake_waiter() noexcept { waiter.wake_all(); }
+    // New data or EOF: the waiting coroutine wakes, a parked read only once it can finish
+    // (a readexactly takes its bytes at once: nobody else can take them before it runs).
+    void wake_waiter() {
+        waiter.wake_all();
+        read_awaiter* a = parked;
+        if (!a) return;
+        if (a->op_ == read_op::exactly) {
+            const auto want = static_cast<std::size_t>(a->n_);
+            if (size() >= want) {
+                a->taken_ = take(want);
+                a->has_taken_ = true;
+                maybe_resume_transport();
+            } else if (!eof) {
+                return;
+            }
+        } else if (size() == 0 && !eof) {
+            return;
+        }
+        release_parked(nullptr);
+    }
+    void wake_with_error(const std::exception_ptr& e) noexcept {
+        waiter.wake_all(e);
+        if (parked) release_parked(e);
+    }
+    void release_parked(const std::exception_ptr& e) noexcept {
+        read_awaiter* a = std::exchange(parked, nullptr);
+        a->parked_ = false;
+        a->error_ = e;
+        a->w_.set_result();
+    }
 
     // asyncio's _maybe_resume_transport: the buffer is back at or under the limit.
     void maybe_resume_transport() {
@@ -74,7 +121,9 @@ struct reader_state {
         }
     }
     void maybe_pause_transport() {
-        if (tr && !paused && size() > 2 * limit) {
+        // Not while a read still waits for more: it could never finish (asyncio pauses,
+        // then the woken reader resumes the transport before it waits again).
+        if (tr && !paused && !parked && size() > 2 * limit) {
             try {
                 tr->pause_reading();
                 paused = true;
@@ -86,7 +135,7 @@ struct reader_state {
 
     // Checks before parking the reading coroutine (asyncio's _wait_for_data).
     void prepare_wait(const char* func) {
-        if (!waiter.empty())
+        if (!waiter.empty() || parked)
             throw std::runtime_error(std::string(func) +
                                      "() called while another coroutine is already waiting for incoming data");
         // Waiting while paused would never end (readexactly(n) with n > limit): resume.
@@ -106,48 +155,28 @@ bool starts_with_at(std::string_view text, std::size_t pos, std::string_view s) 
     return pos <= text.size() && text.substr(pos).starts_with(s);
 }
 
-coro<std::string> read_impl(reader_ptr st, std::ptrdiff_t n) {
-    st->check_error();
-    if (n == 0) co_return std::string();
-    if (n < 0) {
-        // Read limit-sized blocks until EOF, so that a paused transport keeps being
-        // resumed as the blocks are taken.
-        std::string all;
-        for (;;) {
-            st->check_error();
-            if (st->size() == 0 && !st->eof) {
-                st->prepare_wait("read");
-                co_await stream_waiter(st->waiter);
-            }
-            if (st->size() == 0) break;
-            all.append(st->data().substr(0, st->limit));
-            st->consume(std::min(st->size(), st->limit));
-            st->maybe_resume_transport();
+// read(-1): limit-sized blocks until EOF, so that a paused transport keeps being resumed
+// as the blocks are taken.
+coro<std::string> read_all_impl(reader_ptr st) {
+    std::string all;
+    for (;;) {
+        st->check_error();
+        if (st->size() == 0 && !st->eof) {
+            st->prepare_wait("read");
+            co_await stream_waiter(st->waiter);
         }
-        co_return all;
+        if (st->size() == 0) break;
+        all.append(st->data().substr(0, st->limit));
+        st->consume(std::min(st->size(), st->limit));
+        st->maybe_resume_transport();
     }
-    if (st->size() == 0 && !st->eof) {
-        st->prepare_wait("read");
-        co_await stream_waiter(st->waiter);
-    }
-    std::string r = st->take(static_cast<std::size_t>(n));
-    st->maybe_resume_transport();
-    co_return r;
+    co_return all;
 }
 
-coro<std::string> readexactly_impl(reader_ptr st, std::ptrdiff_t n) {
-    if (n < 0) throw std::invalid_argument("readexactly size can not be less than zero");
-    st->check_error();
-    const auto want = static_cast<std::size_t>(n);
-    if (want == 0) co_return std::string();
-    while (st->size() < want) {
-        if (st->eof) throw incomplete_read_error(st->take_all(), want);
-        st->prepare_wait("readexactly");
-        co_await stream_waiter(st->waiter);
-    }
-    std::string r = st->take(want);
-    st->maybe_resume_transport();
-    co_return r;
+// What create_task(r.read(n)) & co. run: the frameless awaiter in a frame that keeps the
+// reader alive.
+coro<std::string> read_coro(reader_ptr st, read_op op, std::ptrdiff_t n) {
+    co_return co_await read_awaiter(&st, op, n);
 }
 
 enum class until_mode { one, many, line };
@@ -275,7 +304,7 @@ void stream_reader::feed_eof() const {
 
 void stream_reader::set_exception(std::exception_ptr e) const {
     st_->error = e;
-    st_->waiter.wake_all(e);
+    st_->wake_with_error(e);
 }
 
 void stream_reader::set_transport(std::shared_ptr<transport> t) const {
@@ -299,14 +328,92 @@ abstract_event_loop& stream_reader::get_loop() const noexcept {
     return *st_->loop;
 }
 
-coro<std::string> stream_reader::read(std::ptrdiff_t n) const {
-    return detail::read_impl(st_, n);
+// ---- the frameless reads
+
+namespace detail {
+
+bool read_awaiter::await_ready() {
+    reader_state& st = **owner_;
+    switch (op_) {
+        case read_op::some:
+            st.check_error();
+            if (n_ < 0) return false;  // read(-1) runs as a coroutine
+            return n_ == 0 || st.size() > 0 || st.eof;
+        case read_op::exactly:
+            if (n_ < 0) throw std::invalid_argument("readexactly size can not be less than zero");
+            st.check_error();
+            return n_ == 0 || st.size() >= static_cast<std::size_t>(n_) || st.eof;
+        case read_op::line: {
+            st.check_error();
+            // A whole line within the limit is there: no wait, no coroutine.
+            std::size_t at = st.data().find('\n');
+            return at != std::string_view::npos && at <= st.limit;
+        }
+    }
+    return false;
 }
-coro<std::string> stream_reader::readline() const {
-    return detail::readuntil_impl(st_, "\n", {}, detail::until_mode::line);
+
+void read_awaiter::await_suspend(co::coroutine_handle<> h) {
+    if (op_ == read_op::line || n_ < 0) {
+        // May wait several times: the coroutine does it, run inline from here.
+        slow_ = op_ == read_op::line ? readuntil_impl(*owner_, "\n", {}, until_mode::line) : read_all_impl(*owner_);
+        (void)slow_.await_ready();
+        slow_.await_suspend(h);
+        return;
+    }
+    reader_state& st = **owner_;
+    st.prepare_wait(op_ == read_op::exactly ? "readexactly" : "read");
+    w_.wait().await_suspend(h);  // throws outside a task, before anything is parked
+    st.parked = this;
+    parked_ = true;
 }
-coro<std::string> stream_reader::readexactly(std::ptrdiff_t n) const {
-    return detail::readexactly_impl(st_, n);
+
+std::string read_awaiter::await_resume() {
+    if (slow_) return slow_.await_resume();
+    unpark();
+    reader_state& st = **owner_;
+    try {
+        w_.wait().await_resume();  // the task's cancellation, if that is what woke it
+    } catch (...) {
+        // Bytes taken for it go back: a cancelled read consumes nothing.
+        if (has_taken_) st.unread(taken_);
+        throw;
+    }
+    if (error_) std::rethrow_exception(error_);
+    switch (op_) {
+        case read_op::some: {
+            std::string r = st.take(static_cast<std::size_t>(n_));
+            st.maybe_resume_transport();
+            return r;
+        }
+        case read_op::exactly: {
+            if (has_taken_) return std::move(taken_);
+            const auto want = static_cast<std::size_t>(n_);
+            if (want == 0) return std::string();
+            if (st.size() < want) throw incomplete_read_error(st.take_all(), want);
+            std::string r = st.take(want);
+            st.maybe_resume_transport();
+            return r;
+        }
+        case read_op::line: {
+            std::string r = st.take(st.data().find('\n') + 1);
+            st.maybe_resume_transport();
+            return r;
+        }
+    }
+    return std::string();
+}
+
+void read_awaiter::unpark_slow() noexcept {
+    reader_state& st = **owner_;
+    if (st.parked == this) st.parked = nullptr;
+    parked_ = false;
+}
+
+}  // namespace detail
+
+coro<std::string> stream_read::as_coro() && {
+    return detail::read_coro(*st_, op_, n_);
 }
 coro<std::string> stream_reader::readuntil(std::string separator) const {
     return detail::readuntil_impl(st_, std::move(separator), {}, detail::until_mode::one);
@@ -465,9 +572,33 @@ coro<void> wait_closed_impl(std::shared_ptr<detail::writer_state> st) {
 
 }  // namespace
 
-coro<void> stream_writer::drain() const {
-    return drain_impl(st_);
+namespace detail {
+
+bool drain_awaiter::await_ready() {
+    writer_state& st = **owner_;
+    if (st.reader) {
+        if (auto e = st.reader.exception()) std::rethrow_exception(e);
+    }
+    // The common case: nothing to wait for, nothing to raise.
+    return !st.proto->is_writing_paused() && !st.proto->is_connection_lost() && !st.tr->is_closing();
 }
+
+void drain_awaiter::await_suspend(co::coroutine_handle<> h) {
+    slow_ = drain_impl(*owner_);
+    (void)slow_.await_ready();
+    slow_.await_suspend(h);
+}
+
+void drain_awaiter::await_resume() {
+    if (slow_) slow_.await_resume();
+}
+
+}  // namespace detail
+
+coro<void> stream_drain::as_coro() && {
+    return drain_impl(*st_);
+}
+
 coro<void> stream_writer::wait_closed() const {
     return wait_closed_impl(st_);
 }

@@ -29,6 +29,7 @@
 
 #include <duet/coro.hpp>
 #include <duet/detail/stream_waiter.hpp>
+#include <duet/detail/waiter.hpp>
 #include <duet/events.hpp>
 #include <duet/network.hpp>
 #include <duet/protocols.hpp>
@@ -71,7 +72,99 @@ private:
 namespace detail {
 struct reader_state;
 struct writer_state;
+
+// What a reader operation is (the frameless ones: see stream_read).
+enum class read_op : std::uint8_t { some, exactly, line };
+
+// `co_await r.read(n)`, `r.readexactly(n)`, `r.readline()` in a coroutine: no frame of its
+// own. When the buffer already answers the call, nothing suspends (and read() allocates
+// nothing but its result); read(n) and readexactly(n) wait on the reader in this awaiter
+// (woken only once enough bytes, EOF or an error came); readline() and read(-1), which may
+// need several waits, run as a coroutine when they have to wait.
+class read_awaiter : public awaiter_tag {
+public:
+    read_awaiter(const std::shared_ptr<reader_state>* owner, read_op op, std::ptrdiff_t n) noexcept
+        : owner_(owner), n_(n), op_(op) {}
+    // A copy is not parked (only the awaiter that suspends parks itself).
+    read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_), n_(o.n_), op_(o.op_) {}
+    read_awaiter& operator=(const read_awaiter&) = delete;
+    ~read_awaiter() { unpark(); }
+
+    bool await_ready();
+    void await_suspend(co::coroutine_handle<> h);
+    std::string await_resume();
+
+private:
+    friend struct reader_state;
+    void unpark() noexcept {
+        if (parked_) unpark_slow();
+    }
+    void unpark_slow() noexcept;
+
+    const std::shared_ptr<reader_state>* owner_;  // the handle awaited on (outlives this)
+    std::ptrdiff_t n_;
+    read_op op_;
+    bool parked_ = false;  // the reader's waiting awaiter
+    waiter w_;
+    std::exception_ptr error_;  // what woke it, if an error did
+    coro<std::string> slow_;    // the coroutine it became, if it had to
+    std::string taken_;         // readexactly: its bytes, taken when they all came
+    bool has_taken_ = false;
+};
+
+// stream_writer::drain() in a coroutine: returns at once, with no frame, unless writing is
+// paused or the connection is closing; then it runs as a coroutine.
+class drain_awaiter : public awaiter_tag {
+public:
+    explicit drain_awaiter(const std::shared_ptr<writer_state>* owner) noexcept : owner_(owner) {}
+    drain_awaiter(const drain_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_) {}
+    drain_awaiter& operator=(const drain_awaiter&) = delete;
+
+    bool await_ready();
+    void await_suspend(co::coroutine_handle<> h);
+    void await_resume();
+
+private:
+    const std::shared_ptr<writer_state>* owner_;
+    coro<void> slow_;
+};
 }  // namespace detail
+
+// What stream_reader::read, readexactly and readline return: `co_await` it (no coroutine
+// frame; see detail::read_awaiter), or pass it wherever a coro<std::string> goes
+// (create_task, wait_for, gather, run_until_complete; it converts to one). It refers to the
+// stream_reader it came from, which must outlive it (as in `co_await r.read(n)`).
+class [[nodiscard]] stream_read {
+public:
+    using coro_type = coro<std::string>;
+    detail::read_awaiter awaiter() const noexcept { return detail::read_awaiter(st_, op_, n_); }
+    coro<std::string> as_coro() &&;
+    operator coro<std::string>() && { return std::move(*this).as_coro(); }
+
+private:
+    friend class stream_reader;
+    stream_read(const std::shared_ptr<detail::reader_state>* st, detail::read_op op, std::ptrdiff_t n) noexcept
+        : st_(st), n_(n), op_(op) {}
+    const std::shared_ptr<detail::reader_state>* st_;
+    std::ptrdiff_t n_;
+    detail::read_op op_;
+};
+
+// What stream_writer::drain returns: `co_await` it (no frame when there is nothing to wait
+// for), or use it as the coro<void> it stands for. It refers to the stream_writer it came
+// from, which must outlive it.
+class [[nodiscard]] stream_drain {
+public:
+    using coro_type = coro<void>;
+    detail::drain_awaiter awaiter() const noexcept { return detail::drain_awaiter(st_); }
+    coro<void> as_coro() &&;
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    friend class stream_writer;
+    explicit stream_drain(const std::shared_ptr<detail::writer_state>* st) noexcept : st_(st) {}
+    const std::shared_ptr<detail::writer_state>* st_;
+};
 
 // asyncio.StreamReader: a buffer fed by a protocol (or by hand) and read by coroutines.
 // One coroutine at a time may wait for data. Reading is paused on the transport while
@@ -107,15 +200,15 @@ public:
     // coroutine waiting for data while one already does gets std::runtime_error)
     // Up to n bytes (at least one unless at EOF: then empty); n = 0: empty at once;
     // n < 0: everything up to EOF.
-    coro<std::string> read(std::ptrdiff_t n = -1) const;
+    stream_read read(std::ptrdiff_t n = -1) const { return stream_read(&st_, detail::read_op::some, n); }
     // One line with its "\n", or what is left before EOF (possibly empty). A line longer
     // than the limit is discarded (up to and including its "\n", or the whole buffer if
     // none was found) and std::invalid_argument raised with limit_overrun_error's message
     // (asyncio raises ValueError there).
-    coro<std::string> readline() const;
+    stream_read readline() const { return stream_read(&st_, detail::read_op::line, 0); }
     // Exactly n bytes; incomplete_read_error (with the bytes read) if EOF comes first;
     // std::invalid_argument for n < 0.
-    coro<std::string> readexactly(std::ptrdiff_t n) const;
+    stream_read readexactly(std::ptrdiff_t n) const { return stream_read(&st_, detail::read_op::exactly, n); }
     // The data up to and including `separator`; incomplete_read_error at EOF (the whole
     // buffer as partial()), limit_overrun_error over the limit (the data stays);
     // std::invalid_argument for an empty separator.
@@ -225,7 +318,7 @@ public:
     // lost or the transport is closing, the connection's error (or, if none,
     // std::system_error ECONNRESET "Connection lost"), so a write/drain loop against a
     // dead peer ends. Any number of coroutines may drain at once; all resume together.
-    coro<void> drain() const;
+    stream_drain drain() const { return stream_drain(&st_); }
     std::any get_extra_info(std::string_view name) const;
     template <class T>
     std::optional<T> get_extra_info(std::string_view name) const {
