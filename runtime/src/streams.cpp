@@ -21,7 +21,8 @@ struct reader_state {
     reader_state(const reader_state&) = delete;
     reader_state& operator=(const reader_state&) = delete;
     ~reader_state() {
-        if (parked) parked->parked_ = false;
+        if (parked) parked->linked_ = false;
+        if (holder) holder->linked_ = false;
     }
 
     abstract_event_loop* loop;
@@ -29,17 +30,20 @@ struct reader_state {
     // The buffered bytes are buf[head, end): reads advance head, and the consumed front is
     // dropped only when appending would otherwise grow the string, so steady-state reads
     // and feeds reuse one allocation. A read that takes the whole buffer takes the string
-    // itself (no second copy); the next feed allocates afresh, so an idle reader holds
-    // no buffer.
+    // itself (no second copy).
     std::string buf;
     std::size_t head = 0;
     bool eof = false;
     bool paused = false;
     std::exception_ptr error;
     std::shared_ptr<transport> tr;
-    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) parked
-    // here, or a coroutine (readuntil, read(-1)) in `waiter`.
+    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) (`parked`),
+    // or a coroutine (readuntil, read(-1)) in `waiter`. A frameless read is also the
+    // `holder` from when it parks until it runs: new bytes go straight into it (the buffer
+    // is empty meanwhile), up to n, while `holder_open`.
     read_awaiter* parked = nullptr;
+    read_awaiter* holder = nullptr;
+    bool holder_open = false;
     stream_waiter_list waiter;
 
     std::size_t size() const noexcept { return buf.size() - head; }
@@ -50,8 +54,14 @@ struct reader_state {
             buf.erase(0, head);
             head = 0;
         }
+        // Bulk data arrives in a run of chunks: room for a run at once, not a regrowth
+        // (and a copy) per chunk. Small messages get what they need.
+        if (buf.capacity() < buf.size() + d.size() && d.size() >= bulk_chunk)
+            buf.reserve(std::max(buf.size() + d.size(), 2 * std::min(limit, bulk_run)));
         buf.append(d);
     }
+    static constexpr std::size_t bulk_chunk = 4096;
+    static constexpr std::size_t bulk_run = std::size_t{64} * 1024;
     void consume(std::size_t n) noexcept {
         head += n;
         if (head >= buf.size()) clear();
@@ -65,11 +75,20 @@ struct reader_state {
     }
     std::string take(std::size_t n) {
         n = std::min(n, size());
-        if (head == 0 && n == buf.size() && buf.capacity() <= 2 * n) {
-            // All of it, in a string not much larger than the data: hand the string over.
-            std::string r = std::move(buf);
-            buf = std::string();
-            return r;
+        if (head == 0 && buf.capacity() <= 2 * n) {
+            if (n == buf.size()) {
+                // All of it, in a string not much larger than the data: hand the string over.
+                std::string r = std::move(buf);
+                buf = std::string();
+                return r;
+            }
+            if (buf.size() - n < n) {
+                // Most of it: hand the string over and copy the (shorter) rest out of it.
+                std::string r = std::move(buf);
+                buf.assign(r, n);
+                r.resize(n);
+                return r;
+            }
         }
         std::string r(buf, head, n);
         consume(n);
@@ -82,33 +101,44 @@ struct reader_state {
     void check_error() const {
         if (error) std::rethrow_exception(error);
     }
-    // New data or EOF: the waiting coroutine wakes, a parked read only once it can finish
-    // (a readexactly takes its bytes at once: nobody else can take them before it runs).
-    void wake_waiter() {
-        waiter.wake_all();
-        read_awaiter* a = parked;
-        if (!a) return;
-        if (a->op_ == read_op::exactly) {
+    // Bytes held by a read that waited and has not run yet (they count as buffered).
+    std::size_t held() const noexcept { return holder ? holder->taken_.size() : 0; }
+
+    // New data: first into the waiting read, up to its n (waking it once it can finish:
+    // a read at its first byte, a readexactly at its n-th), the rest into the buffer.
+    void feed(std::string_view d) {
+        if (holder_open) {
+            read_awaiter* a = holder;
             const auto want = static_cast<std::size_t>(a->n_);
-            if (size() >= want) {
-                a->taken_ = take(want);
-                a->has_taken_ = true;
-                maybe_resume_transport();
-            } else if (!eof) {
-                return;
-            }
-        } else if (size() == 0 && !eof) {
-            return;
+            const std::size_t k = std::min(want - a->taken_.size(), d.size());
+            // Bulk: room for the read's whole n (up to a run), not a regrowth per chunk.
+            if (a->taken_.capacity() < a->taken_.size() + k && k >= bulk_chunk)
+                a->taken_.reserve(std::max(a->taken_.size() + k, std::min(want, bulk_run)));
+            a->taken_.append(d.data(), k);
+            d.remove_prefix(k);
+            const bool full = a->taken_.size() == want;
+            if (full) holder_open = false;
+            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
         }
-        release_parked(nullptr);
+        if (d.empty()) return;
+        append(d);
+        waiter.wake_all();
+        maybe_pause_transport();
+    }
+    void wake_at_eof() noexcept {
+        waiter.wake_all();
+        holder_open = false;
+        if (parked) release_parked(nullptr);
     }
     void wake_with_error(const std::exception_ptr& e) noexcept {
         waiter.wake_all(e);
-        if (parked) release_parked(e);
+        if (parked) {
+            holder_open = false;
+            release_parked(e);
+        }
     }
     void release_parked(const std::exception_ptr& e) noexcept {
         read_awaiter* a = std::exchange(parked, nullptr);
-        a->parked_ = false;
         a->error_ = e;
         a->w_.set_result();
     }
@@ -121,9 +151,7 @@ struct reader_state {
         }
     }
     void maybe_pause_transport() {
-        // Not while a read still waits for more: it could never finish (asyncio pauses,
-        // then the woken reader resumes the transport before it waits again).
-        if (tr && !paused && !parked && size() > 2 * limit) {
+        if (tr && !paused && size() > 2 * limit) {
             try {
                 tr->pause_reading();
                 paused = true;
@@ -138,6 +166,9 @@ struct reader_state {
         if (!waiter.empty() || parked)
             throw std::runtime_error(std::string(func) +
                                      "() called while another coroutine is already waiting for incoming data");
+        // A read that was woken but has not run yet keeps what it received; what comes
+        // next goes to the buffer, for this caller.
+        holder_open = false;
         // Waiting while paused would never end (readexactly(n) with n > limit): resume.
         if (paused) {
             paused = false;
@@ -292,14 +323,12 @@ void stream_reader::feed_data(std::string_view data) const {
     auto& st = *st_;
     if (st.eof) throw invalid_state_error("feed_data after feed_eof");
     if (data.empty()) return;
-    st.append(data);
-    st.wake_waiter();
-    st.maybe_pause_transport();
+    st.feed(data);
 }
 
 void stream_reader::feed_eof() const {
     st_->eof = true;
-    st_->wake_waiter();
+    st_->wake_at_eof();
 }
 
 void stream_reader::set_exception(std::exception_ptr e) const {
@@ -313,7 +342,7 @@ void stream_reader::set_transport(std::shared_ptr<transport> t) const {
 }
 
 bool stream_reader::at_eof() const noexcept {
-    return st_->eof && st_->size() == 0;
+    return st_->eof && st_->size() == 0 && st_->held() == 0;
 }
 std::exception_ptr stream_reader::exception() const noexcept {
     return st_->error;
@@ -322,7 +351,7 @@ std::size_t stream_reader::limit() const noexcept {
     return st_->limit;
 }
 std::size_t stream_reader::buffered() const noexcept {
-    return st_->size();
+    return st_->size() + st_->held();
 }
 abstract_event_loop& stream_reader::get_loop() const noexcept {
     return *st_->loop;
@@ -364,50 +393,68 @@ void read_awaiter::await_suspend(co::coroutine_handle<> h) {
     reader_state& st = **owner_;
     st.prepare_wait(op_ == read_op::exactly ? "readexactly" : "read");
     w_.wait().await_suspend(h);  // throws outside a task, before anything is parked
-    st.parked = this;
-    parked_ = true;
+    // readexactly: what is buffered (fewer than n bytes) is the start of its result; from
+    // here on the buffer stays empty while it waits (bytes go to taken_).
+    if (st.size() > 0) taken_ = st.take_all();
+    if (st.holder) st.holder->linked_ = false;  // a woken read that has not run: keeps its bytes
+    st.parked = st.holder = this;
+    st.holder_open = true;
+    linked_ = suspended_ = true;
 }
 
 std::string read_awaiter::await_resume() {
     if (slow_) return slow_.await_resume();
-    unpark();
     reader_state& st = **owner_;
+    if (!suspended_) {
+        // Answered from the buffer, without waiting.
+        switch (op_) {
+            case read_op::some: {
+                std::string r = st.take(static_cast<std::size_t>(n_));
+                st.maybe_resume_transport();
+                return r;
+            }
+            case read_op::exactly: {
+                const auto want = static_cast<std::size_t>(n_);
+                if (want == 0) return std::string();
+                if (st.size() < want) throw incomplete_read_error(st.take_all(), want);
+                std::string r = st.take(want);
+                st.maybe_resume_transport();
+                return r;
+            }
+            case read_op::line: {
+                std::string r = st.take(st.data().find('\n') + 1);
+                st.maybe_resume_transport();
+                return r;
+            }
+        }
+    }
+    unlink();
     try {
         w_.wait().await_resume();  // the task's cancellation, if that is what woke it
+        if (error_) std::rethrow_exception(error_);
     } catch (...) {
-        // Bytes taken for it go back: a cancelled read consumes nothing.
-        if (has_taken_) st.unread(taken_);
+        // A read that raises consumes nothing: its bytes go back in front.
+        if (!taken_.empty()) st.unread(taken_);
         throw;
     }
-    if (error_) std::rethrow_exception(error_);
-    switch (op_) {
-        case read_op::some: {
-            std::string r = st.take(static_cast<std::size_t>(n_));
-            st.maybe_resume_transport();
-            return r;
-        }
-        case read_op::exactly: {
-            if (has_taken_) return std::move(taken_);
-            const auto want = static_cast<std::size_t>(n_);
-            if (want == 0) return std::string();
-            if (st.size() < want) throw incomplete_read_error(st.take_all(), want);
-            std::string r = st.take(want);
-            st.maybe_resume_transport();
-            return r;
-        }
-        case read_op::line: {
-            std::string r = st.take(st.data().find('\n') + 1);
-            st.maybe_resume_transport();
-            return r;
-        }
+    if (op_ == read_op::exactly && taken_.size() < static_cast<std::size_t>(n_)) {
+        // EOF came first: asyncio's IncompleteReadError with everything there was.
+        std::string partial = std::move(taken_);
+        partial += st.take_all();
+        throw incomplete_read_error(std::move(partial), static_cast<std::size_t>(n_));
     }
-    return std::string();
+    st.maybe_resume_transport();
+    return std::move(taken_);
 }
 
-void read_awaiter::unpark_slow() noexcept {
+void read_awaiter::unlink_slow() noexcept {
     reader_state& st = **owner_;
     if (st.parked == this) st.parked = nullptr;
-    parked_ = false;
+    if (st.holder == this) {
+        st.holder = nullptr;
+        st.holder_open = false;
+    }
+    linked_ = false;
 }
 
 }  // namespace detail

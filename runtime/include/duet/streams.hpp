@@ -77,10 +77,11 @@ struct writer_state;
 enum class read_op : std::uint8_t { some, exactly, line };
 
 // `co_await r.read(n)`, `r.readexactly(n)`, `r.readline()` in a coroutine: no frame of its
-// own. When the buffer already answers the call, nothing suspends (and read() allocates
-// nothing but its result); read(n) and readexactly(n) wait on the reader in this awaiter
-// (woken only once enough bytes, EOF or an error came); readline() and read(-1), which may
-// need several waits, run as a coroutine when they have to wait.
+// own. When the buffer already answers the call, nothing suspends. Otherwise read(n) and
+// readexactly(n) wait in this awaiter, which receives the incoming bytes directly (one copy,
+// from the transport's read into the string returned) and is woken only once it can finish
+// (read: any byte; readexactly: all n; either: EOF or an error). readline() and read(-1),
+// which may need several waits, run as a coroutine when they have to wait.
 class read_awaiter : public awaiter_tag {
 public:
     read_awaiter(const std::shared_ptr<reader_state>* owner, read_op op, std::ptrdiff_t n) noexcept
@@ -88,7 +89,7 @@ public:
     // A copy is not parked (only the awaiter that suspends parks itself).
     read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_), n_(o.n_), op_(o.op_) {}
     read_awaiter& operator=(const read_awaiter&) = delete;
-    ~read_awaiter() { unpark(); }
+    ~read_awaiter() { unlink(); }
 
     bool await_ready();
     void await_suspend(co::coroutine_handle<> h);
@@ -96,20 +97,20 @@ public:
 
 private:
     friend struct reader_state;
-    void unpark() noexcept {
-        if (parked_) unpark_slow();
+    void unlink() noexcept {
+        if (linked_) unlink_slow();
     }
-    void unpark_slow() noexcept;
+    void unlink_slow() noexcept;
 
     const std::shared_ptr<reader_state>* owner_;  // the handle awaited on (outlives this)
     std::ptrdiff_t n_;
     read_op op_;
-    bool parked_ = false;  // the reader's waiting awaiter
+    bool linked_ = false;     // the reader points at it (waiting, or woken and not run yet)
+    bool suspended_ = false;  // it waited (its result is taken_)
     waiter w_;
     std::exception_ptr error_;  // what woke it, if an error did
     coro<std::string> slow_;    // the coroutine it became, if it had to
-    std::string taken_;         // readexactly: its bytes, taken when they all came
-    bool has_taken_ = false;
+    std::string taken_;         // the bytes it received while it waited
 };
 
 // stream_writer::drain() in a coroutine: returns at once, with no frame, unless writing is
