@@ -495,17 +495,19 @@ void stream_reader_protocol::connection_made(std::shared_ptr<transport> t) {
     auto task = loop.create_task(std::move(c));
     // The callable stays alive until its task ends (a lambda coroutine's frame points at
     // its captures).
-    task.add_done_callback([cb = cb_, t, lp = &loop](basic_future& f) {
+    // One pointer captured (an idle connection's memory counts): the protocol holds the
+    // callable, the loop and, until the connection is lost, the transport.
+    task.add_done_callback([self = shared_from_this()](basic_future& f) {
         if (f.cancelled()) {
-            t->close();
+            if (self->transport_) self->transport_->close();
             return;
         }
         if (auto e = f.exception()) {
             exception_context ctx;
             ctx.message = "Unhandled exception in client_connected_cb";
             ctx.exception = e;
-            lp->call_exception_handler(ctx);
-            t->close();
+            self->reader_.get_loop().call_exception_handler(ctx);
+            if (self->transport_) self->transport_->close();
         }
     });
 }

@@ -213,7 +213,7 @@ private:
     [[noreturn]] void wrong_direction(const char* method) const;
     std::size_t buffered() const noexcept {
         if (lost_) return 0;  // dropped (abort) or flushed
-        return pending_.size() + (write_in_flight_ ? h_.stream.write_queue_size : 0);
+        return pending_size() + (write_in_flight_ ? h_.stream.write_queue_size : 0);
     }
     void start_reading();
     void stop_reading() noexcept;
@@ -253,20 +253,36 @@ private:
 
     stream_part* part_;  // null once the loop closed
     stream_handle h_{};
-    std::unique_ptr<uv_write_t> write_req_;  // the one write in flight (made on first need, then kept)
     reader_watch* reader_ = nullptr;
 
     std::shared_ptr<stream_transport> keep_alive_;  // while registered
     std::shared_ptr<base_protocol> protocol_;
-    protocol* stream_protocol_ = nullptr;  // the kind, decided once in set_protocol
-    buffered_protocol* buffered_protocol_ = nullptr;
     std::shared_ptr<stream_server> server_;
     std::exception_ptr alloc_error_;  // get_buffer failed in on_alloc
 
-    // inflight_ is what uv_write is sending; pending_ collects writes meanwhile. Both keep
-    // their capacity, so steady-state writing allocates nothing.
-    std::string inflight_;
-    std::string pending_;
+    // The write side beyond uv_try_write: made on the first write the OS did not take at
+    // once (an idle connection, or one whose writes always go out at once, has none), then
+    // kept. inflight is what uv_write is sending; pending collects writes meanwhile. Both
+    // keep their capacity, so steady-state writing allocates nothing.
+    struct write_buffers {
+        uv_write_t req{};  // the one write in flight
+        std::string inflight;
+        std::string pending;
+    };
+    std::unique_ptr<write_buffers> wb_;
+    std::size_t pending_size() const noexcept { return wb_ ? wb_->pending.size() : 0; }
+    std::string& pending() {
+        if (!wb_) wb_ = std::make_unique<write_buffers>();
+        return wb_->pending;
+    }
+    void drop_pending() noexcept {
+        if (wb_) wb_->pending.clear();
+    }
+    // The protocol, as the kind set_protocol found (null once released).
+    buffered_protocol* buffered_proto() const noexcept {
+        return buffered_ ? static_cast<buffered_protocol*>(protocol_.get()) : nullptr;
+    }
+    protocol* stream_proto() const noexcept { return buffered_ ? nullptr : static_cast<protocol*>(protocol_.get()); }
     write_flow_control flow_;
 
     saved_address peername_;
@@ -287,6 +303,7 @@ private:
     bool eof_written_ = false;
     bool shutdown_sent_ = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
     bool write_in_flight_ = false;
+    bool buffered_ = false;  // the protocol is a buffered_protocol (decided once in set_protocol)
 };
 
 // A listening server over one or more listening stream handles.

@@ -194,8 +194,7 @@ void stream_transport::set_protocol(std::shared_ptr<base_protocol> p) {
     if (!bp && !sp)
         throw std::invalid_argument("set_protocol: a stream transport needs a protocol or a buffered_protocol");
     protocol_ = std::move(p);
-    stream_protocol_ = sp;
-    buffered_protocol_ = bp;
+    buffered_ = bp != nullptr;
 }
 
 void stream_transport::start(std::shared_ptr<base_protocol> p) {
@@ -203,10 +202,10 @@ void stream_transport::start(std::shared_ptr<base_protocol> p) {
     started_ = true;
     try {
         auto self = shared_from_this();
-        if (buffered_protocol_)
-            buffered_protocol_->connection_made(std::move(self));
+        if (buffered_protocol* b = buffered_proto())
+            b->connection_made(std::move(self));
         else
-            stream_protocol_->connection_made(std::move(self));
+            stream_proto()->connection_made(std::move(self));
     } catch (...) {
         fatal_error(std::current_exception(), "Fatal error: protocol.connection_made() call failed.");
         return;
@@ -231,7 +230,7 @@ void stream_transport::close_at_loop_close() noexcept {
         }
     }
     closing_ = lost_ = true;
-    pending_.clear();
+    drop_pending();
     flow_.reset();
     close_handles();
     release_protocol();
@@ -287,10 +286,10 @@ bool stream_transport::is_reading() const noexcept {
 
 void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf) {
     auto* t = static_cast<stream_transport*>(h->data);
-    if (t->buffered_protocol_) {
+    if (buffered_protocol* bp = t->buffered_proto()) {
         // Zero-copy: the kernel writes straight into the protocol's buffer.
         try {
-            std::span<char> b = t->buffered_protocol_->get_buffer(suggested);
+            std::span<char> b = bp->get_buffer(suggested);
             if (b.empty()) throw std::runtime_error("get_buffer() returned an empty buffer");
             *buf = uv_buf_init(b.data(), static_cast<unsigned>(std::min<std::size_t>(b.size(), UINT_MAX)));
         } catch (...) {
@@ -323,15 +322,15 @@ void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* bu
 
 void stream_transport::deliver(const char* data, std::size_t n) {
     if (lost_) return;
-    if (buffered_protocol_) {
+    if (buffered_protocol* bp = buffered_proto()) {
         try {
-            buffered_protocol_->buffer_updated(n);
+            bp->buffer_updated(n);
         } catch (...) {
             fatal_error(std::current_exception(), "Fatal error: protocol.buffer_updated() call failed.");
         }
-    } else if (stream_protocol_) {
+    } else if (protocol* sp = stream_proto()) {
         try {
-            stream_protocol_->data_received(std::string_view(data, n));
+            sp->data_received(std::string_view(data, n));
         } catch (...) {
             fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
         }
@@ -343,10 +342,10 @@ void stream_transport::on_eof() {
     stop_reading();
     bool keep_open = false;
     try {
-        if (buffered_protocol_)
-            keep_open = buffered_protocol_->eof_received();
-        else if (stream_protocol_)
-            keep_open = stream_protocol_->eof_received();
+        if (buffered_protocol* bp = buffered_proto())
+            keep_open = bp->eof_received();
+        else if (protocol* sp = stream_proto())
+            keep_open = sp->eof_received();
     } catch (...) {
         fatal_error(std::current_exception(), "Fatal error: protocol.eof_received() call failed.");
         return;
@@ -391,36 +390,36 @@ void stream_transport::write(std::string_view data) {
             return;
         }
         if (n > 0) data.remove_prefix(static_cast<std::size_t>(n));
-        pending_.append(data);
+        pending().append(data);
         start_write();
         if (lost_) return;
     } else {
-        pending_.append(data);
+        wb_->pending.append(data);  // a write is in flight: wb_ exists
     }
     update_flow();
 }
 
 void stream_transport::start_write() {
-    std::swap(inflight_, pending_);
-    pending_.clear();
+    write_buffers& w = *wb_;  // pending data exists, so wb_ does
+    std::swap(w.inflight, w.pending);
+    w.pending.clear();
     // At most four buffers of 1 GiB per request (libuv's inline buffer count); anything
-    // beyond goes back to pending_ for the next request.
+    // beyond goes back to pending for the next request.
     constexpr std::size_t chunk = std::size_t(1) << 30;
     constexpr std::size_t max_bufs = 4;
-    if (inflight_.size() > chunk * max_bufs) {
-        pending_.assign(inflight_, chunk * max_bufs, std::string::npos);
-        inflight_.resize(chunk * max_bufs);
+    if (w.inflight.size() > chunk * max_bufs) {
+        w.pending.assign(w.inflight, chunk * max_bufs, std::string::npos);
+        w.inflight.resize(chunk * max_bufs);
     }
     uv_buf_t bufs[max_bufs];
     unsigned nbufs = 0;
-    for (std::size_t off = 0; off < inflight_.size(); off += chunk)
+    for (std::size_t off = 0; off < w.inflight.size(); off += chunk)
         bufs[nbufs++] =
-            uv_buf_init(inflight_.data() + off, static_cast<unsigned>(std::min(chunk, inflight_.size() - off)));
-    if (!write_req_) write_req_ = std::make_unique<uv_write_t>();
-    write_req_->data = this;
-    int rc = uv_write(write_req_.get(), &h_.stream, bufs, nbufs, &on_write);
+            uv_buf_init(w.inflight.data() + off, static_cast<unsigned>(std::min(chunk, w.inflight.size() - off)));
+    w.req.data = this;
+    int rc = uv_write(&w.req, &h_.stream, bufs, nbufs, &on_write);
     if (rc < 0) {
-        inflight_.clear();
+        w.inflight.clear();
         fatal_error(std::make_exception_ptr(uv_error(rc, "write to " + label())),
                     is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         return;
@@ -431,14 +430,14 @@ void stream_transport::start_write() {
 void stream_transport::on_write(uv_write_t* req, int status) {
     auto* t = static_cast<stream_transport*>(req->data);
     t->write_in_flight_ = false;
-    t->inflight_.clear();
+    t->wb_->inflight.clear();
     if (status == UV_ECANCELED || t->lost_) return;
     if (status < 0) {
         t->fatal_error(std::make_exception_ptr(uv_error(status, "write to " + t->label())),
                        t->is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         return;
     }
-    if (!t->pending_.empty()) {
+    if (!t->wb_->pending.empty()) {
         t->start_write();
         if (t->lost_) return;
     }
@@ -475,8 +474,8 @@ bool stream_transport::can_write_eof() const noexcept {
 
 void stream_transport::maybe_shutdown() {
     // libuv runs the shutdown after the writes already queued, so it only waits for
-    // pending_ to be handed over.
-    if (!eof_written_ || shutdown_sent_ || !pending_.empty() || !handle_open_ || lost_) return;
+    // pending data to be handed over.
+    if (!eof_written_ || shutdown_sent_ || pending_size() != 0 || !handle_open_ || lost_) return;
     auto* req = new uv_shutdown_t;
     req->data = this;
     int rc = uv_shutdown(req, &h_.stream, &on_shutdown);
@@ -518,7 +517,7 @@ void stream_transport::fatal_error(std::exception_ptr e, const char* message) {
 
 void stream_transport::force_close(std::exception_ptr e) {
     if (lost_) return;
-    pending_.clear();
+    drop_pending();
     schedule_lost(std::move(e));
 }
 
@@ -544,8 +543,6 @@ void stream_transport::schedule_lost(std::exception_ptr e) {
 void stream_transport::deliver_lost(std::exception_ptr e) noexcept {
     if (lost_done_) return;
     std::shared_ptr<base_protocol> p = std::move(protocol_);
-    stream_protocol_ = nullptr;
-    buffered_protocol_ = nullptr;
     if (p && started_ && part_ && !part_->closed) {
         try {
             p->connection_lost(std::move(e));
@@ -564,8 +561,6 @@ void stream_transport::deliver_lost(std::exception_ptr e) noexcept {
 
 void stream_transport::release_protocol() noexcept {
     std::shared_ptr<base_protocol> p = std::move(protocol_);
-    stream_protocol_ = nullptr;
-    buffered_protocol_ = nullptr;
 }
 
 void stream_transport::close_handles() noexcept {
