@@ -111,10 +111,17 @@ struct reader_state {
             read_awaiter* a = holder;
             const auto want = static_cast<std::size_t>(a->n_);
             const std::size_t k = std::min(want - a->taken_.size(), d.size());
-            // Bulk: room for the read's whole n (up to a run), not a regrowth per chunk.
-            if (a->taken_.capacity() < a->taken_.size() + k && k >= bulk_chunk)
+            if (a->taken_.capacity() >= a->taken_.size() + k) {
+                a->taken_.append(d.data(), k);
+            } else if (k >= bulk_chunk) {
+                // Bulk: room for the read's whole n (up to a run), not a regrowth per chunk.
                 a->taken_.reserve(std::max(a->taken_.size() + k, std::min(want, bulk_run)));
-            a->taken_.append(d.data(), k);
+                a->taken_.append(d.data(), k);
+            } else if (a->taken_.empty()) {
+                a->taken_ = std::string(d.data(), k);  // a message: allocated exactly, copied once
+            } else {
+                a->taken_.append(d.data(), k);
+            }
             d.remove_prefix(k);
             const bool full = a->taken_.size() == want;
             if (full) holder_open = false;
