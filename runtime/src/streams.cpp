@@ -581,6 +581,9 @@ stream_writer::stream_writer(std::shared_ptr<duet::transport> t, std::shared_ptr
 void stream_writer::write(std::string_view data) const {
     st_->tr->write(data);
 }
+void stream_writer::write_owned(std::string&& data) const {
+    st_->tr->write_owned(std::move(data));
+}
 void stream_writer::write_eof() const {
     st_->tr->write_eof();
 }

@@ -2,7 +2,9 @@
 // awaitables (issue 11, speed and memory): asyncio's results whether the data is already
 // buffered or comes while the read waits, cancellation leaving the data in the buffer, the
 // operations standing for coroutines (create_task, wait_for, gather), drain's fast path
-// still raising. Real uv loop; time-limited; no fd left open.
+// still raising; writes that hand their string over. Real uv loop; time-limited; no fd
+// left open.
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -238,6 +240,45 @@ TEST_F(StreamsFrameless, EchoAndDrainOverTcp) {
         }
         w2.close();
         co_await w2.wait_closed();
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
+TEST_F(StreamsFrameless, WritesThatHandTheirStringOverArriveIntact) {
+    // write(std::string&&): the string becomes the transport's buffer when the OS does not
+    // take it at once (8 MiB: it cannot), interleaved with copying writes, in order.
+    auto sink = [](stream_reader r, stream_writer w) -> coro<void> {
+        std::string all = co_await r.read();
+        w.write(std::to_string(all.size()) + ":" + std::to_string(std::hash<std::string>{}(all)));
+        co_await w.drain();
+        w.close();
+        co_await w.wait_closed();
+    };
+    run([&]() -> coro<void> {
+        auto srv = co_await start_server(sink, "127.0.0.1", 0);
+        auto [r, w] = co_await open_connection("127.0.0.1", port_of(srv));
+        std::string expected;
+        for (int i = 0; i < 4; ++i) {
+            std::string big(2 * 1024 * 1024, static_cast<char>('a' + i));
+            big[static_cast<std::size_t>(i) * 7] = '!';
+            expected += big;
+            w.write(std::move(big));
+            std::string small = "<" + std::to_string(i) + ">";
+            expected += small;
+            w.write(small);  // an lvalue: copied
+            w.write("lit");  // a literal: the string_view overload
+            expected += "lit";
+        }
+        std::string tail = "end";
+        expected += tail;
+        w.transport()->write(std::move(tail));
+        co_await w.drain();
+        w.write_eof();
+        std::string answer = co_await r.read();
+        EXPECT_EQ(answer, std::to_string(expected.size()) + ":" + std::to_string(std::hash<std::string>{}(expected)));
+        w.close();
+        co_await w.wait_closed();
         srv->close();
         co_await srv->wait_closed();
     }());

@@ -195,6 +195,7 @@ public:
     bool is_reading() const noexcept override;
     using transport::write;
     void write(std::string_view data) override;
+    void write_owned(std::string&& data) override;
     void write_eof() override;
     bool can_write_eof() const noexcept override;
     void abort() override;
@@ -211,6 +212,8 @@ private:
     bool writable() const noexcept { return kind_ != kind::read_pipe; }
     bool is_pipe() const noexcept { return kind_ == kind::read_pipe || kind_ == kind::write_pipe; }
     [[noreturn]] void wrong_direction(const char* method) const;
+    // write() and write_owned(): `owned`, if not null, holds `data` and may be taken.
+    void write_impl(std::string_view data, std::string* owned);
     std::size_t buffered() const noexcept {
         if (lost_) return 0;  // dropped (abort) or flushed
         return pending_size() + (write_in_flight_ ? h_.stream.write_queue_size : 0);

@@ -362,6 +362,14 @@ void stream_transport::on_eof() {
 // ---- writing
 
 void stream_transport::write(std::string_view data) {
+    write_impl(data, nullptr);
+}
+
+void stream_transport::write_owned(std::string&& data) {
+    write_impl(data, &data);
+}
+
+void stream_transport::write_impl(std::string_view data, std::string* owned) {
     if (!writable()) wrong_direction("write");
     if (eof_written_) throw std::runtime_error("Cannot call write() after write_eof()");
     if (data.empty()) return;
@@ -390,11 +398,17 @@ void stream_transport::write(std::string_view data) {
             return;
         }
         if (n > 0) data.remove_prefix(static_cast<std::size_t>(n));
-        pending().append(data);
+        std::string& p = pending();
+        if (owned && n <= 0 && p.empty())
+            p = std::move(*owned);  // nothing sent yet: the caller's string is the buffer
+        else
+            p.append(data);
         start_write();
         if (lost_) return;
+    } else if (owned && wb_->pending.empty()) {  // a write is in flight: wb_ exists
+        wb_->pending = std::move(*owned);
     } else {
-        wb_->pending.append(data);  // a write is in flight: wb_ exists
+        wb_->pending.append(data);
     }
     update_flow();
 }

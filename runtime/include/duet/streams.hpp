@@ -300,6 +300,10 @@ public:
 
     // Forwarded to the transport (write copies: the data need not outlive the call).
     void write(std::string_view data) const;
+    // The same, taking the string (what must be buffered is not copied).
+    template <class S>
+    requires std::same_as<S, std::string>
+    void write(S&& data) const { write_owned(std::move(data)); }
     void writelines(std::initializer_list<std::string_view> parts) const {
         for (auto p : parts) write(p);
     }
@@ -335,6 +339,7 @@ public:
     friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept { return a.st_ == b.st_; }
 
 private:
+    void write_owned(std::string&& data) const;
     std::shared_ptr<detail::writer_state> st_;
 };
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <any>
+#include <concepts>
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
@@ -57,6 +58,14 @@ public:
     // caller's buffer need not outlive the call). Ignored once the connection is lost;
     // std::runtime_error after write_eof().
     virtual void write(std::string_view data) = 0;
+    // The same, taking the string: what the OS does not take at once is buffered without a
+    // copy. (A template so that write("literal") still means the string_view overload.)
+    template <class S>
+    requires std::same_as<S, std::string>
+    void write(S&& data) { write_owned(std::move(data)); }
+    // What write(std::string&&) calls; by default the copying write. `data` may be left
+    // in any valid state.
+    virtual void write_owned(std::string&& data) { write(std::string_view(data)); }
     void write(std::span<const std::byte> data) {
         write(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
     }
