@@ -111,15 +111,13 @@ struct reader_state {
             read_awaiter* a = holder;
             const auto want = static_cast<std::size_t>(a->n_);
             const std::size_t k = std::min(want - a->taken_.size(), d.size());
-            if (a->taken_.capacity() >= a->taken_.size() + k) {
-                a->taken_.append(d.data(), k);
-            } else if (k >= bulk_chunk) {
-                // Bulk: room for the read's whole n (up to a run), not a regrowth per chunk.
-                a->taken_.reserve(std::max(a->taken_.size() + k, std::min(want, bulk_run)));
-                a->taken_.append(d.data(), k);
-            } else if (a->taken_.empty()) {
+            const bool fits = a->taken_.capacity() >= a->taken_.size() + k;
+            if (!fits && k < bulk_chunk && a->taken_.empty()) {
                 a->taken_ = std::string(d.data(), k);  // a message: allocated exactly, copied once
             } else {
+                // Bulk: room for the read's whole n (up to a run), not a regrowth per chunk.
+                if (!fits && k >= bulk_chunk)
+                    a->taken_.reserve(std::max(a->taken_.size() + k, std::min(want, bulk_run)));
                 a->taken_.append(d.data(), k);
             }
             d.remove_prefix(k);

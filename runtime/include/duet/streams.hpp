@@ -303,7 +303,7 @@ public:
     // The same, taking the string (what must be buffered is not copied).
     template <class S>
     requires std::same_as<S, std::string>
-    void write(S&& data) const { write_owned(std::move(data)); }
+    void write(S&& data) const { write_owned(std::forward<S>(data)); }
     void writelines(std::initializer_list<std::string_view> parts) const {
         for (auto p : parts) write(p);
     }

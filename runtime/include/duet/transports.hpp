@@ -62,7 +62,7 @@ public:
     // copy. (A template so that write("literal") still means the string_view overload.)
     template <class S>
     requires std::same_as<S, std::string>
-    void write(S&& data) { write_owned(std::move(data)); }
+    void write(S&& data) { write_owned(std::forward<S>(data)); }
     // What write(std::string&&) calls; by default the copying write. `data` may be left
     // in any valid state.
     virtual void write_owned(std::string&& data) { write(std::string_view(data)); }
