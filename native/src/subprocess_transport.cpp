@@ -202,6 +202,9 @@ private:
     // Signals the child only while it exists: through its pidfd (which cannot name another
     // process), else while waitid still sees it (running or a zombie not yet reaped).
     void signal(int sig, bool raise) {
+        if (sig < 0 || sig >= NSIG)
+            throw std::invalid_argument("send_signal: invalid signal " + std::to_string(sig) + " for process " +
+                                        std::to_string(pid_));
         if (returncode_) return;
         int rc;
         if (pidfd_ >= 0) {

@@ -209,18 +209,31 @@ coro<std::pair<std::string, std::string>> process::communicate(std::string input
     return communicate_impl(transport_, protocol_, std::move(input));
 }
 
-coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args, subprocess_options opts) {
-    return start(nullptr, std::move(program), std::move(args), std::move(opts), false);
+coro<std::pair<std::string, std::string>> process::communicate() const {
+    return communicate_impl(transport_, protocol_, std::string());
 }
+
 coro<process> create_subprocess_exec(abstract_event_loop& loop, std::string program, std::vector<std::string> args,
                                      subprocess_options opts) {
     return start(&loop, std::move(program), std::move(args), std::move(opts), false);
 }
-coro<process> create_subprocess_shell(std::string cmd, subprocess_options opts) {
-    return start(nullptr, std::move(cmd), {}, std::move(opts), true);
+coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args, subprocess_options opts) {
+    return start(nullptr, std::move(program), std::move(args), std::move(opts), false);
+}
+coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args) {
+    return start(nullptr, std::move(program), std::move(args), subprocess_options(), false);
+}
+coro<process> create_subprocess_exec(std::string program) {
+    return start(nullptr, std::move(program), std::vector<std::string>(), subprocess_options(), false);
 }
 coro<process> create_subprocess_shell(abstract_event_loop& loop, std::string cmd, subprocess_options opts) {
-    return start(&loop, std::move(cmd), {}, std::move(opts), true);
+    return start(&loop, std::move(cmd), std::vector<std::string>(), std::move(opts), true);
+}
+coro<process> create_subprocess_shell(std::string cmd, subprocess_options opts) {
+    return start(nullptr, std::move(cmd), std::vector<std::string>(), std::move(opts), true);
+}
+coro<process> create_subprocess_shell(std::string cmd) {
+    return start(nullptr, std::move(cmd), std::vector<std::string>(), subprocess_options(), true);
 }
 
 }  // namespace duet

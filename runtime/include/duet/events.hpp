@@ -267,9 +267,22 @@ public:
     // program if it cannot be started; std::runtime_error (no process started) if the child
     // watcher is not active.
     // Runs `program` (a path; no PATH search is done for one containing '/') with args.
+    // (Overloads, not default arguments: g++ 12 miscompiles a defaulted `= {}` argument
+    // evaluated inside a co_await.)
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(F factory,
+                                                                                         std::string program) {
+        return subprocess_exec(std::move(factory), std::move(program), std::vector<std::string>(),
+                               subprocess_options());
+    }
     template <protocol_factory_of F>
     coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(
-        F factory, std::string program, std::vector<std::string> args = {}, subprocess_options opts = {}) {
+        F factory, std::string program, std::vector<std::string> args) {
+        return subprocess_exec(std::move(factory), std::move(program), std::move(args), subprocess_options());
+    }
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(
+        F factory, std::string program, std::vector<std::string> args, subprocess_options opts) {
         static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
                       "subprocess_exec needs a subprocess_protocol");
         std::vector<std::string> argv;
@@ -283,8 +296,12 @@ public:
     }
     // Runs `cmd` through /bin/sh -c.
     template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(F factory, std::string cmd) {
+        return subprocess_shell(std::move(factory), std::move(cmd), subprocess_options());
+    }
+    template <protocol_factory_of F>
     coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(
-        F factory, std::string cmd, subprocess_options opts = {}) {
+        F factory, std::string cmd, subprocess_options opts) {
         static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
                       "subprocess_shell needs a subprocess_protocol");
         std::vector<std::string> argv{"/bin/sh", "-c", std::move(cmd)};

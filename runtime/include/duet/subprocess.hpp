@@ -78,7 +78,8 @@ public:
     // Writes `input` to stdin (if piped), closes stdin, reads stdout and stderr (if piped) to
     // EOF, waits for the exit; (stdout, stderr), empty for a stream not piped. A child that
     // exits without reading its input is not an error (broken pipe / reset are ignored).
-    coro<std::pair<std::string, std::string>> communicate(std::string input = {}) const;
+    coro<std::pair<std::string, std::string>> communicate(std::string input) const;
+    coro<std::pair<std::string, std::string>> communicate() const;
     // Signals the child unless it was reaped already (then nothing happens).
     void send_signal(int sig) const;
     void terminate() const;
@@ -98,13 +99,16 @@ private:
 };
 
 // Starts `program` with `args` on the running loop (or `loop`); see
-// abstract_event_loop::subprocess_exec for the errors.
-coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args = {},
-                                     subprocess_options opts = {});
-coro<process> create_subprocess_exec(abstract_event_loop& loop, std::string program,
-                                     std::vector<std::string> args = {}, subprocess_options opts = {});
+// abstract_event_loop::subprocess_exec for the errors. (Overloads, not default arguments:
+// g++ 12 miscompiles a defaulted `= {}` argument evaluated inside a co_await.)
+coro<process> create_subprocess_exec(abstract_event_loop& loop, std::string program, std::vector<std::string> args,
+                                     subprocess_options opts);
+coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args, subprocess_options opts);
+coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args);
+coro<process> create_subprocess_exec(std::string program);
 // Runs `cmd` through /bin/sh -c.
-coro<process> create_subprocess_shell(std::string cmd, subprocess_options opts = {});
-coro<process> create_subprocess_shell(abstract_event_loop& loop, std::string cmd, subprocess_options opts = {});
+coro<process> create_subprocess_shell(abstract_event_loop& loop, std::string cmd, subprocess_options opts);
+coro<process> create_subprocess_shell(std::string cmd, subprocess_options opts);
+coro<process> create_subprocess_shell(std::string cmd);
 
 }  // namespace duet
