@@ -232,6 +232,12 @@ TEST_P(Subprocess, ShellExit7) {
         EXPECT_EQ(p.returncode(), 7);
         auto q = co_await create_subprocess_exec("/bin/true");
         EXPECT_EQ(co_await q.wait(), 0);
+        // asyncio's spelling: the arguments one by one, the options last.
+        subprocess_options o;
+        o.std_out = subprocess::pipe;
+        auto r = co_await create_subprocess_exec("/bin/sh", "-c", "echo $0 $1; exit 4", "a", std::string("b"), o);
+        EXPECT_EQ((co_await r.communicate()).first, "a b\n");
+        EXPECT_EQ(r.returncode(), 4);
     }());
 }
 

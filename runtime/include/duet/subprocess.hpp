@@ -6,7 +6,7 @@
 //
 //   duet::subprocess_options o;
 //   o.std_out = duet::subprocess::pipe;
-//   auto p = co_await duet::create_subprocess_exec("/bin/ls", {"-l"}, o);
+//   auto p = co_await duet::create_subprocess_exec("/bin/ls", "-l", o);
 //   auto [out, err] = co_await p.communicate();
 //   int rc = co_await p.wait();
 #pragma once
@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -106,6 +107,30 @@ coro<process> create_subprocess_exec(abstract_event_loop& loop, std::string prog
 coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args, subprocess_options opts);
 coro<process> create_subprocess_exec(std::string program, std::vector<std::string> args);
 coro<process> create_subprocess_exec(std::string program);
+namespace detail {
+inline void add_exec_arg(std::vector<std::string>& args, subprocess_options&, std::string_view a) {
+    args.emplace_back(a);
+}
+inline void add_exec_arg(std::vector<std::string>&, subprocess_options& opts, subprocess_options o) {
+    opts = std::move(o);
+}
+template <class A>
+concept exec_arg = std::is_convertible_v<A, std::string_view> || std::is_same_v<std::decay_t<A>, subprocess_options>;
+}  // namespace detail
+
+// asyncio's spelling, create_subprocess_exec(program, *args, **options): each argument a
+// string, the options (if any) last. Needs no braced list, which g++ 12 cannot compile
+// inside a co_await:
+//   auto p = co_await duet::create_subprocess_exec("/bin/date", "-u", opts);
+template <detail::exec_arg... A>
+    requires(sizeof...(A) > 0)
+coro<process> create_subprocess_exec(std::string program, A&&... a) {
+    std::vector<std::string> args;
+    subprocess_options opts;
+    (detail::add_exec_arg(args, opts, std::forward<A>(a)), ...);
+    return create_subprocess_exec(std::move(program), std::move(args), std::move(opts));
+}
+
 // Runs `cmd` through /bin/sh -c.
 coro<process> create_subprocess_shell(abstract_event_loop& loop, std::string cmd, subprocess_options opts);
 coro<process> create_subprocess_shell(std::string cmd, subprocess_options opts);
