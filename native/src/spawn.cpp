@@ -144,7 +144,8 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
                     // A dup2 onto 0-2 before this one may have replaced it: use a copy.
                     src = ::fcntl(src, F_DUPFD_CLOEXEC, 3);
                     if (src < 0)
-                        throw os_error(errno, std::string(method) + ": fd " + std::to_string(r.fd()) + " for " + program);
+                        throw os_error(errno,
+                                       std::string(method) + ": fd " + std::to_string(r.fd()) + " for " + program);
                     child_side.fds.push_back(src);
                 }
                 check(posix_spawn_file_actions_adddup2(&fa.fa, src, target), method, "adddup2");
@@ -186,8 +187,7 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     }
 #endif
 
-    if (!opts.cwd.empty())
-        check(posix_spawn_file_actions_addchdir_np(&fa.fa, opts.cwd.c_str()), method, "addchdir_np");
+    if (!opts.cwd.empty()) check(posix_spawn_file_actions_addchdir_np(&fa.fa, opts.cwd.c_str()), method, "addchdir_np");
 
     // An empty signal mask, and SIGPIPE/SIGXFSZ at their defaults (the parent may ignore
     // them; CPython's restore_signals does the same).

@@ -120,7 +120,9 @@ public:
     std::shared_ptr<base_protocol> get_protocol() const override { return protocol_; }
     void set_protocol(std::shared_ptr<base_protocol> p) override {
         auto sp = std::dynamic_pointer_cast<subprocess_protocol>(std::move(p));
-        if (!sp) throw std::invalid_argument("set_protocol: process " + std::to_string(pid_) + " needs a subprocess_protocol");
+        if (!sp)
+            throw std::invalid_argument("set_protocol: process " + std::to_string(pid_) +
+                                        " needs a subprocess_protocol");
         protocol_ = std::move(sp);
     }
 
@@ -235,9 +237,9 @@ private:
     std::vector<std::function<void()>> pending_;
     detail::stream_waiter_list made_waiters_;
     detail::stream_waiter_list exit_waiters_;
-    bool made_ = false;           // connection_made delivered
-    bool made_done_ = false;      // connection_made delivered or dropped
-    bool dropped_ = false;        // closed before connection_made: the protocol hears nothing
+    bool made_ = false;       // connection_made delivered
+    bool made_done_ = false;  // connection_made delivered or dropped
+    bool dropped_ = false;    // closed before connection_made: the protocol hears nothing
     bool closed_ = false;
     bool finished_ = false;       // exited and every pipe closed: connection_lost queued
     bool finished_done_ = false;  // connection_lost delivered: wait() returns
@@ -259,10 +261,10 @@ void pipe_protocol::resume_writing() {
 }
 
 coro<transport_and_protocol<subprocess_transport, subprocess_protocol>> spawn_on(abstract_event_loop& loop,
-                                                                                subprocess_protocol_factory f,
-                                                                                std::vector<std::string> argv,
-                                                                                subprocess_options opts,
-                                                                                const char* method) {
+                                                                                 subprocess_protocol_factory f,
+                                                                                 std::vector<std::string> argv,
+                                                                                 subprocess_options opts,
+                                                                                 const char* method) {
     if (argv.empty() || argv[0].empty()) throw std::invalid_argument(std::string(method) + ": empty program name");
     abstract_child_watcher& watcher = get_child_watcher();
     if (!watcher.is_active())

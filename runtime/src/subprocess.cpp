@@ -108,7 +108,8 @@ void subprocess_stream_protocol::maybe_close_transport() {
 
 process::process(std::shared_ptr<subprocess_transport> t, std::shared_ptr<subprocess_stream_protocol> p)
     : transport_(std::move(t)), protocol_(std::move(p)) {
-    if (!transport_ || !protocol_) throw std::invalid_argument("process: the transport and the protocol must not be null");
+    if (!transport_ || !protocol_)
+        throw std::invalid_argument("process: the transport and the protocol must not be null");
 }
 
 int process::pid() const noexcept {
@@ -177,8 +178,8 @@ coro<void> nothing_to_write() {
 }
 
 coro<std::pair<std::string, std::string>> communicate_impl(std::shared_ptr<subprocess_transport> t,
-                                                            std::shared_ptr<subprocess_stream_protocol> p,
-                                                            std::string input) {
+                                                           std::shared_ptr<subprocess_stream_protocol> p,
+                                                           std::string input) {
     coro<void> in = p->std_in() ? feed_stdin(p->std_in(), std::move(input)) : nothing_to_write();
     coro<std::string> out = p->std_out() ? read_stream(t, p->std_out(), 1) : nothing_to_read();
     coro<std::string> err = p->std_err() ? read_stream(t, p->std_err(), 2) : nothing_to_read();

@@ -3,8 +3,8 @@
 // child_helper (tests/native/child_helper.cpp). Every test checks that no fd is left open
 // and no child is left behind (neither running nor a zombie).
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -355,9 +355,12 @@ struct counting_protocol : subprocess_protocol {
     }
     void pipe_data_received(int fd, std::string_view d) override {
         if (fd == 1) out += d;
-        if (events.empty() || events.back() != "data" + std::to_string(fd)) events.push_back("data" + std::to_string(fd));
+        if (events.empty() || events.back() != "data" + std::to_string(fd))
+            events.push_back("data" + std::to_string(fd));
     }
-    void pipe_connection_lost(int fd, std::exception_ptr) override { events.push_back("pipe_lost" + std::to_string(fd)); }
+    void pipe_connection_lost(int fd, std::exception_ptr) override {
+        events.push_back("pipe_lost" + std::to_string(fd));
+    }
     void process_exited() override { events.push_back("exited"); }
     void connection_lost(std::exception_ptr) override {
         events.push_back("lost");
@@ -420,7 +423,8 @@ TEST_P(Subprocess, ProtocolOrder) {
             proto = std::make_shared<counting_protocol>();
             return proto;
         };
-        auto tp = co_await get_running_loop().subprocess_exec(factory, helper, args("lines", "2000"), piped(false, true));
+        auto tp =
+            co_await get_running_loop().subprocess_exec(factory, helper, args("lines", "2000"), piped(false, true));
         auto& t = tp.first;
         EXPECT_EQ(t->get_pid() > 0, true);
         EXPECT_TRUE(t->get_pipe_transport(1));

@@ -281,8 +281,9 @@ public:
         return subprocess_exec(std::move(factory), std::move(program), std::move(args), subprocess_options());
     }
     template <protocol_factory_of F>
-    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(
-        F factory, std::string program, std::vector<std::string> args, subprocess_options opts) {
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(F factory, std::string program,
+                                                                                         std::vector<std::string> args,
+                                                                                         subprocess_options opts) {
         static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
                       "subprocess_exec needs a subprocess_protocol");
         std::vector<std::string> argv;
@@ -300,8 +301,8 @@ public:
         return subprocess_shell(std::move(factory), std::move(cmd), subprocess_options());
     }
     template <protocol_factory_of F>
-    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(
-        F factory, std::string cmd, subprocess_options opts) {
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(F factory, std::string cmd,
+                                                                                          subprocess_options opts) {
         static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
                       "subprocess_shell needs a subprocess_protocol");
         std::vector<std::string> argv{"/bin/sh", "-c", std::move(cmd)};

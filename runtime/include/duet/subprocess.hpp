@@ -123,8 +123,7 @@ concept exec_arg = std::is_convertible_v<A, std::string_view> || std::is_same_v<
 // inside a co_await:
 //   auto p = co_await duet::create_subprocess_exec("/bin/date", "-u", opts);
 template <detail::exec_arg... A>
-    requires(sizeof...(A) > 0)
-coro<process> create_subprocess_exec(std::string program, A&&... a) {
+requires(sizeof...(A) > 0) coro<process> create_subprocess_exec(std::string program, A&&... a) {
     std::vector<std::string> args;
     subprocess_options opts;
     (detail::add_exec_arg(args, opts, std::forward<A>(a)), ...);
