@@ -1,10 +1,11 @@
 // Choosing a child watcher through the event-loop policy (asyncio's "Process Watchers"): the
 // default policy makes pidfd_child_watcher where the kernel has pidfd_open, else
 // threaded_child_watcher; set_child_watcher installs another. Each run below installs one,
-// attaches it to the running loop (the SIGCHLD watchers deliver through it) and runs a few
-// children concurrently.
+// attaches it to the running loop (the SIGCHLD watchers deliver through it; duet::run's
+// loop is the main thread's, so the policy has attached it already) and runs a few children
+// concurrently with create_subprocess_*.
 //   child_watcher            every watcher in turn
-//   child_watcher threaded   just that one
+//   child_watcher [pidfd|threaded|safe|fast|multi_loop]   just that one
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -16,6 +17,9 @@
 std::shared_ptr<duet::abstract_child_watcher> make_watcher(const std::string& name) {
     if (name == "pidfd") return std::make_shared<duet::pidfd_child_watcher>();
     if (name == "threaded") return std::make_shared<duet::threaded_child_watcher>();
+    if (name == "safe") return std::make_shared<duet::safe_child_watcher>();
+    if (name == "fast") return std::make_shared<duet::fast_child_watcher>();
+    if (name == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
     return nullptr;
 }
 
@@ -39,7 +43,7 @@ duet::coro<void> main_coro() {
 }
 
 int main(int argc, char** argv) {
-    std::vector<std::string> names{"pidfd", "threaded"};
+    std::vector<std::string> names{"pidfd", "threaded", "safe", "fast", "multi_loop"};
     if (argc > 1) names = {argv[1]};
     std::printf("default watcher: %s\n", duet::get_child_watcher().name());
     for (const auto& name : names) {

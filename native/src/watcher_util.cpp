@@ -3,11 +3,13 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
 #include <string>
 
+#include <duet/detail/sigchld_owner.hpp>
 #include <duet/sockets.hpp>
 
 namespace duet::watcher_detail {
@@ -70,6 +72,29 @@ void post_exit(const std::shared_ptr<child_table>& t, abstract_event_loop& loop,
         std::fprintf(stderr, "duet: %s: the loop handling pid %d cannot run its callback (%s); returncode %d dropped\n",
                      t->watcher, pid, x.what(), e.returncode);
     }
+}
+
+void move_sigchld_handler(const void* token, const char* watcher, abstract_event_loop* from, abstract_event_loop* to,
+                          std::function<void()> on_sigchld) {
+    namespace sc = detail::sigchld;
+    if (to) {
+        sc::claim_for_watcher(token, watcher);
+        try {
+            sc::install_scope s(token);
+            to->add_signal_handler(SIGCHLD, std::move(on_sigchld));
+        } catch (...) {
+            if (!from) sc::release_watcher(token);
+            throw;
+        }
+    }
+    if (from && from != to) {
+        sc::install_scope s(token);
+        try {
+            from->remove_signal_handler(SIGCHLD);
+        } catch (...) {  // a closed loop has no handler left to remove
+        }
+    }
+    if (!to) sc::release_watcher(token);
 }
 
 void throw_no_running_loop(const char* watcher, int pid) {

@@ -3,6 +3,7 @@
 // pid when the delivery runs on the loop gets it; a removed one never runs).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,12 @@ void deliver_here(const std::shared_ptr<child_table>& t, abstract_event_loop& lo
 // Queues deliver_here on loop from any thread (call_soon_threadsafe). If the loop is closed
 // the handler is dropped with a warning on stderr (there is no loop to report through).
 void post_exit(const std::shared_ptr<child_table>& t, abstract_event_loop& loop, int pid, exit_info e);
+
+// Moves the SIGCHLD handler of the watcher `token` from loop `from` to loop `to` (either may
+// be null), claiming SIGCHLD first when `to` is set (std::runtime_error naming the owner)
+// and giving it up when `to` is null. Nothing changes if installing on `to` fails.
+void move_sigchld_handler(const void* token, const char* watcher, abstract_event_loop* from, abstract_event_loop* to,
+                          std::function<void()> on_sigchld);
 
 // std::runtime_error for add_child_handler without a running loop.
 [[noreturn]] void throw_no_running_loop(const char* watcher, int pid);

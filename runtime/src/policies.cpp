@@ -49,8 +49,9 @@ abstract_child_watcher& abstract_event_loop_policy::get_child_watcher() {
                               " has no child watchers (override get_child_watcher and set_child_watcher)");
 }
 
-void abstract_event_loop_policy::set_child_watcher(std::shared_ptr<abstract_child_watcher> w) {
-    (void)w;
+// The parameter is a sink in the overrides (they keep the watcher); here nothing takes it.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+void abstract_event_loop_policy::set_child_watcher(std::shared_ptr<abstract_child_watcher> /*w*/) {
     throw not_supported_error("set_child_watcher: the event loop policy " + type_name(typeid(*this)) +
                               " has no child watchers (override get_child_watcher and set_child_watcher)");
 }

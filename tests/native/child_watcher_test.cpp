@@ -35,7 +35,7 @@
 extern char** environ;
 
 // The SIGCHLD watchers (safe, fast, multi_loop) land after pidfd and threaded.
-#define WITH_SIGCHLD_WATCHERS 0
+#define WITH_SIGCHLD_WATCHERS 1
 
 // ASSERT_* return from the function, which a coroutine may not: this co_returns.
 #define CO_ASSERT_EQ(a, b)                                                              \

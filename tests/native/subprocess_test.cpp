@@ -46,6 +46,9 @@ const std::string helper = DUET_CHILD_HELPER;
 std::shared_ptr<abstract_child_watcher> make_watcher(const std::string& name) {
     if (name == "pidfd") return std::make_shared<pidfd_child_watcher>();
     if (name == "threaded") return std::make_shared<threaded_child_watcher>();
+    if (name == "safe") return std::make_shared<safe_child_watcher>();
+    if (name == "fast") return std::make_shared<fast_child_watcher>();
+    if (name == "multi_loop") return std::make_shared<multi_loop_child_watcher>();
     return nullptr;
 }
 
@@ -594,7 +597,7 @@ TEST_P(Subprocess, CwdEnvSession) {
     }());
 }
 
-INSTANTIATE_TEST_SUITE_P(Watchers, Subprocess, ::testing::Values("pidfd", "threaded"),
+INSTANTIATE_TEST_SUITE_P(Watchers, Subprocess, ::testing::Values("pidfd", "threaded", "safe", "fast", "multi_loop"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
 }  // namespace
