@@ -158,6 +158,12 @@ TEST_P(Subprocess, CatThroughPipes) {
         EXPECT_EQ(got, "hello, cat\n");
         EXPECT_EQ(co_await p.wait(), 0);
         EXPECT_EQ(p.returncode(), 0);
+        // The options alone after the program (README's snippet).
+        subprocess_options o = piped(true, true);
+        auto q = co_await create_subprocess_exec("/bin/cat", o);
+        auto [out, err] = co_await q.communicate("hello");
+        EXPECT_EQ(out, "hello");
+        EXPECT_EQ(q.returncode(), 0);
     }());
 }
 
