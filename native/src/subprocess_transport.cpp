@@ -188,6 +188,11 @@ private:
             if (pipe_open_[fd]) return;
         }
         finished_ = true;
+        // A closed loop runs nothing more: then only the cycle with the protocol is ended.
+        if (loop_.is_closed()) {
+            protocol_.reset();
+            return;
+        }
         loop_.call_soon([self = shared_from_this()] { self->call_connection_lost(); });
     }
     void call_connection_lost() {

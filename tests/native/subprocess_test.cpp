@@ -547,7 +547,29 @@ TEST_P(Subprocess, InactiveWatcherStartsNothing) {
         EXPECT_TRUE(raised);
         EXPECT_FALSE(has_children());
     }());
+    // (set_child_watcher closed the one it replaced: start again with a new one.)
+    watcher_ = make_watcher(GetParam());
     set_child_watcher(watcher_);
+    // A real watcher detached from its loop: safe and fast are inactive then.
+    watcher_->attach_loop(nullptr);
+    if (!watcher_->is_active()) {
+        run([this]() -> coro<void> {
+            bool raised = false;
+            try {
+                co_await create_subprocess_exec("/bin/true", args(), piped(true, true));
+            } catch (const std::runtime_error& e) {
+                raised = true;
+                EXPECT_NE(std::string(e.what()).find(watcher_->name()), std::string::npos) << e.what();
+            }
+            EXPECT_TRUE(raised);
+            EXPECT_FALSE(has_children());
+        }());
+    }
+    watcher_->attach_loop(&loop());
+    run([]() -> coro<void> {
+        auto p = co_await create_subprocess_exec("/bin/true");
+        EXPECT_EQ(co_await p.wait(), 0);
+    }());
 }
 
 // ---- what the child gets
