@@ -214,6 +214,24 @@ TEST_P(Subprocess, ReadLineByLine) {
     }());
 }
 
+TEST_P(Subprocess, LimitAppliesToTheReaders) {
+    run([]() -> coro<void> {
+        subprocess_options o = piped(false, true);
+        o.limit = 16;
+        auto p = co_await create_subprocess_shell("printf '%0100d\\nshort\\n' 0", o);
+        EXPECT_EQ(p.std_out().limit(), 16u);
+        bool raised = false;
+        try {
+            co_await p.std_out().readline();
+        } catch (const std::invalid_argument&) {
+            raised = true;
+        }
+        EXPECT_TRUE(raised);
+        EXPECT_EQ(co_await p.std_out().readline(), "short\n");
+        EXPECT_EQ(co_await p.wait(), 0);
+    }());
+}
+
 TEST_P(Subprocess, DevnullAndFdRedirects) {
     run([]() -> coro<void> {
         std::array<int, 2> fds{};
