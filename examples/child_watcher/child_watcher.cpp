@@ -1,12 +1,13 @@
 // Choosing a child watcher through the policy (asyncio 3.12's set_child_watcher), then
 // waiting for a child's exit with it:
-//     child_watcher [pidfd|threaded|safe|fast|multi_loop]
+//     child_watcher [pidfd|threaded|safe|fast|multi_loop]   (no argument: each in turn)
 // The child is started with posix_spawn here; create_subprocess_exec does this for you.
 #include <spawn.h>
 
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <duet/duet.hpp>
 
@@ -26,7 +27,7 @@ duet::coro<void> main_coro() {
     auto& watcher = duet::get_child_watcher();
     std::printf("watcher: %s (active: %s)\n", watcher.name(), watcher.is_active() ? "yes" : "no");
 
-    char sh[] = "/bin/sh", c[] = "-c", cmd[] = "echo child says hi; exit 3";
+    char sh[] = "/bin/sh", c[] = "-c", cmd[] = "exit 3";
     char* argv[] = {sh, c, cmd, nullptr};
     pid_t pid = 0;
     if (int rc = ::posix_spawn(&pid, sh, nullptr, nullptr, argv, environ); rc != 0) {
@@ -40,7 +41,11 @@ duet::coro<void> main_coro() {
 }
 
 int main(int argc, char** argv) {
-    duet::set_child_watcher(make(argc > 1 ? argv[1] : "pidfd"));
-    duet::run(main_coro());
-    duet::set_child_watcher(nullptr);  // closes the watcher (gives SIGCHLD back)
+    std::vector<std::string> kinds = {"pidfd", "threaded", "safe", "fast", "multi_loop"};
+    if (argc > 1) kinds = {argv[1]};
+    for (const auto& kind : kinds) {
+        duet::set_child_watcher(make(kind));
+        duet::run(main_coro());
+        duet::set_child_watcher(nullptr);  // closes the watcher (gives SIGCHLD back)
+    }
 }
