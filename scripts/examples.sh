@@ -20,8 +20,9 @@ for ex in build/native/examples/*/; do
     echo_server)  # a server: --self-test runs clients against itself, then stops itself
       run "$ex/$name" --self-test --threads 2
       run "$ex/$name" --self-test --streams ;;
-    child_watcher)  # every watcher in turn, through the policy
-      run "$ex/$name" ;;
+    subprocess)  # the default watcher, then one chosen through the policy
+      run "$ex/$name"
+      run "$ex/$name" safe ;;
     *) run "$ex/$name" ;;  # echo_streams and echo_protocol serve and call themselves; subprocess runs children
   esac
 done

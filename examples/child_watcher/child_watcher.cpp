@@ -1,12 +1,9 @@
-// Choosing a child watcher through the event-loop policy (asyncio's "Process Watchers"): the
-// default policy makes pidfd_child_watcher where the kernel has pidfd_open, else
-// threaded_child_watcher; set_child_watcher installs another. Each run below installs one,
-// attaches it to the running loop (the SIGCHLD watchers deliver through it; duet::run's
-// loop is the main thread's, so the policy has attached it already) and runs a few children
-// concurrently with create_subprocess_*.
-//   child_watcher            every watcher in turn
-//   child_watcher [pidfd|threaded|safe|fast|multi_loop]   just that one
-#include <csignal>
+// Choosing a child watcher through the policy (asyncio 3.12's set_child_watcher), then
+// waiting for a child's exit with it:
+//     child_watcher [pidfd|threaded|safe|fast|multi_loop]   (no argument: each in turn)
+// The child is started with posix_spawn here; create_subprocess_exec does this for you.
+#include <spawn.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -14,46 +11,41 @@
 
 #include <duet/duet.hpp>
 
-std::shared_ptr<duet::abstract_child_watcher> make_watcher(const std::string& name) {
-    if (name == "pidfd") return std::make_shared<duet::pidfd_child_watcher>();
-    if (name == "threaded") return std::make_shared<duet::threaded_child_watcher>();
-    if (name == "safe") return std::make_shared<duet::safe_child_watcher>();
-    if (name == "fast") return std::make_shared<duet::fast_child_watcher>();
-    if (name == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
-    return nullptr;
-}
+extern char** environ;
 
-duet::coro<int> run_one(std::string cmd) {
-    auto proc = co_await duet::create_subprocess_shell(cmd);
-    co_return co_await proc.wait();
+std::shared_ptr<duet::abstract_child_watcher> make(const std::string& kind) {
+    if (kind == "threaded") return std::make_shared<duet::threaded_child_watcher>();
+    if (kind == "safe") return std::make_shared<duet::safe_child_watcher>();
+    if (kind == "fast") return std::make_shared<duet::fast_child_watcher>();
+    if (kind == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
+    return std::make_shared<duet::pidfd_child_watcher>();
 }
 
 duet::coro<void> main_coro() {
-    duet::abstract_child_watcher& w = duet::get_child_watcher();
-    w.attach_loop(&duet::get_running_loop());
-    std::printf("%s (active: %s)\n", w.name(), w.is_active() ? "yes" : "no");
-    std::vector<duet::coro<int>> children;
-    for (int i = 0; i < 3; ++i) children.push_back(run_one("exit " + std::to_string(i)));
-    auto all = duet::gather(std::move(children));
-    std::vector<int> codes = co_await std::move(all);
-    for (int i = 0; i < 3; ++i) std::printf("  exit %d -> returncode %d\n", i, codes[static_cast<std::size_t>(i)]);
-    auto sleeper = co_await duet::create_subprocess_exec("/bin/sleep", "30");
-    sleeper.terminate();
-    std::printf("  terminated sleep -> returncode %d\n", co_await sleeper.wait());
+    auto& loop = duet::get_running_loop();
+    // duet::run made this loop the main thread's: the policy attached the watcher to it.
+    auto& watcher = duet::get_child_watcher();
+    std::printf("watcher: %s (active: %s)\n", watcher.name(), watcher.is_active() ? "yes" : "no");
+
+    char sh[] = "/bin/sh", c[] = "-c", cmd[] = "exit 3";
+    char* argv[] = {sh, c, cmd, nullptr};
+    pid_t pid = 0;
+    if (int rc = ::posix_spawn(&pid, sh, nullptr, nullptr, argv, environ); rc != 0) {
+        std::printf("posix_spawn failed: %d\n", rc);
+        co_return;
+    }
+    auto exited = loop.create_future<int>();
+    watcher.add_child_handler(pid, [exited](int, int returncode) mutable { exited.set_result(returncode); });
+    const int returncode = co_await exited;
+    std::printf("pid %d exited with %d\n", static_cast<int>(pid), returncode);
 }
 
 int main(int argc, char** argv) {
-    std::vector<std::string> names{"pidfd", "threaded", "safe", "fast", "multi_loop"};
-    if (argc > 1) names = {argv[1]};
-    std::printf("default watcher: %s\n", duet::get_child_watcher().name());
-    for (const auto& name : names) {
-        auto w = make_watcher(name);
-        if (!w) {
-            std::fprintf(stderr, "unknown watcher %s\n", name.c_str());
-            return 2;
-        }
-        duet::set_child_watcher(w);  // closes the one it replaces
+    std::vector<std::string> kinds = {"pidfd", "threaded", "safe", "fast", "multi_loop"};
+    if (argc > 1) kinds = {argv[1]};
+    for (const auto& kind : kinds) {
+        duet::set_child_watcher(make(kind));
         duet::run(main_coro());
+        duet::set_child_watcher(nullptr);  // closes the watcher (gives SIGCHLD back)
     }
-    duet::set_child_watcher(nullptr);
 }

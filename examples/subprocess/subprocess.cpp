@@ -1,7 +1,11 @@
 // asyncio's Subprocesses page examples: run shell commands with communicate() (ls of a
 // missing directory, sleep then echo), and read a child's stdout line by line (date, then
 // a directory listing).
+//     subprocess [pidfd|threaded|safe|fast|multi_loop]
+// With an argument, the child watcher is chosen through the policy first (the default is
+// pidfd where the kernel has it); examples/child_watcher uses a watcher directly.
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +48,17 @@ duet::coro<void> list_lines() {
     std::printf("[ls exited with %d after %d lines]\n", rc, n);
 }
 
+std::shared_ptr<duet::abstract_child_watcher> make_watcher(const std::string& name) {
+    if (name == "pidfd") return std::make_shared<duet::pidfd_child_watcher>();
+    if (name == "threaded") return std::make_shared<duet::threaded_child_watcher>();
+    if (name == "safe") return std::make_shared<duet::safe_child_watcher>();
+    if (name == "fast") return std::make_shared<duet::fast_child_watcher>();
+    if (name == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
+    return nullptr;
+}
+
 duet::coro<void> main_coro() {
+    std::printf("child watcher: %s\n", duet::get_child_watcher().name());
     co_await run_cmd("ls /zzz");
     co_await run_cmd("sleep 0.1; echo 'hello'");
     std::string date = co_await get_date();
@@ -52,6 +66,15 @@ duet::coro<void> main_coro() {
     co_await list_lines();
 }
 
-int main() {
+int main(int argc, char** argv) {
+    if (argc > 1) {
+        auto w = make_watcher(argv[1]);
+        if (!w) {
+            std::fprintf(stderr, "unknown watcher %s\n", argv[1]);
+            return 2;
+        }
+        duet::set_child_watcher(w);  // duet::run's loop is the main thread's: the policy attaches it
+    }
     duet::run(main_coro());
+    duet::set_child_watcher(nullptr);  // closes the watcher (a SIGCHLD one gives SIGCHLD back)
 }

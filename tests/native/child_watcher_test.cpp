@@ -583,6 +583,24 @@ TEST(MultiLoopChildWatcher, DeliversToLoopsInOtherThreads) {
     EXPECT_TRUE(sigchld_is_default());
 }
 
+void dummy_sigchld(int) {}
+
+// multi_loop_child_watcher puts back whatever SIGCHLD disposition it found.
+TEST(MultiLoopChildWatcher, CloseRestoresThePreviousDisposition) {
+    struct sigaction mine {};
+    mine.sa_handler = &dummy_sigchld;
+    sigemptyset(&mine.sa_mask);
+    ASSERT_EQ(::sigaction(SIGCHLD, &mine, nullptr), 0);
+    multi_loop_child_watcher w;
+    w.attach_loop(nullptr);
+    struct sigaction now {};
+    ::sigaction(SIGCHLD, nullptr, &now);
+    EXPECT_NE(now.sa_handler, &dummy_sigchld) << "installed its own";
+    w.close();
+    ::sigaction(SIGCHLD, nullptr, &now);
+    EXPECT_EQ(now.sa_handler, &dummy_sigchld) << "restored";
+    ::signal(SIGCHLD, SIG_DFL);
+}
 #endif
 
 // The watchers that deliver to the running loop say so when there is none.
