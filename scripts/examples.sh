@@ -23,7 +23,7 @@ for ex in build/native/examples/*/; do
     subprocess)  # the default watcher, then one chosen through the policy
       run "$ex/$name"
       run "$ex/$name" safe ;;
-    *) run "$ex/$name" ;;  # echo_streams and echo_protocol serve and call themselves; subprocess runs children
+    *) run "$ex/$name" ;;  # echo_streams and echo_protocol serve and call themselves
   esac
 done
 echo "---- wasm under node"
