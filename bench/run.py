@@ -49,13 +49,14 @@ FAMILIES = {  # --only accepts these names or single benchmark names
     "timers": ("timers",),
     "mem": ("mem_event", "mem_sleep"),
     "jsawait": ("jsawait",),
+    "subproc": ("subproc_seq", "subproc_conc"),
 }
 FAMILY_OF = {b: fam for fam, benches in FAMILIES.items() for b in benches}
 BENCH_ORDER = [b for benches in FAMILIES.values() for b in benches]
 
 # --quick: N per family, small enough for a smoke run of a few seconds per program.
 QUICK_N = {"callsoon": 20000, "spawn": 20000, "pingpong": 20000, "timers": 20000,
-           "mem": 10000, "jsawait": 20000}
+           "mem": 10000, "jsawait": 20000, "subproc": 50}
 
 TARGET_TITLES = {
     "native": "duet natively (libuv) against the peers",
@@ -71,7 +72,7 @@ class Metric:
 
 
 RATE_UNITS = {"callsoon": "callbacks/s", "spawn": "tasks/s", "pingpong": "switches/s",
-              "jsawait": "awaits/s"}
+              "jsawait": "awaits/s", "subproc": "processes/s"}
 TIMER_METRIC = Metric("cpu_ns_per_timer", "cpu ns/timer", False)
 MEM_METRIC = Metric("bytes_per_task", "bytes/task", False)
 
@@ -127,6 +128,29 @@ def duet_wasm(bench):
     # flag makes it read the file (as ctest and scripts/examples.sh run wasm programs).
     return program(f"duet-wasm:{bench}", "duet", bench,
                    ["node", "--no-experimental-fetch", js, bench], REPO, [js], runtime="wasm-node")
+
+
+# The child watchers, the default (pidfd) first: subproc_seq / subproc_conc run once per
+# watcher; the default's program is the row's duet program, the others sit beside the peers.
+WATCHERS = ("pidfd", "threaded", "safe", "fast", "multi_loop")
+
+
+def duet_subproc(bench, watcher):
+    exe = "build/bench-native/bench/subproc"
+    return program(f"duet-native:{bench}:{watcher}", "duet", f"{bench}[{watcher}]", [exe, bench, watcher],
+                   REPO, [exe])
+
+
+def subproc_row(bench):
+    # Not pinned: children run on any CPU, as bench-peers ran table 7.
+    progs = [duet_subproc(bench, w) for w in WATCHERS]
+    peers = progs[1:] + both_pythons(bench) + [node(bench), libuv_c(bench), tokio(bench)]
+    if bench == "subproc_seq":
+        peers.append(libuv_c("sys_posix_spawn"))
+    for p in [progs[0]] + peers:
+        if p.argv[:len(PIN)] == PIN:
+            p.argv = p.argv[len(PIN):]
+    return Row("native", bench, progs[0], peers)
 
 
 def plain_js(bench):
@@ -199,6 +223,8 @@ def all_rows():
         Row("native", "mem_sleep", n("mem_sleep"), both_pythons("mem_sleep") + [
             node("mem_sleep"), asio("mem_sleep"), tokio("mem_sleep"), refcoro("mem_sleep"),
             libuv_c("mem_timer")]),
+        subproc_row("subproc_seq"),
+        subproc_row("subproc_conc"),
         Row("wasm-node", "callsoon_batch", w("callsoon_batch"), [node("immediate_batch")]),
         Row("wasm-node", "callsoon_chain", w("callsoon_chain"), [
             node("nexttick_chain"), node("immediate_chain")]),
@@ -231,6 +257,9 @@ TARGETS = [
     Target("native", "timers", "asio:timers", "<=", 0.7, "timers: CPU per timer ≤ 0.7× asio"),
     Target("native", "mem_event", "", "<=", 128, "mem_event ≤ 128 bytes/task"),
     Target("native", "mem_sleep", "", "<=", 256, "mem_sleep ≤ 256 bytes/task"),
+    Target("native", "subproc_seq", "libuv_c:sys_posix_spawn", ">=", 0.95,
+           "subproc_seq (pidfd) ≥ 0.95× the posix_spawn + waitpid floor"),
+    Target("native", "subproc_conc", "tokio:subproc_conc", ">=", 1.0, "subproc_conc (pidfd) ≥ 1.0× tokio"),
     Target("wasm-node", "callsoon_chain", "node:nexttick_chain", ">=", 1.0,
            "wasm callsoon_chain ≥ 1.0× node nexttick_chain"),
     Target("wasm-node", "jsawait", "js:jsawait", ">=", 0.25,

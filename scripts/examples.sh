@@ -20,6 +20,9 @@ for ex in build/native/examples/*/; do
     echo_server)  # a server: --self-test runs clients against itself, then stops itself
       run "$ex/$name" --self-test --threads 2
       run "$ex/$name" --self-test --streams ;;
+    subprocess)  # the default watcher, then one chosen through the policy
+      run "$ex/$name"
+      run "$ex/$name" safe ;;
     *) run "$ex/$name" ;;  # echo_streams and echo_protocol serve and call themselves
   esac
 done

@@ -1,6 +1,13 @@
 #include <atomic>
+#include <cstdlib>
 #include <stdexcept>
+#include <string>
+#include <typeinfo>
+#if __has_include(<cxxabi.h>)
+#include <cxxabi.h>
+#endif
 
+#include <duet/exceptions.hpp>
 #include <duet/policies.hpp>
 
 namespace duet {
@@ -16,7 +23,71 @@ std::unique_ptr<abstract_event_loop_policy>& policy_slot() {
     static std::unique_ptr<abstract_event_loop_policy> p;
     return p;
 }
+// The dynamic type's readable name, for messages.
+std::string type_name(const std::type_info& t) {
+#if __has_include(<cxxabi.h>)
+    int status = 0;
+    char* d = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
+    if (d) {
+        std::string n(d);
+        std::free(d);  // NOLINT(cppcoreguidelines-no-malloc): __cxa_demangle allocates with malloc
+        return n;
+    }
+#endif
+    return t.name();
+}
 }  // namespace
+
+namespace detail {
+bool is_main_thread() noexcept {
+    return std::this_thread::get_id() == main_thread;
+}
+}  // namespace detail
+
+abstract_child_watcher& abstract_event_loop_policy::get_child_watcher() {
+    throw not_supported_error("get_child_watcher: the event loop policy " + type_name(typeid(*this)) +
+                              " has no child watchers (override get_child_watcher and set_child_watcher)");
+}
+
+// The parameter is a sink in the overrides (they keep the watcher); here nothing takes it.
+// NOLINTNEXTLINE(performance-unnecessary-value-param)
+void abstract_event_loop_policy::set_child_watcher(std::shared_ptr<abstract_child_watcher> /*w*/) {
+    throw not_supported_error("set_child_watcher: the event loop policy " + type_name(typeid(*this)) +
+                              " has no child watchers (override get_child_watcher and set_child_watcher)");
+}
+
+abstract_event_loop* default_event_loop_policy::main_loop() {
+    std::lock_guard g(m_);
+    auto it = threads_.find(main_thread);
+    return it == threads_.end() ? nullptr : it->second.loop;
+}
+
+abstract_child_watcher& default_event_loop_policy::get_child_watcher() {
+    std::shared_ptr<abstract_child_watcher> w;
+    {
+        std::lock_guard g(watcher_m_);
+        if (watcher_) return *watcher_;
+        w = new_default_child_watcher();
+        watcher_ = w;
+    }
+    // Attached outside the lock: attach_loop may install a signal handler on the loop.
+    if (detail::is_main_thread())
+        if (auto* l = main_loop()) w->attach_loop(l);
+    return *w;
+}
+
+void default_event_loop_policy::set_child_watcher(std::shared_ptr<abstract_child_watcher> w) {
+    // Attached first: a watcher that cannot attach (SIGCHLD owned elsewhere) is not installed.
+    if (w && detail::is_main_thread())
+        if (auto* l = main_loop()) w->attach_loop(l);
+    std::shared_ptr<abstract_child_watcher> old;
+    {
+        std::lock_guard g(watcher_m_);
+        old = std::exchange(watcher_, std::move(w));
+    }
+    // asyncio closes the watcher it replaces.
+    if (old && old != watcher_) old->close();
+}
 
 abstract_event_loop& default_event_loop_policy::get_event_loop() {
     std::lock_guard g(m_);
@@ -30,11 +101,23 @@ abstract_event_loop& default_event_loop_policy::get_event_loop() {
 }
 
 void default_event_loop_policy::set_event_loop(abstract_event_loop* loop) {
-    std::lock_guard g(m_);
-    auto& t = threads_[std::this_thread::get_id()];
-    t.set_called = true;
-    if (t.owned && t.owned.get() != loop) t.owned.reset();
-    t.loop = loop;
+    // A loop the policy made and now drops dies last, after the watcher has moved off it.
+    std::unique_ptr<abstract_event_loop> dropped;
+    {
+        std::lock_guard g(m_);
+        auto& t = threads_[std::this_thread::get_id()];
+        t.set_called = true;
+        if (t.owned && t.owned.get() != loop) dropped = std::move(t.owned);
+        t.loop = loop;
+    }
+    // As asyncio 3.12: the main thread's loop is the one the watcher delivers to.
+    if (!detail::is_main_thread()) return;
+    std::shared_ptr<abstract_child_watcher> w;
+    {
+        std::lock_guard g(watcher_m_);
+        w = watcher_;
+    }
+    if (w) w->attach_loop(loop);
 }
 
 std::unique_ptr<abstract_event_loop> default_event_loop_policy::new_event_loop() {

@@ -4,8 +4,10 @@
 // ordinary loop callback (its exceptions go to the exception handler), never inside the
 // signal handler.
 //
-// Future (issue 12): SIGCHLD will belong to the child watchers; add_signal_handler(SIGCHLD)
-// stays allowed until then, as asyncio allows it.
+// SIGCHLD has one owner in the process (duet/detail/sigchld_owner.hpp): a SIGCHLD child
+// watcher (safe, fast, multi_loop), or the user's handlers. add_signal_handler(SIGCHLD) by
+// the user while a watcher owns it raises std::runtime_error naming the watcher; the
+// watchers install theirs through here inside an install_scope.
 #include <csignal>
 #include <cstring>
 #include <map>
@@ -17,6 +19,7 @@
 #include <uv.h>
 
 #include <duet/base_events.hpp>
+#include <duet/detail/sigchld_owner.hpp>
 
 #include "uv_network.hpp"
 
@@ -82,15 +85,22 @@ void uv_network::add_signal_handler(int sig, callback cb) {
     // asyncio's order: the number first, then the loop's state.
     if (sig < 1 || sig >= NSIG) throw std::invalid_argument("invalid signal number " + std::to_string(sig));
     if (loop_.is_closed()) throw std::runtime_error("add_signal_handler: Event loop is closed");
+    // Raises if a child watcher owns SIGCHLD (and this is not that watcher installing).
+    const bool watcher_install = sig == SIGCHLD && detail::sigchld::note_user_handler(&loop_, "add_signal_handler");
     auto& part = signals();
     auto shared = std::make_shared<callback>(std::move(cb));
     if (auto it = part.entries.find(sig); it != part.entries.end()) {
         it->second.cb = std::move(shared);  // a second add replaces the callback
         return;
     }
+    // Undoes the user's claim on SIGCHLD when the handler could not be installed.
+    auto unclaim = [&] {
+        if (sig == SIGCHLD && !watcher_install) detail::sigchld::drop_user_handler(&loop_);
+    };
     auto* h = new uv_signal_t{};
     if (int rc = uv_signal_init(uv_, h); rc < 0) {
         delete h;
+        unclaim();
         throw std::runtime_error("add_signal_handler: " + signal_name(sig) + ": " + uv_strerror(rc));
     }
     auto [it, fresh] = part.entries.emplace(sig, signal_entry{h, std::move(shared), &loop_});
@@ -100,6 +110,7 @@ void uv_network::add_signal_handler(int sig, callback cb) {
         h->data = nullptr;
         uv_close(reinterpret_cast<uv_handle_t*>(h), &free_handle);
         part.entries.erase(it);
+        unclaim();
         // sigaction refuses SIGKILL and SIGSTOP with EINVAL (asyncio: "sig N cannot be caught").
         if (rc == UV_EINVAL) throw std::runtime_error("add_signal_handler: " + signal_name(sig) + " cannot be caught");
         throw std::system_error(-rc, std::generic_category(), "add_signal_handler: " + signal_name(sig));
@@ -115,6 +126,7 @@ bool uv_network::remove_signal_handler(int sig) {
     if (it == signals_->entries.end()) return false;
     signal_part::stop(it->second);
     signals_->entries.erase(it);
+    if (sig == SIGCHLD) detail::sigchld::drop_user_handler(&loop_);
     return true;
 }
 
@@ -122,7 +134,10 @@ bool uv_network::remove_signal_handler(int sig) {
 // backend's last uv_run frees the handles).
 void uv_network::close_signals() noexcept {
     if (!signals_) return;
-    for (auto& [sig, e] : signals_->entries) signal_part::stop(e);
+    for (auto& [sig, e] : signals_->entries) {
+        signal_part::stop(e);
+        if (sig == SIGCHLD) detail::sigchld::drop_user_handler(&loop_);
+    }
     signals_->entries.clear();
 }
 

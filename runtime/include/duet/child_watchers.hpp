@@ -47,5 +47,8 @@ void set_child_watcher(std::shared_ptr<abstract_child_watcher> w);
 // it, else threaded); null unregisters. Returns the previous factory.
 using child_watcher_factory = std::shared_ptr<abstract_child_watcher> (*)();
 child_watcher_factory set_default_child_watcher_factory(child_watcher_factory f) noexcept;
+// A new watcher from the registered factory; not_supported_error ("subprocesses/child
+// watchers are not supported on this target") when none is registered (Emscripten).
+std::shared_ptr<abstract_child_watcher> new_default_child_watcher();
 
 }  // namespace duet

@@ -14,6 +14,7 @@
 #include <duet/queues.hpp>
 #include <duet/runners.hpp>
 #include <duet/streams.hpp>
+#include <duet/subprocess.hpp>
 #include <duet/tasks.hpp>
 #include <duet/virtual_clock.hpp>
 // combinators

@@ -17,6 +17,7 @@
 #include <duet/futures.hpp>
 #include <duet/handles.hpp>
 #include <duet/network.hpp>
+#include <duet/subprocess_options.hpp>
 #include <duet/tasks.hpp>
 
 namespace duet {
@@ -258,6 +259,59 @@ public:
     // Stops handling sig and restores its default disposition; whether a handler was set.
     bool remove_signal_handler(int sig) { return network_for("remove_signal_handler").remove_signal_handler(sig); }
 
+    // --- subprocesses (asyncio's subprocess_exec / subprocess_shell; duet/subprocess.hpp has
+    // the high-level create_subprocess_*). Forwarded to the spawner the target library
+    // registers (native/); a loop without a network half, or a program without a spawner,
+    // raises not_supported_error naming the method and the loop. Completes with the transport
+    // and the factory's protocol once connection_made has run; std::system_error naming the
+    // program if it cannot be started; std::runtime_error (no process started) if the child
+    // watcher is not active.
+    // Runs `program` (a path; no PATH search is done for one containing '/') with args.
+    // (Overloads, not default arguments: g++ 12 miscompiles a defaulted `= {}` argument
+    // evaluated inside a co_await.)
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(F factory,
+                                                                                         std::string program) {
+        return subprocess_exec(std::move(factory), std::move(program), std::vector<std::string>(),
+                               subprocess_options());
+    }
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(
+        F factory, std::string program, std::vector<std::string> args) {
+        return subprocess_exec(std::move(factory), std::move(program), std::move(args), subprocess_options());
+    }
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_exec(F factory, std::string program,
+                                                                                         std::vector<std::string> args,
+                                                                                         subprocess_options opts) {
+        static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
+                      "subprocess_exec needs a subprocess_protocol");
+        std::vector<std::string> argv;
+        argv.reserve(args.size() + 1);
+        argv.push_back(std::move(program));
+        for (auto& a : args) argv.push_back(std::move(a));
+        auto r = co_await spawn_for("subprocess_exec")(*this, erase_subprocess(std::move(factory)), std::move(argv),
+                                                       std::move(opts), "subprocess_exec");
+        co_return transport_and_protocol<subprocess_transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Runs `cmd` through /bin/sh -c.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(F factory, std::string cmd) {
+        return subprocess_shell(std::move(factory), std::move(cmd), subprocess_options());
+    }
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<subprocess_transport, protocol_of_t<F>>> subprocess_shell(F factory, std::string cmd,
+                                                                                          subprocess_options opts) {
+        static_assert(std::is_base_of_v<subprocess_protocol, protocol_of_t<F>>,
+                      "subprocess_shell needs a subprocess_protocol");
+        std::vector<std::string> argv{"/bin/sh", "-c", std::move(cmd)};
+        auto r = co_await spawn_for("subprocess_shell")(*this, erase_subprocess(std::move(factory)), std::move(argv),
+                                                        std::move(opts), "subprocess_shell");
+        co_return transport_and_protocol<subprocess_transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+
     // --- futures and tasks
     // A pending future bound to this loop; loop thread; never raises. Allowed on a closed loop, as in asyncio
     // (the future just never completes by it).
@@ -326,6 +380,9 @@ protected:
     virtual void require_fd_watching(const char* method) const = 0;
     // std::runtime_error, as run_forever would raise it, if the loop cannot run now.
     void check_can_run() const;
+    // The registered subprocess spawner; not_supported_error naming `method` and the loop
+    // when the loop has no network half (no pipes) or no spawner is registered.
+    subprocess_spawner spawn_for(const char* method);
 
 private:
     template <class P>
@@ -334,6 +391,10 @@ private:
     template <class F>
     static protocol_factory erase(F f) {
         return [f = std::move(f)]() mutable -> std::shared_ptr<base_protocol> { return f(); };
+    }
+    template <class F>
+    static subprocess_protocol_factory erase_subprocess(F f) {
+        return [f = std::move(f)]() mutable -> std::shared_ptr<subprocess_protocol> { return f(); };
     }
     template <class T>
     task<T> make_task(coro<T> c, std::string_view name, detail::context_slot ctx, call_site site) {

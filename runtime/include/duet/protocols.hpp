@@ -20,6 +20,7 @@ namespace duet {
 
 class transport;
 class datagram_transport;
+class subprocess_transport;
 
 class base_protocol {
 public:
@@ -72,6 +73,29 @@ public:
     // A send or receive failed (ICMP port unreachable arrives as connection refused);
     // the endpoint stays open.
     virtual void error_received(std::exception_ptr error) { (void)error; }
+};
+
+// A child process's protocol (asyncio.SubprocessProtocol). Order of calls: connection_made,
+// then pipe_data_received / pipe_connection_lost for each pipe (all of a pipe's data before
+// its pipe_connection_lost) and process_exited once the child is reaped (always delivered,
+// in any order relative to the pipes), then connection_lost(null) once the child has exited
+// and every pipe is closed.
+class subprocess_protocol : public base_protocol {
+public:
+    // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides keep the transport
+    virtual void connection_made(std::shared_ptr<subprocess_transport> t) { (void)t; }
+    // Bytes from the child's stdout (fd 1) or stderr (fd 2); valid only during the call.
+    virtual void pipe_data_received(int fd, std::string_view data) {
+        (void)fd;
+        (void)data;
+    }
+    // The pipe to the child's fd (0, 1 or 2) is closed: `error` is null at EOF/close.
+    virtual void pipe_connection_lost(int fd, std::exception_ptr error) {
+        (void)fd;
+        (void)error;
+    }
+    // The child was reaped (subprocess_transport::get_returncode has its code).
+    virtual void process_exited() {}
 };
 
 }  // namespace duet

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <utility>
 
+#include <duet/coro.hpp>
 #include <duet/protocols.hpp>
 #include <duet/sockets.hpp>
 
@@ -100,6 +101,28 @@ public:
     virtual void sendto(std::string_view data, const socket_address& to = {}) = 0;
     virtual void abort() = 0;
     virtual std::size_t get_write_buffer_size() const noexcept = 0;
+};
+
+// A child process (asyncio.SubprocessTransport), made by abstract_event_loop::subprocess_exec
+// / subprocess_shell. close() closes the pipes and kills a child still running (never one
+// the watcher has reaped); the protocol's connection_lost follows once the child has exited
+// and every pipe is closed.
+class subprocess_transport : public base_transport {
+public:
+    virtual int get_pid() const noexcept = 0;
+    // The exit status, or -N for a child killed by signal N; empty until the child is reaped.
+    virtual std::optional<int> get_returncode() const noexcept = 0;
+    // The transport of the pipe to the child's fd 0, 1 or 2; null when that fd is not piped.
+    virtual std::shared_ptr<transport> get_pipe_transport(int fd) const = 0;
+    // Sends sig to the child unless it was reaped already (then a no-op): a signal racing
+    // the exit never reaches another process. std::invalid_argument for an invalid signal.
+    virtual void send_signal(int sig) = 0;
+    virtual void terminate() = 0;  // SIGTERM
+    virtual void kill() = 0;       // SIGKILL
+    // The returncode, once the child has exited and every pipe is closed (after the
+    // protocol's connection_lost); any number of waiters; cancelling one leaves the others.
+    // (asyncio's private _wait, which Process.wait uses.)
+    virtual coro<int> wait() = 0;
 };
 
 // The write side's flow control, shared by every transport: the water marks, and the

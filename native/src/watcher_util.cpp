@@ -1,0 +1,106 @@
+#include "watcher_util.hpp"
+
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+#include <duet/detail/sigchld_owner.hpp>
+#include <duet/sockets.hpp>
+
+namespace duet::watcher_detail {
+
+int returncode_of(int status) noexcept {
+    if (WIFSIGNALED(status)) return -WTERMSIG(status);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return status;  // not reachable without WUNTRACED / WCONTINUED
+}
+
+std::optional<exit_info> try_reap(int pid) {
+    int status = 0;
+    for (;;) {
+        const int r = ::waitpid(pid, &status, WNOHANG);
+        if (r == pid) return exit_info{returncode_of(status), false};
+        if (r == 0) return std::nullopt;
+        if (errno == EINTR) continue;
+        if (errno == ECHILD) return exit_info{255, true};
+        throw os_error(errno, "waitpid pid " + std::to_string(pid));
+    }
+}
+
+exit_info reap_blocking(int pid) {
+    int status = 0;
+    for (;;) {
+        const int r = ::waitpid(pid, &status, 0);
+        if (r == pid) return exit_info{returncode_of(status), false};
+        if (r < 0 && errno == EINTR) continue;
+        return exit_info{255, true};  // ECHILD (or EINVAL, which cannot happen with flags 0)
+    }
+}
+
+void deliver_here(const std::shared_ptr<child_table>& t, abstract_event_loop& loop, int pid, exit_info e) {
+    abstract_child_watcher::child_callback cb;
+    {
+        std::lock_guard g(t->m);
+        if (t->closed) return;
+        auto it = t->handlers.find(pid);
+        if (it == t->handlers.end()) return;  // removed: the callback never runs
+        cb = std::move(it->second.cb);
+        t->handlers.erase(it);
+    }
+    if (e.unknown) {
+        exception_context ctx;
+        ctx.message = std::string(t->watcher) + ": unknown child process pid " + std::to_string(pid) +
+                      ", will report returncode 255 (it was reaped elsewhere)";
+        loop.call_exception_handler(ctx);
+    }
+    if (cb) cb(pid, e.returncode);
+}
+
+void post_exit(const std::shared_ptr<child_table>& t, abstract_event_loop& loop, int pid, exit_info e) {
+    try {
+        loop.call_soon_threadsafe([t, &loop, pid, e] { deliver_here(t, loop, pid, e); });
+    } catch (const std::exception& x) {
+        {
+            std::lock_guard g(t->m);
+            t->handlers.erase(pid);
+        }
+        std::fprintf(stderr, "duet: %s: the loop handling pid %d cannot run its callback (%s); returncode %d dropped\n",
+                     t->watcher, pid, x.what(), e.returncode);
+    }
+}
+
+void move_sigchld_handler(const void* token, const char* watcher, abstract_event_loop* from, abstract_event_loop* to,
+                          std::function<void()> on_sigchld) {
+    namespace sc = detail::sigchld;
+    if (to) {
+        sc::claim_for_watcher(token, watcher);
+        try {
+            sc::install_scope s(token);
+            to->add_signal_handler(SIGCHLD, std::move(on_sigchld));
+        } catch (...) {
+            if (!from) sc::release_watcher(token);
+            throw;
+        }
+    }
+    if (from && from != to) {
+        sc::install_scope s(token);
+        try {
+            from->remove_signal_handler(SIGCHLD);
+        } catch (...) {  // a closed loop has no handler left to remove
+        }
+    }
+    if (!to) sc::release_watcher(token);
+}
+
+void throw_no_running_loop(const char* watcher, int pid) {
+    throw std::runtime_error(std::string(watcher) + ".add_child_handler(pid " + std::to_string(pid) +
+                             "): no running event loop; call it from a coroutine or callback of the loop that is "
+                             "to run the callback");
+}
+
+}  // namespace duet::watcher_detail

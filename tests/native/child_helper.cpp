@@ -1,0 +1,69 @@
+// A child for the subprocess tests: reports what it inherited, or behaves as asked.
+//   fds          the open fds, ascending, space separated (from /proc/self/fd)
+//   cwd          the working directory
+//   env NAME     $NAME, or "<unset>"
+//   sid          "leader" if it leads its own session, else "member"
+//   cat          stdin to stdout
+//   lines N      N numbered lines on stdout
+//   err TEXT     TEXT on stderr, "out" on stdout
+//   exit N       exits with N without reading stdin
+#include <dirent.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+    if (argc < 2) return 100;
+    const std::string mode = argv[1];
+    if (mode == "fds") {
+        DIR* d = ::opendir("/proc/self/fd");
+        if (!d) return 101;
+        std::vector<int> fds;
+        while (dirent* e = ::readdir(d)) {
+            if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+            const int fd = std::atoi(e->d_name);
+            if (fd != ::dirfd(d)) fds.push_back(fd);
+        }
+        ::closedir(d);
+        std::sort(fds.begin(), fds.end());
+        std::string out;
+        for (int fd : fds) out += (out.empty() ? "" : " ") + std::to_string(fd);
+        std::printf("%s\n", out.c_str());
+    } else if (mode == "cwd") {
+        char buf[4096];
+        if (!::getcwd(buf, sizeof buf)) return 102;
+        std::printf("%s\n", buf);
+    } else if (mode == "env" && argc > 2) {
+        const char* v = std::getenv(argv[2]);
+        std::printf("%s\n", v ? v : "<unset>");
+    } else if (mode == "sid") {
+        std::printf("%s\n", ::getsid(0) == ::getpid() ? "leader" : "member");
+    } else if (mode == "cat") {
+        char buf[65536];
+        for (;;) {
+            const ssize_t n = ::read(0, buf, sizeof buf);
+            if (n <= 0) break;
+            for (ssize_t off = 0; off < n;) {
+                const ssize_t w = ::write(1, buf + off, static_cast<std::size_t>(n - off));
+                if (w <= 0) return 103;
+                off += w;
+            }
+        }
+    } else if (mode == "lines" && argc > 2) {
+        const int n = std::atoi(argv[2]);
+        for (int i = 1; i <= n; ++i) std::printf("line %d\n", i);
+    } else if (mode == "err" && argc > 2) {
+        std::fprintf(stderr, "%s", argv[2]);
+        std::printf("out");
+    } else if (mode == "exit" && argc > 2) {
+        return std::atoi(argv[2]);
+    } else {
+        return 104;
+    }
+    return 0;
+}
