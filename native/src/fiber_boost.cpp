@@ -14,6 +14,8 @@
 #include <system_error>
 #include <utility>
 
+#include <cxxabi.h>
+
 #include <boost/context/fiber.hpp>
 #include <boost/context/stack_context.hpp>
 
@@ -118,6 +120,18 @@ private:
     std::size_t total_;
 };
 
+// The C++ runtime's per-thread exception state (libstdc++'s __cxa_eh_globals: the stack of
+// exceptions being handled, the count of uncaught ones). Each fiber keeps its own, so a
+// fiber suspended inside a catch handler, or during unwinding, does not mix its exceptions
+// with those of the stack that runs meanwhile.
+struct eh_state {
+    void* caught = nullptr;
+    unsigned int uncaught = 0;
+};
+eh_state& thread_eh() noexcept {
+    return *reinterpret_cast<eh_state*>(abi::__cxa_get_globals());  // NOLINT: layout above
+}
+
 class boost_fiber final : public duet::detail::fiber_context {
 public:
     boost_fiber(duet::detail::fiber_entry entry, void* arg, std::size_t stack)
@@ -144,7 +158,12 @@ public:
         tsan_caller_ = __tsan_get_current_fiber();
         __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
+        eh_state& eh = thread_eh();
+        const eh_state caller = eh;
+        eh = eh_;
         fiber_ = std::move(fiber_).resume();
+        eh_ = eh;
+        eh = caller;
     }
     void switch_out() override {
 #ifdef DUET_TSAN_FIBERS
@@ -156,6 +175,7 @@ public:
 private:
     bctx::fiber fiber_;   // the suspended fiber (empty while it runs and once it ended)
     bctx::fiber caller_;  // inside the fiber: whoever switched in
+    eh_state eh_;         // the fiber's exception state while it is switched out
 #ifdef DUET_TSAN_FIBERS
     void* tsan_fiber_ = nullptr;
     void* tsan_caller_ = nullptr;

@@ -9,6 +9,10 @@
 
 #include "test_loop.hpp"
 
+#ifdef __EMSCRIPTEN__
+#include <emscripten/emscripten.h>
+#endif
+
 namespace duet::test {
 namespace {
 
@@ -377,6 +381,98 @@ TEST(Fiber, CancelledBeforeItStartedNeverRuns) {
     EXPECT_FALSE(ran);
     loop.close();
 }
+
+#ifdef __EMSCRIPTEN__
+// Evaluates a JS expression into a js_value.
+EM_JS(int, fiber_test_eval, (const char* src), { return Module.duet.toHandle(eval(UTF8ToString(src))); });
+js_value js(const char* src) {
+    return js_value::adopt(fiber_test_eval(src));
+}
+
+// A JS promise awaited from a fiber, some frames deep (node and Chromium run this suite).
+double await_js_at_depth(int n) {
+    if (n == 0) return duet::await(js::await_promise<double>(js("new Promise(r => setTimeout(() => r(42.5), 5))")));
+    return await_js_at_depth(n - 1);
+}
+
+TEST(FiberWasm, AwaitsAJsPromise) {
+    event_loop loop;
+    auto t = loop.spawn_fiber([] {
+        double v = await_js_at_depth(20);
+        try {
+            duet::await(js::await_promise<double>(js("Promise.reject(new TypeError('no'))")));
+        } catch (const js_error& e) {
+            EXPECT_EQ(e.name(), "TypeError");
+            v += 1;
+        }
+        return v;
+    });
+    EXPECT_EQ(loop.run_until_complete(future<double>(t)), 43.5);
+    loop.close();
+}
+
+// Fibers on the module's host loop are swapped from JS callbacks (its timers) while main
+// is suspended in a blocking run of another loop: main's pending rewind must survive.
+TEST(FiberWasm, SwapsFromHostCallbacksWhileMainBlocks) {
+    auto t = wasm::host_loop().spawn_fiber([] {
+        int steps = 0;
+        for (int i = 0; i < 5; ++i) {
+            duet::await(sleep(0.005));
+            ++steps;
+        }
+        return steps;
+    });
+    event_loop loop;
+    loop.run_until_complete([](task<int> f) -> coro<void> {
+        for (int i = 0; i < 1000 && !f.done(); ++i) co_await sleep(0.005);
+    }(t));
+    loop.close();
+    ASSERT_TRUE(t.done());
+    EXPECT_EQ(t.result(), 5);
+}
+#else
+// Natively each fiber has its own exception state: two fibers suspended inside catch
+// handlers, interleaved, each rethrow their own exception afterwards.
+std::string await_in_handler(const char* what, double d) {
+    try {
+        throw std::runtime_error(what);
+    } catch (...) {
+        duet::await(sleep(d));
+        EXPECT_EQ(std::uncaught_exceptions(), 0);
+        try {
+            throw;
+        } catch (const std::runtime_error& e) {
+            return e.what();
+        }
+    }
+}
+
+TEST(FiberNative, AwaitInsideACatchHandler) {
+    auto body = []() -> coro<std::string> {
+        auto a = spawn_fiber(await_in_handler, "a", 0.1);
+        auto b = spawn_fiber(await_in_handler, "b", 0.2);
+        try {
+            throw std::logic_error("main");
+        } catch (const std::logic_error&) {
+            // the fibers run while this coroutine's own handler is active elsewhere
+        }
+        auto [x, y] = co_await gather(std::move(a), std::move(b));
+        co_return x + y;
+    };
+    EXPECT_EQ(run_on_new_loop(body()), "ab");
+}
+
+TEST(FiberNative, StacksAreReusedAndGuarded) {
+    // Many short fibers in a row run on pooled stacks (nothing to observe but that they
+    // work); a deep recursion well inside the stack size works.
+    auto body = []() -> coro<int> {
+        int total = 0;
+        for (int i = 0; i < 2000; ++i) total += co_await spawn_fiber([i] { return i % 3; });
+        co_return total;
+    };
+    EXPECT_EQ(run_on_new_loop(body()), 1999);
+}
+#endif
 
 }  // namespace
 }  // namespace duet::test

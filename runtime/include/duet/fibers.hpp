@@ -27,8 +27,10 @@
 // cancels what is left) reports them like pending tasks, and each such fiber gets a
 // cancelled_error out of its duet::await so that its stack unwinds (destructors run); a
 // fiber that keeps awaiting after that gets the error again at once, so it must end.
-// Do not call duet::await inside a catch handler: the exception being handled belongs to
-// the thread, not to the fiber (as co_await is not allowed there either).
+// Natively each fiber keeps its own C++ exception state, so duet::await inside a catch
+// handler is fine. In wasm (JS-based exceptions) the handled-exceptions stack is the
+// module's: do not await inside a catch handler there (co_await is not allowed there
+// either); leave the handler first.
 #pragma once
 
 #include <cstddef>
@@ -59,9 +61,9 @@ struct fiber_options {
 };
 
 // The defaults fiber_options' zeros stand for.
-inline constexpr std::size_t default_fiber_stack_size_native = 256 * 1024;
-inline constexpr std::size_t default_fiber_stack_size_wasm = 64 * 1024;
-inline constexpr std::size_t default_fiber_asyncify_size = 16 * 1024;
+inline constexpr std::size_t default_fiber_stack_size_native = std::size_t{256} * 1024;
+inline constexpr std::size_t default_fiber_stack_size_wasm = std::size_t{64} * 1024;
+inline constexpr std::size_t default_fiber_asyncify_size = std::size_t{16} * 1024;
 
 // Whether spawn_fiber works in this program (natively yes; in wasm with ASYNCIFY).
 bool fibers_supported() noexcept;
@@ -219,7 +221,7 @@ template <class X>
 decltype(auto) await(X&& x) {
     using D = std::remove_cvref_t<X>;
     if constexpr (detail::is_coro<D>::value) {
-        D c = std::move(x);
+        D c(static_cast<D&&>(x));  // an lvalue coro is consumed too, as co_await does
         return detail::fiber_await_on(c);
     } else if constexpr (std::is_base_of_v<basic_future, D>) {
         using T = typename D::value_type;
