@@ -11,7 +11,7 @@
 int walk(const std::string& who, const std::string& path, int depth) {
     duet::await(duet::sleep(0.001));  // suspends the whole call chain, not just this frame
     if (depth == 0) return 1;
-    return walk(who, path + "0", depth - 1) + walk(who, path + "1", depth - 1);
+    return 1 + walk(who, path + "0", depth - 1) + walk(who, path + "1", depth - 1);
 }
 
 struct announce_unwind {

@@ -295,6 +295,29 @@ TEST(Fiber, AwaitsACoroutineThatAwaitsAFiber) {
     loop.close();
 }
 
+// An eager task factory starts a fiber spawned by a fiber on the spawner's own stack (a
+// nested switch); both go on as usual after that.
+TEST(Fiber, EagerFiberSpawnedFromAFiber) {
+    vloop loop;
+    loop.set_task_factory(eager_task_factory);
+    auto outer = loop.spawn_fiber([] {
+        std::vector<int> order;
+        auto inner = spawn_fiber([&order] {
+            order.push_back(1);
+            duet::await(sleep(0.1));
+            order.push_back(3);
+            return 10;
+        });
+        order.push_back(2);  // the inner fiber ran up to its await already
+        int v = duet::await(inner);
+        order.push_back(4);
+        EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4}));
+        return v + 1;
+    });
+    EXPECT_EQ(loop.run_until_complete(future<int>(outer)), 11);
+    loop.close();
+}
+
 TEST(Fiber, GatherTakesFibersAndCoroutines) {
     auto body = []() -> coro<int> {
         auto a = spawn_fiber(add_later, 1, 2);
