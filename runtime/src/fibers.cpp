@@ -10,7 +10,6 @@ namespace detail {
 
 namespace {
 const fiber_backend* backend = nullptr;
-thread_local fiber_frame* running_fiber = nullptr;
 
 // What a fiber gets out of duet::await once its loop closed under it.
 cancelled_error abandoned_error() {
@@ -30,10 +29,6 @@ void require_fibers() {
         throw not_supported_error(
             "spawn_fiber: this program has no fibers; in wasm they need ASYNCIFY: link the program with "
             "duet_blocking_run(<target>) in CMake (-sASYNCIFY)");
-}
-
-fiber_frame* current_fiber() noexcept {
-    return running_fiber;
 }
 
 fiber_frame::fiber_frame(fiber_entry entry, const fiber_options& o) noexcept
@@ -57,40 +52,27 @@ void fiber_frame::entry_thunk(void* self) noexcept {
     f->finished_ = true;
 }
 
-bool fiber_frame::run() {
-    if (!ctx_) {
-        require_fibers();
-        task_ = current_task_core();
-        ctx_ = backend->create(&entry_thunk, this, sizes_);
-    }
-    wait_ = nullptr;
-    fiber_frame* outer = std::exchange(running_fiber, this);
-    ctx_->switch_in();
-    running_fiber = outer;
-    return !finished_;
+void fiber_frame::start() {
+    require_fibers();
+    task_ = current_task_core();
+    ctx_ = backend->create(&entry_thunk, this, sizes_);
 }
 
-void fiber_frame::wait(fiber_wait& w) {
-    if (abandoned_) throw abandoned_error();
-    wait_ = &w;
-    ctx_->switch_out();
-    if (abandoned_) throw abandoned_error();
-    if (w.error) std::rethrow_exception(std::exchange(w.error, nullptr));
+void fiber_frame::throw_abandoned() {
+    throw abandoned_error();
 }
 
-fiber_frame& fiber_for_await() {
-    fiber_frame* f = running_fiber;
+void fiber_await_refused() {
+    fiber_frame* f = current_fiber();
     if (!f)
         throw std::runtime_error(
             "duet::await called outside a fiber (spawn_fiber runs a function as a fiber; a coroutine uses co_await)");
     if (f->abandoned()) throw abandoned_error();
     // A coroutine task stepped eagerly from a fiber's stack is not the fiber.
     task_core* t = current_task_core();
-    if (t != f->task())
-        throw std::runtime_error("duet::await called from task " + (t ? t->name() : std::string("<none>")) +
-                                 ", which runs on fiber " + f->task()->name() +
-                                 "'s stack but is not that fiber (use co_await there)");
-    return *f;
+    throw std::runtime_error("duet::await called from task " + (t ? t->name() : std::string("<none>")) +
+                             ", which runs on fiber " + f->task()->name() +
+                             "'s stack but is not that fiber (use co_await there)");
 }
 
 }  // namespace detail

@@ -89,11 +89,29 @@ public:
     ~fiber_frame();
 
     // Root side: switches in (creating the fiber on the first call); true while the fiber
-    // waits on pending() (to be co_awaited), false once it has finished.
-    bool run();
+    // waits on pending() (to be co_awaited), false once it has finished. Inline, as wait():
+    // after a stack switch every return mispredicts, so the switch paths stay shallow.
+    bool run() {
+        if (!ctx_) [[unlikely]]
+            start();
+        wait_ = nullptr;
+        fiber_frame* outer = std::exchange(running_fiber, this);
+        ctx_->switch_in();
+        running_fiber = outer;
+        return !finished_;
+    }
     fiber_wait* pending() const noexcept { return wait_; }
     // Fiber side: hands `w` to the root coroutine and switches out until it completes.
-    void wait(fiber_wait& w);
+    void wait(fiber_wait& w) {
+        if (abandoned_) [[unlikely]]
+            throw_abandoned();
+        wait_ = &w;
+        ctx_->switch_out();
+        if (abandoned_) [[unlikely]]
+            throw_abandoned();
+        if (w.error) [[unlikely]]
+            std::rethrow_exception(std::exchange(w.error, nullptr));
+    }
     // The task it runs as (set on the first run()).
     task_core* task() const noexcept { return task_; }
     // Its loop closed while it was suspended (see ~fiber_frame).
@@ -104,6 +122,11 @@ protected:
 
 private:
     static void entry_thunk(void* self) noexcept;
+    void start();
+    [[noreturn]] static void throw_abandoned();
+    // The fiber whose stack this thread runs on, or null.
+    static inline thread_local fiber_frame* running_fiber = nullptr;
+    friend fiber_frame* current_fiber() noexcept;
     fiber_entry entry_;
     fiber_stack_sizes sizes_;
     std::unique_ptr<fiber_context> ctx_;
@@ -114,7 +137,9 @@ private:
 };
 
 // The fiber whose stack this thread runs on, or null.
-fiber_frame* current_fiber() noexcept;
+inline fiber_frame* current_fiber() noexcept {
+    return fiber_frame::running_fiber;
+}
 // The registered backend; not_supported_error when the build has none.
 void require_fibers();
 
@@ -194,7 +219,15 @@ bool fiber_suspend_thunk(void* a, co::coroutine_handle<> h) {
     }
 }
 
-fiber_frame& fiber_for_await();
+// The running fiber, checked: std::runtime_error outside a fiber or from a task that
+// only runs on its stack; cancelled_error once its loop closed.
+[[noreturn]] void fiber_await_refused();
+inline fiber_frame& fiber_for_await() {
+    fiber_frame* f = current_fiber();
+    if (!f || f->abandoned() || current_task_core() != f->task()) [[unlikely]]
+        fiber_await_refused();
+    return *f;
+}
 
 // Suspends the current fiber on the awaiter `aw` (kept on the fiber's stack).
 template <class Aw>
