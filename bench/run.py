@@ -223,6 +223,8 @@ def all_rows():
         # Fibers against duet's own coroutine version and Asio's spawn (stackless).
         Row("native", "fiber_pingpong", duet_fiber_native("fiber_pingpong"), [n("pingpong_future")]),
         Row("native", "fiber_spawn", duet_fiber_native("fiber_spawn"), [n("spawn"), asio("spawn")]),
+        # Skipped by scripts/bench.sh's wasm build (native wasm exceptions rule out ASYNCIFY):
+        # needs a build/bench-wasm configured with DUET_WASM_EXCEPTIONS=OFF.
         Row("wasm-node", "fiber_pingpong", duet_fiber_wasm("fiber_pingpong"), [w("pingpong_future")]),
     ]
 
