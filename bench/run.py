@@ -50,13 +50,14 @@ FAMILIES = {  # --only accepts these names or single benchmark names
     "mem": ("mem_event", "mem_sleep"),
     "jsawait": ("jsawait",),
     "subproc": ("subproc_seq", "subproc_conc"),
+    "fiber": ("fiber_pingpong", "fiber_spawn"),  # bench/fiber.cpp (duet_fiber_bench)
 }
 FAMILY_OF = {b: fam for fam, benches in FAMILIES.items() for b in benches}
 BENCH_ORDER = [b for benches in FAMILIES.values() for b in benches]
 
 # --quick: N per family, small enough for a smoke run of a few seconds per program.
 QUICK_N = {"callsoon": 20000, "spawn": 20000, "pingpong": 20000, "timers": 20000,
-           "mem": 10000, "jsawait": 20000, "subproc": 50}
+           "mem": 10000, "jsawait": 20000, "subproc": 50, "fiber": 20000}
 
 TARGET_TITLES = {
     "native": "duet natively (libuv) against the peers",
@@ -72,7 +73,7 @@ class Metric:
 
 
 RATE_UNITS = {"callsoon": "callbacks/s", "spawn": "tasks/s", "pingpong": "switches/s",
-              "jsawait": "awaits/s", "subproc": "processes/s"}
+              "jsawait": "awaits/s", "subproc": "processes/s", "fiber": "switches/s"}
 TIMER_METRIC = Metric("cpu_ns_per_timer", "cpu ns/timer", False)
 MEM_METRIC = Metric("bytes_per_task", "bytes/task", False)
 
@@ -83,6 +84,8 @@ def metric_of(bench):
         return TIMER_METRIC
     if fam == "mem":
         return MEM_METRIC
+    if bench == "fiber_spawn":
+        return Metric("rate", "tasks/s", True)
     return Metric("rate", RATE_UNITS[fam], True)
 
 
@@ -120,6 +123,17 @@ def program(pid, impl, variant, argv, cwd, needs, runtime="native"):
 def duet_native(bench):
     exe = "build/bench-native/bench/duet_bench"
     return program(f"duet-native:{bench}", "duet", bench, [exe, bench], REPO, [exe])
+
+
+def duet_fiber_native(bench):
+    exe = "build/bench-native/bench/duet_fiber_bench"
+    return program(f"duet-native:{bench}", "duet", bench, [exe, bench], REPO, [exe])
+
+
+def duet_fiber_wasm(bench):
+    js = "build/bench-wasm/bench/duet_fiber_bench.js"
+    return program(f"duet-wasm:{bench}", "duet", bench,
+                   ["node", "--no-experimental-fetch", js, bench], REPO, [js], runtime="wasm-node")
 
 
 def duet_wasm(bench):
@@ -232,6 +246,12 @@ def all_rows():
         Row("wasm-node", "spawn_yield", w("spawn_yield"), [node("spawn_yield")]),
         Row("wasm-node", "pingpong_future", w("pingpong_future"), [node("pingpong_promise")]),
         Row("wasm-node", "jsawait", w("jsawait"), [plain_js("jsawait")]),
+        # Fibers against duet's own coroutine version and Asio's spawn (stackless).
+        Row("native", "fiber_pingpong", duet_fiber_native("fiber_pingpong"), [n("pingpong_future")]),
+        Row("native", "fiber_spawn", duet_fiber_native("fiber_spawn"), [n("spawn"), asio("spawn")]),
+        # Skipped by scripts/bench.sh's wasm build (native wasm exceptions rule out ASYNCIFY):
+        # needs a build/bench-wasm configured with DUET_WASM_EXCEPTIONS=OFF.
+        Row("wasm-node", "fiber_pingpong", duet_fiber_wasm("fiber_pingpong"), [w("pingpong_future")]),
     ]
 
 
@@ -262,6 +282,9 @@ TARGETS = [
     Target("native", "subproc_conc", "tokio:subproc_conc", ">=", 1.0, "subproc_conc (pidfd) ≥ 1.0× tokio"),
     Target("wasm-node", "callsoon_chain", "node:nexttick_chain", ">=", 1.0,
            "wasm callsoon_chain ≥ 1.0× node nexttick_chain"),
+    Target("native", "fiber_pingpong", "duet-native:pingpong_future", ">=", 0.5,
+           "fiber_pingpong ≥ 0.5× duet's coroutine pingpong_future"),
+    Target("native", "fiber_spawn", "asio:spawn", ">=", 1.0, "fiber_spawn ≥ 1.0× asio spawn (stackless)"),
     Target("wasm-node", "jsawait", "js:jsawait", ">=", 0.25,
            "wasm jsawait: duet ≤ 4× plain JS await time (rate ≥ 0.25×)"),
 ]

@@ -135,6 +135,19 @@ extern "C" EMSCRIPTEN_KEEPALIVE int blocking_refused() {
     return duet::js_value::string(out).release();
 }
 
+// Fibers need ASYNCIFY too: spawn_fiber refuses, naming what enables them. A plain export
+// that returns a handle to the message.
+extern "C" EMSCRIPTEN_KEEPALIVE int fibers_refused() {
+    std::string out = duet::fibers_supported() ? "fibers_supported() is true; " : "";
+    try {
+        duet::wasm::host_loop().spawn_fiber([] { return 1; });
+        out += "spawn_fiber ran";
+    } catch (const duet::not_supported_error& e) {
+        out += e.what();
+    }
+    return duet::js_value::string(out).release();
+}
+
 int main() {
     // Starts the module's host loop; everything else arrives through the exports.
     duet::wasm::host_loop();

@@ -8,6 +8,7 @@
 #include <duet/events.hpp>
 #include <duet/exceptions.hpp>
 #include <duet/executor.hpp>
+#include <duet/fibers.hpp>
 #include <duet/futures.hpp>
 #include <duet/locks.hpp>
 #include <duet/policies.hpp>

@@ -41,6 +41,7 @@ enum class task_start { soon, eager };
 using task_factory = std::function<task_start(abstract_event_loop&, basic_task&)>;
 
 class executor;
+struct fiber_options;
 
 namespace detail {
 // Which context a new task runs in: a copy of the current one (the default), or the
@@ -329,6 +330,13 @@ public:
                                             call_site site = {}) {
         return make_task(detail::to_coro(std::forward<C>(c)), name, ctx.slot(), site);
     }
+    // Runs f(a...) on a stack of its own as a task (a fiber; fibers.hpp, which defines
+    // these); the optional fiber_options first sets its stack and name. not_supported_error
+    // where the target has no fibers (wasm without ASYNCIFY).
+    template <class F, class... A>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, fiber_options>) auto spawn_fiber(F&& f, A&&... a);
+    template <class F, class... A>
+    auto spawn_fiber(fiber_options o, F&& f, A&&... a);
     // Sets (null: removes) the factory create_task consults; loop thread; never raises.
     virtual void set_task_factory(task_factory f) = 0;
     // The factory set by set_task_factory, or an empty one; never raises.

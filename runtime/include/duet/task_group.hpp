@@ -70,6 +70,12 @@ public:
         return t;
     }
 
+    // Starts f(a...) as a fiber task of the group (duet::spawn_fiber; fibers.hpp).
+    template <class F, class... A>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, fiber_options>) auto spawn_fiber(F&& f, A&&... a);
+    template <class F, class... A>
+    auto spawn_fiber(fiber_options o, F&& f, A&&... a);
+
     // Tasks of the group not finished yet (their done callbacks not yet run).
     std::size_t size() const noexcept { return live_; }
 

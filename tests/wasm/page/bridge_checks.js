@@ -114,6 +114,12 @@
         }
       }
     });
+    await check('spawn_fiber is refused without ASYNCIFY, naming duet_blocking_run', async () => {
+      const handle = mod._fibers_refused();
+      const text = duet.fromHandle(mod, handle);
+      duet.release(mod, handle);
+      if (!/^spawn_fiber: .*duet_blocking_run\(<target>\).*-sASYNCIFY/.test(text)) throw new Error(text);
+    });
     await check('host: one macrotask runs many loop iterations', async () => {
       const before = mod.duet.stats();
       eq(await f.yield_many(10000), 10000);
