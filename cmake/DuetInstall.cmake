@@ -12,17 +12,18 @@ else()
   list(APPEND _duet_export_targets duet_wasm duet_blocking_run)
 endif()
 
-# The package's config: the dependencies, the targets, and under Emscripten the functions.
-set(DUET_CONFIG_WASM_EXCEPTIONS ${DUET_WASM_EXCEPTIONS})
+# The package's config: the dependencies, the targets, and under Emscripten the functions
+# (cmake/DuetWasm.cmake: read from the sources by the build tree's config, installed
+# beside the installed one).
+set(DUET_CONFIG_WASM_CMAKE ${PROJECT_SOURCE_DIR}/cmake/DuetWasm.cmake)
 configure_file(cmake/duetConfig.cmake.in ${PROJECT_BINARY_DIR}/duetConfig.cmake @ONLY)
+set(DUET_CONFIG_WASM_CMAKE "\${CMAKE_CURRENT_LIST_DIR}/DuetWasm.cmake")
+configure_file(cmake/duetConfig.cmake.in ${PROJECT_BINARY_DIR}/install/duetConfig.cmake @ONLY)
 # 0.x: a minor version may break the API, so only the same minor is compatible.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/duetConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
-# The build tree's package: duet_DIR=<build dir>. DuetWasm.cmake is read from the sources.
+# The build tree's package: duet_DIR=<build dir>.
 export(TARGETS ${_duet_export_targets} NAMESPACE duet:: FILE ${PROJECT_BINARY_DIR}/duetTargets.cmake)
-if(EMSCRIPTEN)
-  configure_file(cmake/DuetWasm.cmake ${PROJECT_BINARY_DIR}/DuetWasm.cmake COPYONLY)
-endif()
 
 if(NOT DUET_INSTALL)
   return()
@@ -33,7 +34,7 @@ install(TARGETS ${_duet_export_targets} EXPORT duetTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         OBJECTS DESTINATION ${CMAKE_INSTALL_LIBDIR}/duet)
 install(EXPORT duetTargets NAMESPACE duet:: DESTINATION ${DUET_INSTALL_CMAKEDIR})
-install(FILES ${PROJECT_BINARY_DIR}/duetConfig.cmake ${PROJECT_BINARY_DIR}/duetConfigVersion.cmake
+install(FILES ${PROJECT_BINARY_DIR}/install/duetConfig.cmake ${PROJECT_BINARY_DIR}/duetConfigVersion.cmake
         DESTINATION ${DUET_INSTALL_CMAKEDIR})
 
 # Headers: the core's, the backend's, the target library's (all under include/duet/).

@@ -67,6 +67,12 @@ check_run run_build_tree "$work/build_tree/consumer"
 # pkg-config, from the installed duet.pc.
 flags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags --libs duet)
 echo "pkg-config --cflags --libs duet: $flags"
+# Cheap: --cflags must find every header (preprocessing only); --libs must link the
+# consumer's object (compiled above) into a program whose default loop is registered.
+cflags=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --cflags duet)
+libs=$(PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig" pkg-config --libs duet)
 # shellcheck disable=SC2086  # the flags are words
-step build_pkg_config "$cxx" -O1 "$here/consumer/main.cpp" -o "$work/consumer_pc" $flags
+step preprocess_pkg_config "$cxx" $cflags -E "$here/consumer/main.cpp" -o "$work/consumer_pc.ii"
+# shellcheck disable=SC2086
+step link_pkg_config "$cxx" "$work/installed/CMakeFiles/consumer.dir/main.cpp.o" -o "$work/consumer_pc" $libs
 check_run run_pkg_config "$work/consumer_pc"

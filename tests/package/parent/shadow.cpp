@@ -5,7 +5,8 @@
 
 namespace parent {
 
-int value = 1;;
+int value = 1;
+;
 
 int shadows(int unused) {
     int value = 2;
@@ -16,6 +17,8 @@ int shadows(int unused) {
     return value;
 }
 
-duet::coro<int> uses_duet() { co_return shadows(0); }
+duet::coro<int> uses_duet() {
+    co_return shadows(0);
+}
 
 }  // namespace parent
