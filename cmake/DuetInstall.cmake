@@ -16,8 +16,11 @@ endif()
 # (cmake/DuetWasm.cmake: read from the sources by the build tree's config, installed
 # beside the installed one).
 set(DUET_CONFIG_WASM_CMAKE ${PROJECT_SOURCE_DIR}/cmake/DuetWasm.cmake)
+set(DUET_CONFIG_JS_DIR ${DUET_JS_DIR})
 configure_file(cmake/duetConfig.cmake.in ${PROJECT_BINARY_DIR}/duetConfig.cmake @ONLY)
 set(DUET_CONFIG_WASM_CMAKE "\${CMAKE_CURRENT_LIST_DIR}/DuetWasm.cmake")
+file(RELATIVE_PATH _duet_cmakedir_to_prefix /prefix/${DUET_INSTALL_CMAKEDIR} /prefix)
+set(DUET_CONFIG_JS_DIR "\${CMAKE_CURRENT_LIST_DIR}/${_duet_cmakedir_to_prefix}/${CMAKE_INSTALL_DATADIR}/duet/js")
 configure_file(cmake/duetConfig.cmake.in ${PROJECT_BINARY_DIR}/install/duetConfig.cmake @ONLY)
 # 0.x: a minor version may break the API, so only the same minor is compatible.
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/duetConfigVersion.cmake

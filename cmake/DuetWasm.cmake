@@ -1,7 +1,9 @@
 # duet's CMake functions for programs built with Emscripten. Included by duet's own
 # top-level CMakeLists.txt and by the installed (or build-tree) duetConfig.cmake, so a
 # consumer's project has the same functions as duet's examples and tests. They refer to
-# duet's targets by their exported names (duet::...), which exist both ways.
+# duet's targets by their exported names (duet::...), which exist both ways, and to duet's
+# JS files (js/ in the sources, share/duet/js when installed) through DUET_JS_DIR, which
+# the includer sets.
 include_guard(GLOBAL)
 
 # duet_blocking_run(target): lets the target block in run_forever / run_until_complete /
