@@ -1,13 +1,13 @@
-# Flags every duet target shares: warnings (as errors), exceptions under Emscripten,
-# sanitizers natively.
+# duet_flags: what every program built with duet needs, exported with it (duet::flags):
+# exceptions under Emscripten, sanitizers natively. No warning options: those are duet's
+# own business (duet_add_warnings_to_own_targets below) and never reach a consumer.
 add_library(duet_flags INTERFACE)
-target_compile_options(duet_flags INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
-if(DUET_WERROR)
-  target_compile_options(duet_flags INTERFACE -Werror)
-endif()
+set_target_properties(duet_flags PROPERTIES EXPORT_NAME flags)
+add_library(duet::flags ALIAS duet_flags)
 if(EMSCRIPTEN)
-  # libc++ 13 only has <experimental/coroutine>; exceptions are off unless asked for at
-  # compile and link time (docs/TOOLCHAIN.md).
+  # libc++ 13 only has <experimental/coroutine>, which every includer of duet's headers
+  # gets a deprecation warning for; exceptions are off unless asked for at compile and
+  # link time (docs/TOOLCHAIN.md).
   target_compile_options(duet_flags INTERFACE -Wno-deprecated-experimental-coroutine)
   # Native wasm exceptions cost nothing until thrown; JS-based ones route every call that
   # may throw inside a try through a JS trampoline. ASYNCIFY (blocking run) needs the
@@ -24,3 +24,36 @@ if(DUET_SANITIZE AND NOT EMSCRIPTEN)
   target_compile_options(duet_flags INTERFACE -fsanitize=${DUET_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
   target_link_options(duet_flags INTERFACE -fsanitize=${DUET_SANITIZE})
 endif()
+
+# duet's warning options, for C++ sources of duet's own targets.
+set(DUET_WARNING_OPTIONS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor)
+if(DUET_WERROR)
+  list(APPEND DUET_WARNING_OPTIONS -Werror)
+endif()
+
+# duet_add_warnings_to_own_targets(): adds DUET_WARNING_OPTIONS, PRIVATE, to every target
+# that compiles and is defined in a directory of duet's source tree (not GoogleTest's, not
+# a parent's). Called once at the end of the top-level CMakeLists.txt, so a target added
+# anywhere in duet gets them without a line of its own. A target can opt out with the
+# property DUET_NO_WARNINGS.
+function(duet_add_warnings_to_own_targets)
+  set(dirs ${PROJECT_SOURCE_DIR})
+  while(dirs)
+    list(POP_FRONT dirs dir)
+    get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+    foreach(target ${targets})
+      get_target_property(type ${target} TYPE)
+      get_target_property(opt_out ${target} DUET_NO_WARNINGS)
+      if(type MATCHES "^(STATIC_LIBRARY|SHARED_LIBRARY|MODULE_LIBRARY|OBJECT_LIBRARY|EXECUTABLE)$" AND NOT opt_out)
+        target_compile_options(${target} PRIVATE "$<$<COMPILE_LANGUAGE:CXX>:${DUET_WARNING_OPTIONS}>")
+      endif()
+    endforeach()
+    get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+    foreach(subdir ${subdirs})
+      cmake_path(IS_PREFIX PROJECT_SOURCE_DIR "${subdir}" NORMALIZE inside)
+      if(inside)
+        list(APPEND dirs ${subdir})
+      endif()
+    endforeach()
+  endwhile()
+endfunction()

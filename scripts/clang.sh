@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 jobs=${DUET_JOBS:-$(nproc)}
 CC=clang-14 CXX=clang++-14 cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-cmake --build build/clang -j "$jobs" --target core_semantics core_contract
+cmake --build build/clang -j "$jobs" --target duet_test_core_semantics duet_test_core_contract
 build/clang/tests/core_semantics --gtest_brief=1
 build/clang/tests/core_contract --gtest_brief=1

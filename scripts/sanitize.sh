@@ -12,7 +12,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 cmake -S . -B build/tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DDUET_SANITIZE=thread -DDUET_BUILD_EXAMPLES=OFF >/dev/null
 # The thread-safe parts are loop-contract tests: TSan runs them against every native loop.
-cmake --build build/tsan -j "$jobs" --target core_contract core_semantics
+cmake --build build/tsan -j "$jobs" --target duet_test_core_contract duet_test_core_semantics
 TSAN_OPTIONS=halt_on_error=1 build/tsan/tests/core_contract --gtest_filter='*Threadsafe*:Executor*:ThreadBridge*' || status=1
 # Fibers announce their switches to TSan (native/src/fiber_boost.cpp). Not the
 # 10,000-live-fibers case: GCC 12's TSan runtime fails an internal check there

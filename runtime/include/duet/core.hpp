@@ -17,6 +17,7 @@
 #include <duet/streams.hpp>
 #include <duet/subprocess.hpp>
 #include <duet/tasks.hpp>
+#include <duet/version.hpp>
 #include <duet/virtual_clock.hpp>
 // combinators
 #include <duet/exception_group.hpp>
