@@ -2,9 +2,8 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
-
-#include <cxxabi.h>
 
 #include <duet/base_events.hpp>
 #include <duet/detail/debug.hpp>
@@ -59,10 +58,50 @@ std::string describe_site(const source_site& s) {
     return std::string(s.function ? s.function : "?") + " at " + (s.file ? s.file : "?") + ":" + std::to_string(s.line);
 }
 
+namespace {
+// <number><identifier>; false if the text is not one.
+bool take_source_name(std::string_view& m, std::string& out) {
+    std::size_t len = 0, i = 0;
+    while (i < m.size() && m[i] >= '0' && m[i] <= '9') len = len * 10 + static_cast<std::size_t>(m[i++] - '0');
+    if (i == 0 || len == 0 || m.size() - i < len) return false;
+    out.append(m.substr(i, len));
+    m.remove_prefix(i + len);
+    return true;
+}
+
+// The common names of exception and class types: [St]<name>, N[St]<name>...E. Anything
+// else (templates, lambdas, functions) is left to a full demangler.
+std::string simple_demangle(std::string_view m) {
+    std::string out;
+    bool nested = !m.empty() && m.front() == 'N';
+    if (nested) m.remove_prefix(1);
+    if (m.substr(0, 2) == "St") {
+        out = "std::";
+        m.remove_prefix(2);
+    }
+    do {
+        if (!take_source_name(m, out)) return {};
+        if (nested && !m.empty() && m.front() != 'E') out += "::";
+    } while (nested && !m.empty() && m.front() != 'E');
+    if (nested) {
+        if (m.empty()) return {};
+        m.remove_prefix(1);
+    }
+    return m.empty() ? out : std::string();
+}
+}  // namespace
+
+std::string type_name(const char* mangled) {
+    if (demangler) {
+        std::string d = demangler(mangled);
+        if (!d.empty()) return d;
+    }
+    std::string d = simple_demangle(mangled);
+    return d.empty() ? std::string(mangled) : d;
+}
+
 std::string type_name(const std::type_info& t) {
-    int status = 0;
-    std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), std::free);
-    return status == 0 && d ? std::string(d.get()) : std::string(t.name());
+    return type_name(t.name());
 }
 
 void report_never_awaited(const source_site& s) noexcept {
