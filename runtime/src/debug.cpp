@@ -25,18 +25,18 @@ std::unordered_map<const void*, site_entry>& sites() {
 }
 }  // namespace
 
-void record_site(const void* key, source_site site) {
+void record_site_impl(const void* key, source_site site) {
     std::lock_guard g(sites_mutex());
     sites()[key] = {site, false};
 }
 
-void mark_started(const void* key) noexcept {
+void mark_started_impl(const void* key) noexcept {
     std::lock_guard g(sites_mutex());
     auto it = sites().find(key);
     if (it != sites().end()) it->second.started = true;
 }
 
-bool forget_site(const void* key, source_site* out) noexcept {
+bool forget_site_impl(const void* key, source_site* out) noexcept {
     std::lock_guard g(sites_mutex());
     auto it = sites().find(key);
     if (it == sites().end()) return false;
@@ -46,7 +46,7 @@ bool forget_site(const void* key, source_site* out) noexcept {
     return never_started;
 }
 
-bool find_site(const void* key, source_site* out) noexcept {
+bool find_site_impl(const void* key, source_site* out) noexcept {
     std::lock_guard g(sites_mutex());
     auto it = sites().find(key);
     if (it == sites().end()) return false;
@@ -104,7 +104,21 @@ std::string type_name(const std::type_info& t) {
     return type_name(t.name());
 }
 
-void report_never_awaited(const source_site& s) noexcept {
+void report_line(std::string_view a, std::string_view b, std::string_view c) noexcept {
+    // One write per part: stderr is unbuffered, and the parts may be long.
+    std::fwrite("duet: ", 1, 6, stderr);
+    for (std::string_view p : {a, b, c}) std::fwrite(p.data(), 1, p.size(), stderr);
+    std::fputc('\n', stderr);
+}
+
+std::string format_seconds(double s) {
+    if (!(s >= 0) || s > 1e15) return s < 0 ? "-" + format_seconds(-s) : "inf";
+    auto ms = static_cast<unsigned long long>(s * 1000 + 0.5);
+    std::string frac = std::to_string(ms % 1000);
+    return std::to_string(ms / 1000) + "." + std::string(3 - frac.size(), '0') + frac;
+}
+
+void report_never_awaited_impl(const source_site& s) noexcept {
     try {
         std::string msg = "coroutine " + describe_site(s) + " was never awaited or scheduled";
         if (auto* l = running_loop()) {
@@ -112,7 +126,7 @@ void report_never_awaited(const source_site& s) noexcept {
             ctx.message = msg;
             l->call_exception_handler(ctx);
         } else {
-            std::fprintf(stderr, "duet: %s\n", msg.c_str());
+            report_line(msg);
         }
     } catch (...) {
     }
