@@ -69,6 +69,35 @@ var DuetLibrary = {
       Duet.loops = [null];
       Duet.calls = new Map();
       Module['duet'] = Duet.api;
+      // Every way an uncaught exception leaves the program (main, a loop turn, a blocking
+      // main resumed) ends in handleException -> quit_: report a C++ exception readably.
+      var quit = quit_;
+      quit_ = function(status, toThrow) { quit(status, Duet.readable(toThrow)); };
+    },
+    // An uncaught C++ exception reaches JS as the thrown object's address (JS-based
+    // exceptions) or as a WebAssembly.Exception (-fwasm-exceptions): print "<type>:
+    // <what>" (and the task it left, see duet::detail::describe_exception) and give an
+    // Error with that text instead. Anything else is returned as it is.
+    readable: function(e) {
+      var ptr = 0;
+      if (typeof e == 'number') {
+        ptr = e;
+      } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception &&
+                 Module['asm'] && Module['asm']['__cpp_exception'] && e.is(Module['asm']['__cpp_exception'])) {
+        ptr = e.getArg(Module['asm']['__cpp_exception'], 0);
+      }
+      var describe = Module['_duet_describe_exception'];
+      if (!ptr || typeof describe != 'function' || ABORT) return e;
+      var text;
+      try {
+        text = UTF8ToString(describe(ptr));
+      } catch (x) {
+        return e;
+      }
+      err('duet: uncaught ' + text);
+      var error = new Error(text);
+      error.name = 'CppException';
+      return error;
     },
     runMicro: function() {
       Duet.microPosted = false;
@@ -98,7 +127,14 @@ var DuetLibrary = {
         var wakeUp = st.wakeUp;
         st.wakeUp = null;
         st.fired = 0;
-        wakeUp(fired);
+        try {
+          wakeUp(fired);
+        } catch (e) {
+          // An exception that left the resumed main(): Asyncify rethrows it here, where
+          // nothing else would report it (a bare number under node).
+          Duet.mainDone = true;
+          handleException(e);
+        }
         return;
       }
       if (st.blocking) return;  // collected by its next duet_host_block

@@ -385,6 +385,13 @@ void base_event_loop::run_until_done(basic_future f) {
     }
     f.remove_done_callback(id);
     if (!f.done()) throw std::runtime_error("Event loop stopped before Future completed.");
+    // A task's exception is about to leave the run: name the task if nothing catches it.
+    if (f.core()->is_task() && !f.cancelled()) {
+        if (auto e = f.exception()) {
+            auto* tc = static_cast<detail::task_core*>(f.core());
+            detail::note_escaping(e, tc->name(), static_cast<detail::future_core*>(tc));
+        }
+    }
 }
 
 void base_event_loop::start_task(basic_task t) {

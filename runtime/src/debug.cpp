@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -7,6 +8,7 @@
 
 #include <duet/base_events.hpp>
 #include <duet/detail/debug.hpp>
+#include <duet/exceptions.hpp>
 
 namespace duet::detail {
 
@@ -102,6 +104,63 @@ std::string type_name(const char* mangled) {
 
 std::string type_name(const std::type_info& t) {
     return type_name(t.name());
+}
+
+namespace {
+struct escaping_record {
+    std::exception_ptr exception;
+    std::string task;
+    source_site site{};
+    bool has_site = false;
+};
+escaping_record& escaping() {
+    static escaping_record r;
+    return r;
+}
+
+std::terminate_handler previous_terminate = nullptr;
+
+[[noreturn]] void on_terminate() noexcept {
+    // std::terminate for an uncaught exception runs with it as the current exception.
+    if (auto e = std::current_exception()) {
+        try {
+            report_line("uncaught ", describe_exception(e));
+        } catch (...) {
+        }
+    }
+    if (previous_terminate) previous_terminate();
+    std::abort();
+}
+}  // namespace
+
+std::string describe_exception(const std::exception_ptr& e) {
+    std::string text;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+        text = type_name(typeid(x)) + ": " + x.what();
+    } catch (const cancelled_error& c) {
+        text = "duet::cancelled_error: " + std::string(c.what());
+    } catch (...) {
+        text = "an exception of a type not derived from std::exception";
+    }
+    const escaping_record& r = escaping();
+    if (e && r.exception == e) {
+        text += " (in task '" + r.task + "'";
+        if (r.has_site)
+            text += ", created at " + std::string(r.site.file ? r.site.file : "?") + ":" + std::to_string(r.site.line);
+        text += ")";
+    }
+    return text;
+}
+
+void note_escaping(const std::exception_ptr& e, std::string task_name, const void* site_key) {
+    escaping_record& r = escaping();
+    r.exception = e;
+    r.task = std::move(task_name);
+    r.has_site = debug_tracking() && find_site(site_key, &r.site);
+    static const bool installed = (previous_terminate = std::set_terminate(&on_terminate), true);
+    (void)installed;
 }
 
 void report_line(std::string_view a, std::string_view b, std::string_view c) noexcept {

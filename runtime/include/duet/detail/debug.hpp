@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <exception>
 #include <string>
 #include <string_view>
 #include <typeinfo>
@@ -80,6 +81,16 @@ std::string type_name(const char* mangled);
 // Returns the demangled name, or an empty string when it cannot demangle.
 using demangler_fn = std::string (*)(const char* mangled);
 inline demangler_fn demangler = nullptr;
+
+// "<type>: <what>" for an exception (type as type_name gives it), plus " (in task 'name',
+// created at file:line)" when it is the exception that last left a task's run through
+// run_until_complete / duet::run; the site is known in debug mode only. For the messages
+// of uncaught exceptions (the terminate handler natively, the JS glue in wasm).
+std::string describe_exception(const std::exception_ptr& e);
+// The exception that ends run_until_complete(task): kept for describe_exception; the
+// first one also installs duet's terminate handler, which prints describe_exception of
+// an uncaught exception before the previous handler runs.
+void note_escaping(const std::exception_ptr& e, std::string task_name, const void* site_key);
 
 // Writes "duet: <parts>\n" to stderr. The runtime does not use printf: its float
 // formatting alone is ~4 KB of a wasm module.
