@@ -75,23 +75,23 @@ var DuetLibrary = {
       quit_ = function(status, toThrow) { quit(status, Duet.readable(toThrow)); };
     },
     // An uncaught C++ exception reaches JS as the thrown object's address (JS-based
-    // exceptions) or as a WebAssembly.Exception (-fwasm-exceptions): print "<type>:
-    // <what>" (and the task it left, see duet::detail::describe_exception) and give an
-    // Error with that text instead. Anything else is returned as it is.
+    // exceptions): print "<type>: <what>" (and the task it left, see
+    // duet::detail::describe_exception) and give an Error with that text instead. With
+    // native wasm exceptions it is a WebAssembly.Exception whose tag Emscripten 3.1.6 does
+    // not export, so its payload cannot be read: say so. Anything else is returned as it is.
     readable: function(e) {
-      var ptr = 0;
-      if (typeof e == 'number') {
-        ptr = e;
-      } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception &&
-                 Module['asm'] && Module['asm']['__cpp_exception'] && e.is(Module['asm']['__cpp_exception'])) {
-        ptr = e.getArg(Module['asm']['__cpp_exception'], 0);
-      }
-      var describe = Module['_duet_describe_exception'];
-      if (!ptr || typeof describe != 'function' || ABORT) return e;
       var text;
-      try {
-        text = UTF8ToString(describe(ptr));
-      } catch (x) {
+      var describe = Module['_duet_describe_exception'];
+      if (typeof e == 'number' && e && typeof describe == 'function' && !ABORT) {
+        try {
+          text = UTF8ToString(describe(e));
+        } catch (x) {
+          return e;
+        }
+      } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception) {
+        text = 'a C++ exception (built with native wasm exceptions, where Emscripten 3.1.6 gives JS no way to ' +
+               'read it; a build with JS-based exceptions, DUET_WASM_EXCEPTIONS=OFF, names its type and what())';
+      } else {
         return e;
       }
       err('duet: uncaught ' + text);

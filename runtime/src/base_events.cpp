@@ -67,8 +67,9 @@ void base_event_loop::set_debug(bool on) {
     if (on != debug_ && detail::debug_impl) detail::debug_loops.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
     static bool told = false;
     if (on && !detail::debug_impl && !std::exchange(told, true))
-        detail::report_line("debug mode's coroutine and slow-callback checks are not linked into this program; "
-                            "link them with duet_debug_mode(<target>) in CMake");
+        detail::report_line(
+            "debug mode's coroutine and slow-callback checks are not linked into this program; "
+            "link them with duet_debug_mode(<target>) in CMake");
     debug_ = on;
 }
 
@@ -132,6 +133,7 @@ void abstract_event_loop::check_can_run() const {
     if (is_closed()) throw std::runtime_error("Event loop is closed");
     if (is_running()) throw std::runtime_error("This event loop is already running");
     if (running_loop()) throw std::runtime_error("Cannot run the event loop while another loop is running");
+    check_can_block();
 }
 
 void base_event_loop::check_open() const {

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -172,7 +173,7 @@ void report_line(std::string_view a, std::string_view b, std::string_view c) noe
 
 std::string format_seconds(double s) {
     if (!(s >= 0) || s > 1e15) return s < 0 ? "-" + format_seconds(-s) : "inf";
-    auto ms = static_cast<unsigned long long>(s * 1000 + 0.5);
+    auto ms = static_cast<unsigned long long>(std::llround(s * 1000));
     std::string frac = std::to_string(ms % 1000);
     return std::to_string(ms / 1000) + "." + std::string(3 - frac.size(), '0') + frac;
 }

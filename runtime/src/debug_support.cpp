@@ -10,8 +10,8 @@ void run_batch(duet::base_event_loop& loop) {
     loop.run_batch_debug();
 }
 
-const duet::detail::debug_ops ops{&duet::detail::record_site_impl,  &duet::detail::mark_started_impl,
-                                  &duet::detail::forget_site_impl,  &duet::detail::find_site_impl,
+const duet::detail::debug_ops ops{&duet::detail::record_site_impl,          &duet::detail::mark_started_impl,
+                                  &duet::detail::forget_site_impl,          &duet::detail::find_site_impl,
                                   &duet::detail::report_never_awaited_impl, &run_batch};
 
 const bool installed = (duet::detail::debug_impl = &ops, true);

@@ -25,8 +25,8 @@ duet::coro<int> quick() {
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
-    if (mode == "task") return duet::run(failing());           // needs duet_blocking_run
-    if (mode == "blocking") return duet::run(quick());         // built without it: the fix is printed
+    if (mode == "task") return duet::run(failing());            // needs duet_blocking_run
+    if (mode == "blocking") return duet::run(quick());          // built without it: the fix is printed
     if (mode == "main") throw app::config_error("bad config");  // before any suspension
     return 2;
 }

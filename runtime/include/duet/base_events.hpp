@@ -368,6 +368,9 @@ protected:
             throw_not_supported(what, Backend::name, "watching file descriptors");
         }
     }
+    void check_can_block() const override {
+        if constexpr (requires { Backend::check_can_block(); }) Backend::check_can_block();
+    }
     void require_fd_watching(const char* method) const override {
         if constexpr (!can_watch_fds) throw_not_supported(method, Backend::name, "watching file descriptors");
         (void)method;
