@@ -114,8 +114,10 @@ struct escaping_record {
     source_site site{};
     bool has_site = false;
 };
+// Per thread: each thread runs its own loops, and terminate runs on the thread the
+// exception escaped on.
 escaping_record& escaping() {
-    static escaping_record r;
+    thread_local escaping_record r;
     return r;
 }
 
