@@ -9,7 +9,7 @@ set(_duet_export_targets duet duet_flags duet_runtime duet_backend duet_default_
 if(DUET_BACKEND STREQUAL "uv")
   list(APPEND _duet_export_targets duet_native duet_subprocess)
 else()
-  list(APPEND _duet_export_targets duet_wasm duet_blocking_run)
+  list(APPEND _duet_export_targets duet_wasm duet_blocking_run duet_debug_mode)
 endif()
 
 # The package's config: the dependencies, the targets, and under Emscripten the functions

@@ -22,3 +22,13 @@ function(duet_blocking_run target)
   target_sources(${target} PRIVATE $<TARGET_OBJECTS:duet::blocking_run>)
   target_link_options(${target} PRIVATE -sASYNCIFY -sASYNCIFY_STACK_SIZE=65536 "-sASYNCIFY_IMPORTS=['duet_host_block']")
 endfunction()
+
+# duet_debug_mode(target): debug mode's bookkeeping (set_debug(true) / DUET_DEBUG=1: where
+# coroutines and tasks were created, never-awaited coroutines, slow-callback reports)
+# and full C++ type names (the Itanium demangler). Natively always there; a wasm module
+# leaves them out unless asked (~65 KB of .wasm): without them set_debug(true) keeps only
+# the thread checks and says so, and type names in messages are demangled for plain class
+# names only (std::runtime_error, my_ns::my_error).
+function(duet_debug_mode target)
+  target_sources(${target} PRIVATE $<TARGET_OBJECTS:duet::debug_mode>)
+endfunction()

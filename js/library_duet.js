@@ -69,6 +69,35 @@ var DuetLibrary = {
       Duet.loops = [null];
       Duet.calls = new Map();
       Module['duet'] = Duet.api;
+      // Every way an uncaught exception leaves the program (main, a loop turn, a blocking
+      // main resumed) ends in handleException -> quit_: report a C++ exception readably.
+      var quit = quit_;
+      quit_ = function(status, toThrow) { quit(status, Duet.readable(toThrow)); };
+    },
+    // An uncaught C++ exception reaches JS as the thrown object's address (JS-based
+    // exceptions): print "<type>: <what>" (and the task it left, see
+    // duet::detail::describe_exception) and give an Error with that text instead. With
+    // native wasm exceptions it is a WebAssembly.Exception whose tag Emscripten 3.1.6 does
+    // not export, so its payload cannot be read: say so. Anything else is returned as it is.
+    readable: function(e) {
+      var text;
+      var describe = Module['_duet_describe_exception'];
+      if (typeof e == 'number' && e && typeof describe == 'function' && !ABORT) {
+        try {
+          text = UTF8ToString(describe(e));
+        } catch (x) {
+          return e;
+        }
+      } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception) {
+        text = 'a C++ exception (built with native wasm exceptions, where Emscripten 3.1.6 gives JS no way to ' +
+               'read it; a build with JS-based exceptions, DUET_WASM_EXCEPTIONS=OFF, names its type and what())';
+      } else {
+        return e;
+      }
+      err('duet: uncaught ' + text);
+      var error = new Error(text);
+      error.name = 'CppException';
+      return error;
     },
     runMicro: function() {
       Duet.microPosted = false;
@@ -98,7 +127,14 @@ var DuetLibrary = {
         var wakeUp = st.wakeUp;
         st.wakeUp = null;
         st.fired = 0;
-        wakeUp(fired);
+        try {
+          wakeUp(fired);
+        } catch (e) {
+          // An exception that left the resumed main(): Asyncify rethrows it here, where
+          // nothing else would report it (a bare number under node).
+          Duet.mainDone = true;
+          handleException(e);
+        }
         return;
       }
       if (st.blocking) return;  // collected by its next duet_host_block

@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <unordered_set>
+#include <utility>
 
 #include <duet/base_events.hpp>
 #include <duet/detail/debug.hpp>
@@ -61,7 +62,14 @@ base_event_loop::base_event_loop() {
 }
 
 void base_event_loop::set_debug(bool on) {
-    if (on != debug_) detail::debug_loops.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
+    // Without debug support linked (a wasm program without duet_debug_mode) only the
+    // thread checks stay on: say once what is missing.
+    if (on != debug_ && detail::debug_impl) detail::debug_loops.fetch_add(on ? 1 : -1, std::memory_order_relaxed);
+    static bool told = false;
+    if (on && !detail::debug_impl && !std::exchange(told, true))
+        detail::report_line(
+            "debug mode's coroutine and slow-callback checks are not linked into this program; "
+            "link them with duet_debug_mode(<target>) in CMake");
     debug_ = on;
 }
 
@@ -93,15 +101,13 @@ void base_event_loop::run_batch_debug() {
         e.fn(e.arg, true);
         double took = time() - t0;
         if (took >= slow_callback_duration_) {
-            char buf[64];
-            std::snprintf(buf, sizeof buf, "%.3f", took);
-            std::fprintf(stderr, "duet: Executing %s took %s seconds\n", name.c_str(), buf);
+            detail::report_line("Executing " + name, " took ", detail::format_seconds(took) + " seconds");
         }
     }
 }
 
 base_event_loop::~base_event_loop() {
-    if (debug_) detail::debug_loops.fetch_sub(1, std::memory_order_relaxed);
+    if (debug_ && detail::debug_impl) detail::debug_loops.fetch_sub(1, std::memory_order_relaxed);
     fd_uninstall_all();
     if (!closed_) {
         closed_ = true;
@@ -127,6 +133,7 @@ void abstract_event_loop::check_can_run() const {
     if (is_closed()) throw std::runtime_error("Event loop is closed");
     if (is_running()) throw std::runtime_error("This event loop is already running");
     if (running_loop()) throw std::runtime_error("Cannot run the event loop while another loop is running");
+    check_can_block();
 }
 
 void base_event_loop::check_open() const {
@@ -261,14 +268,13 @@ base_event_loop::wake_plan base_event_loop::process() {
     for (unsigned it = 1;; ++it) {
         if (!timers_.empty()) run_due_timers(now);
         // asyncio's fairness rule: run exactly what was ready when the iteration began.
-        if (debug_) [[unlikely]] {
-            // Through a pointer: Binaryen (Emscripten's optimiser) inlines any function
-            // with a single caller, whatever its size. Inlined, this debug path (type names,
-            // demangling) doubles process(), which V8 then takes far longer to optimise: tens
-            // of ms at the start of every wasm program, on one core.
-            static void (base_event_loop::*const volatile debug_batch)() = &base_event_loop::run_batch_debug;
+        if (debug_ && detail::debug_impl) [[unlikely]] {
+            // Through the debug table, which also keeps this path out of process():
+            // Binaryen (Emscripten's optimiser) inlines any function with a single caller,
+            // whatever its size, and inlined, the debug path doubles process(), which V8
+            // then takes far longer to optimise (tens of ms at the start of a wasm program).
             ready_.begin_batch();
-            (this->*debug_batch)();
+            detail::debug_impl->run_batch(*this);
         } else {
             ready_.begin_batch();
             while (ready_.in_batch()) {
@@ -381,6 +387,13 @@ void base_event_loop::run_until_done(basic_future f) {
     }
     f.remove_done_callback(id);
     if (!f.done()) throw std::runtime_error("Event loop stopped before Future completed.");
+    // A task's exception is about to leave the run: name the task if nothing catches it.
+    if (f.core()->is_task() && !f.cancelled()) {
+        if (auto e = f.exception()) {
+            auto* tc = static_cast<detail::task_core*>(f.core());
+            detail::note_escaping(e, tc->name(), static_cast<detail::future_core*>(tc));
+        }
+    }
 }
 
 void base_event_loop::start_task(basic_task t) {
@@ -420,15 +433,15 @@ std::string describe_context(const exception_context& ctx) {
 // The last resort, called inside a catch block: stderr, and nothing may escape.
 void report_handler_failure(const char* what) noexcept {
     try {
-        std::fprintf(stderr, "duet: %s: %s\n", what, describe(std::current_exception()).c_str());
+        detail::report_line(what, ": ", describe(std::current_exception()));
     } catch (...) {
-        std::fprintf(stderr, "duet: %s\n", what);
+        detail::report_line(what);
     }
 }
 }  // namespace
 
 void base_event_loop::default_exception_handler(const exception_context& ctx) {
-    std::fprintf(stderr, "duet: %s\n", describe_context(ctx).c_str());
+    detail::report_line(describe_context(ctx));
 }
 
 void base_event_loop::call_exception_handler(const exception_context& ctx) noexcept {

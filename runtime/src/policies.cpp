@@ -3,10 +3,8 @@
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
-#if __has_include(<cxxabi.h>)
-#include <cxxabi.h>
-#endif
 
+#include <duet/detail/debug.hpp>
 #include <duet/exceptions.hpp>
 #include <duet/policies.hpp>
 
@@ -23,19 +21,7 @@ std::unique_ptr<abstract_event_loop_policy>& policy_slot() {
     static std::unique_ptr<abstract_event_loop_policy> p;
     return p;
 }
-// The dynamic type's readable name, for messages.
-std::string type_name(const std::type_info& t) {
-#if __has_include(<cxxabi.h>)
-    int status = 0;
-    char* d = abi::__cxa_demangle(t.name(), nullptr, nullptr, &status);
-    if (d) {
-        std::string n(d);
-        std::free(d);  // NOLINT(cppcoreguidelines-no-malloc): __cxa_demangle allocates with malloc
-        return n;
-    }
-#endif
-    return t.name();
-}
+using detail::type_name;
 }  // namespace
 
 namespace detail {

@@ -79,6 +79,29 @@ void free_buffer(void* p, std::size_t) noexcept {
 }
 #endif
 
+pool_node* refill_pool(slab_source& src, std::size_t block, std::size_t per_slab, std::size_t slab_bytes) {
+    {
+        std::lock_guard g(src.mutex);
+        if (src.orphans) return static_cast<pool_node*>(std::exchange(src.orphans, nullptr));
+    }
+    auto* slab = static_cast<unsigned char*>(allocate_slab(slab_bytes));
+    pool_node* head = nullptr;
+    for (std::size_t i = per_slab; i-- > 0;) {
+        auto* n = reinterpret_cast<pool_node*>(slab + i * block);
+        n->next = head;
+        head = n;
+    }
+    return head;
+}
+
+void orphan_blocks(slab_source& src, pool_node* head) noexcept {
+    pool_node* tail = head;
+    while (tail->next) tail = tail->next;
+    std::lock_guard g(src.mutex);
+    tail->next = static_cast<pool_node*>(src.orphans);
+    src.orphans = head;
+}
+
 namespace {
 // One entry per size class, indexed by (size - 1) / 16 up to 256 and by 256/16 + (size -
 // 257) / 64 above: a frame allocation is one table lookup and one indirect call.

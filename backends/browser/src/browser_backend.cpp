@@ -109,13 +109,17 @@ void browser_backend::host_turn(int fired) noexcept {
         arm(HUGE_VAL);
 }
 
-void browser_backend::run() {
+void browser_backend::check_can_block() {
     if (!wasm::detail::block_until_woken)
         throw not_supported_error(
             "duet: a blocking event loop run (run_forever, run_until_complete, duet::run) needs an ASYNCIFY "
             "build: link the target with duet_blocking_run(<target>) in CMake. Browser code should not block: "
             "create tasks and let the page drive the loop (duet::wasm::start(loop), duet::wasm::spawn(coro) or "
             "DUET_EXPORT_ASYNC).");
+}
+
+void browser_backend::run() {
+    check_can_block();
     blocking_loop();
 }
 

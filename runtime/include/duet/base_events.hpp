@@ -130,6 +130,8 @@ public:
     executor& default_executor() override;
     void shutdown_default_executor() override;
     bool get_debug() const noexcept override { return debug_; }
+    // Debug mode's ready batch (timing each callback), reached through detail::debug_ops.
+    void run_batch_debug();
     // Debug mode (also switched on for new loops by the environment variable DUET_DEBUG=1):
     // slow callbacks are reported, non-thread-safe calls from other threads raise,
     // coroutines never awaited and pending tasks destroyed are reported with where they
@@ -272,7 +274,6 @@ private:
     static inline std::atomic<const base_event_loop*> last_alive_{nullptr};
 
     bool drain_threadsafe();
-    void run_batch_debug();
     void check_thread(const char* what) const;
     void run_due_timers(double now);
     void release_pending() noexcept;
@@ -366,6 +367,9 @@ protected:
             (void)cb;
             throw_not_supported(what, Backend::name, "watching file descriptors");
         }
+    }
+    void check_can_block() const override {
+        if constexpr (requires { Backend::check_can_block(); }) Backend::check_can_block();
     }
     void require_fd_watching(const char* method) const override {
         if constexpr (!can_watch_fds) throw_not_supported(method, Backend::name, "watching file descriptors");

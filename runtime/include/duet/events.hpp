@@ -386,8 +386,12 @@ protected:
     // not_supported_error naming `method` (a sock_* method) and the loop, unless this loop
     // watches fds.
     virtual void require_fd_watching(const char* method) const = 0;
-    // std::runtime_error, as run_forever would raise it, if the loop cannot run now.
+    // std::runtime_error, as run_forever would raise it, if the loop cannot run now (and
+    // what check_can_block raises).
     void check_can_run() const;
+    // Raises what run_forever would if this loop cannot block the thread at all (a wasm
+    // build without ASYNCIFY); nothing by default.
+    virtual void check_can_block() const {}
     // The registered subprocess spawner; not_supported_error naming `method` and the loop
     // when the loop has no network half (no pipes) or no spawner is registered.
     subprocess_spawner spawn_for(const char* method);

@@ -22,6 +22,9 @@ public:
     // Blocks (yielding to the host between turns) until stop(); only in builds linked
     // with duet_blocking_run(), otherwise throws not_supported_error.
     void run();
+    // not_supported_error (saying how to link blocking in) unless run() can block; checked
+    // before duet::run / run_until_complete(coroutine) make their task.
+    static void check_can_block();
     // No threads in this build: the same as a wake for ready work.
     void wake_threadsafe() noexcept { request_soon(false); }
     void close() noexcept;
