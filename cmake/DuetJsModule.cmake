@@ -12,15 +12,9 @@
 #   duet/                        duet's loader (js/duet.mjs, js/duet.js) and its types
 #
 # One link serves both module systems: index.cjs reaches the ES module through import().
-# Needs node at build time (DUET_NODE or one on PATH). DUET_JS_DIR is the folder of duet's
-# JS files (js/ in the source tree).
+# Needs node at build time (DUET_NODE or one on PATH). duet's JS files are taken from
+# DUET_JS_DIR if set, else from ../js next to this file (the source tree's layout).
 include_guard(GLOBAL)
-
-if(NOT DEFINED DUET_JS_DIR)
-  set(DUET_JS_DIR "${CMAKE_CURRENT_LIST_DIR}/../js")
-endif()
-get_filename_component(DUET_JS_DIR "${DUET_JS_DIR}" ABSOLUTE)
-set(_DUET_JS_PACKAGE_SCRIPT "${CMAKE_CURRENT_LIST_DIR}/duet_js_package.mjs")
 
 function(duet_js_module target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "NAME;VERSION;EXPORT_NAME;OUTPUT_DIRECTORY;DESCRIPTION" "")
@@ -60,7 +54,13 @@ function(duet_js_module target)
     set(node "${DUET_NODE}")
   endif()
 
-  set(shim "${DUET_JS_DIR}/duet_esm_node.js")
+  if(DUET_JS_DIR)
+    get_filename_component(js_dir "${DUET_JS_DIR}" ABSOLUTE)
+  else()
+    get_filename_component(js_dir "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../js" ABSOLUTE)
+  endif()
+  set(script "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/duet_js_package.mjs")
+  set(shim "${js_dir}/duet_esm_node.js")
   get_target_property(base ${target} OUTPUT_NAME)
   if(NOT base)
     set(base ${target})
@@ -68,17 +68,17 @@ function(duet_js_module target)
   set_target_properties(${target} PROPERTIES SUFFIX ".mjs" RUNTIME_OUTPUT_DIRECTORY "${arg_OUTPUT_DIRECTORY}")
   target_link_options(${target} PRIVATE -sMODULARIZE=1 -sEXPORT_ES6=1 "-sEXPORT_NAME=${arg_EXPORT_NAME}"
                                         "SHELL:--extern-pre-js ${shim}")
-  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${shim}" "${DUET_JS_DIR}/duet.mjs"
-                                                            "${DUET_JS_DIR}/duet.js" "${DUET_JS_DIR}/duet.d.ts"
-                                                            "${_DUET_JS_PACKAGE_SCRIPT}")
+  set_property(TARGET ${target} APPEND PROPERTY LINK_DEPENDS "${shim}" "${js_dir}/duet.mjs"
+                                                            "${js_dir}/duet.js" "${js_dir}/duet.d.ts"
+                                                            "${script}")
   set(describe "")
   if(arg_DESCRIPTION)
     set(describe --description "${arg_DESCRIPTION}")
   endif()
   add_custom_command(
     TARGET ${target} POST_BUILD
-    COMMAND "${node}" "${_DUET_JS_PACKAGE_SCRIPT}" --dir "${arg_OUTPUT_DIRECTORY}" --base "${base}"
-            --name "${arg_NAME}" --version "${arg_VERSION}" --js-dir "${DUET_JS_DIR}" ${describe}
+    COMMAND "${node}" "${script}" --dir "${arg_OUTPUT_DIRECTORY}" --base "${base}"
+            --name "${arg_NAME}" --version "${arg_VERSION}" --js-dir "${js_dir}" ${describe}
     WORKING_DIRECTORY "${CMAKE_BINARY_DIR}"
     COMMENT "duet_js_module: npm folder ${arg_NAME} for ${target}"
     VERBATIM)
