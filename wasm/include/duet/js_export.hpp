@@ -46,7 +46,9 @@ constexpr std::string_view ts_type() noexcept {
 //   "\x01duet-export:v1:<name>(<arg type>,...)<result type>\0"
 // so that build tools (cmake/duet_js_types.js) read the types from the linked .wasm
 // itself, whatever the source looked like.
-inline constexpr std::string_view signature_prefix = "\x01" "duet-export:v1:";
+inline constexpr std::string_view signature_prefix =
+    "\x01"
+    "duet-export:v1:";
 
 template <class F>
 struct export_types;
@@ -136,9 +138,9 @@ void start_export(coro<R> (*fn)(A...), const char* name, int args, int call_id) 
 }  // namespace duet::js::detail
 
 // Exports coroutine function `fn` (returning duet::coro<R>) to JS under `name`.
-#define DUET_EXPORT_ASYNC(name, fn)                                                                   \
-    extern "C" EMSCRIPTEN_KEEPALIVE void duet_async_##name(int args, int call_id) {                   \
+#define DUET_EXPORT_ASYNC(name, fn)                                                                          \
+    extern "C" EMSCRIPTEN_KEEPALIVE void duet_async_##name(int args, int call_id) {                          \
         static constexpr auto duet_signature = ::duet::js::detail::export_types<decltype(&fn)>::text(#name); \
-        ::duet::js::detail::last_export_signature = duet_signature.data();                            \
-        ::duet::js::detail::start_export(&fn, #name, args, call_id);                                  \
+        ::duet::js::detail::last_export_signature = duet_signature.data();                                   \
+        ::duet::js::detail::start_export(&fn, #name, args, call_id);                                         \
     }
