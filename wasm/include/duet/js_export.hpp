@@ -8,7 +8,9 @@
 // double (and other arithmetic types), bool, std::string or duet::js_value; the result
 // may be void, arithmetic, bool, std::string or js_value. A C++ exception rejects the
 // promise with an Error whose message is what(); cancellation (also by an AbortSignal
-// passed from JS) rejects it with an Error named "CancelledError".
+// passed from JS) rejects it with an Error named "CancelledError". Each export's argument
+// and result types stay in the linked module, from which duet_js_module
+// (cmake/DuetJsModule.cmake) generates the npm package's TypeScript types.
 #pragma once
 
 #include <array>
@@ -36,7 +38,8 @@ constexpr std::string_view ts_type() noexcept {
         return "boolean";
     else if constexpr (std::is_arithmetic_v<U>)
         return "number";
-    else if constexpr (std::is_same_v<U, std::string>)
+    else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view> ||
+                       std::is_same_v<U, const char*>)
         return "string";
     else
         return "unknown";  // js_value: any JS value
@@ -44,7 +47,7 @@ constexpr std::string_view ts_type() noexcept {
 
 // Every export's signature is kept in the module's data as
 //   "\x01duet-export:v1:<name>(<arg type>,...)<result type>\0"
-// so that build tools (cmake/duet_js_types.js) read the types from the linked .wasm
+// so that build tools (cmake/duet_js_package.mjs) read the types from the linked .wasm
 // itself, whatever the source looked like.
 inline constexpr std::string_view signature_prefix =
     "\x01"
