@@ -3,13 +3,15 @@
 // with no flag — the README's `duet.load(require('./app.js'))` included.
 //
 //   node js_package_check.js <js/ folder> <folder with duet_bridge_module.js + .wasm>
+//                            [<npm folder written by duet_js_module> <its output name>]
 'use strict';
 const fs = require('fs');
 const path = require('path');
 const {execFileSync} = require('child_process');
 const {pathToFileURL} = require('url');
 
-const [jsDir, moduleDir] = process.argv.slice(2).map((p) => path.resolve(p));
+const [jsDir, moduleDir, generatedDir] = process.argv.slice(2, 5).map((p) => path.resolve(p));
+const generatedBase = process.argv[5];
 const SHIPPED = [
   'duet.d.mts', 'duet.d.ts', 'duet.js', 'duet.mjs', 'duet_esm_node.js', 'duet_node_pre.js', 'library_duet.js',
   'package.json',
@@ -30,12 +32,29 @@ function eq(actual, expected, what) {
   const [a, e] = [JSON.stringify(actual), JSON.stringify(expected)];
   if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
 }
+function packed(dir) {
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: dir, encoding: 'utf8'});
+  return JSON.parse(out)[0].files.map((f) => f.path).sort();
+}
 
 (async () => {
   await check('npm pack ships exactly the loader, its types and the JS linked into modules', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {cwd: jsDir, encoding: 'utf8'});
-    eq(JSON.parse(out)[0].files.map((f) => f.path).sort(), SHIPPED, 'npm pack --dry-run');
+    eq(packed(jsDir), SHIPPED, 'npm pack --dry-run');
   });
+
+  if (generatedDir) {
+    await check('a duet_js_module folder packs its entries, types, the Emscripten output and the loader', () => {
+      eq(packed(generatedDir), [
+        'duet/duet.cjs', 'duet/duet.d.cts', 'duet/duet.d.mts', 'duet/duet.mjs', 'index.cjs', 'index.d.cts', 'index.d.mts',
+        'index.mjs', `${generatedBase}.mjs`, `${generatedBase}.wasm`, 'package.json',
+      ].sort(), 'npm pack --dry-run');
+      const pkg = JSON.parse(fs.readFileSync(path.join(generatedDir, 'package.json'), 'utf8'));
+      eq(pkg.exports['.'], {
+        import: {types: './index.d.mts', default: './index.mjs'},
+        require: {types: './index.d.cts', default: './index.cjs'},
+      }, 'exports["."]');
+    });
+  }
 
   await check('package.json: every "exports" target and "files" entry exists', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(jsDir, 'package.json'), 'utf8'));
