@@ -25,7 +25,7 @@ await m.nap.withSignal(5, 1);
 await m.missing();
 
 // The loader package itself, as an ES module.
-const typed: TypedAsyncExport<[number], string> = m.repeat.bind(null, 'x') as unknown as TypedAsyncExport<[number], string>;
+const typed: TypedAsyncExport<[string, number], string> = m.repeat;
 const again: DuetModule = await loadFactory(async () => module);
 const fns = bind(again, ['nap']);
 const viaDefault: typeof loadFactory = duetDefault.load;
