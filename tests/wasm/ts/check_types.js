@@ -19,7 +19,7 @@ try {
   process.exit(77);
 }
 fs.mkdirSync(path.join(dir, 'node_modules'), {recursive: true});
-for (const f of ['tsconfig.json', 'consumer.mts', 'consumer.cts']) fs.copyFileSync(path.join(__dirname, f), path.join(dir, f));
+for (const f of ['tsconfig.json', 'globals.d.ts', 'consumer.mts', 'consumer.cts']) fs.copyFileSync(path.join(__dirname, f), path.join(dir, f));
 for (const [name, target] of [['duet-wasm', jsDir], ['duet-example-js-module', examplePackage]]) {
   const link = path.join(dir, 'node_modules', name);
   fs.rmSync(link, {recursive: true, force: true});
