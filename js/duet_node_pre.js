@@ -8,12 +8,13 @@ if (typeof process == 'object' && typeof process.versions == 'object' && typeof 
   Module['instantiateWasm'] = function(imports, receiveInstance) {
     // The loader's own name for the file: a path, or a file: URL in an -sEXPORT_ES6 build.
     var file = wasmBinaryFile;
-    var bytes = require('fs').readFileSync(/^file:/.test(file) ? new URL(file) : file);
-    WebAssembly.instantiate(bytes, imports).then(function(result) {
+    Promise.resolve().then(function() {
+      return WebAssembly.instantiate(require('fs').readFileSync(/^file:/.test(file) ? new URL(file) : file), imports);
+    }).then(function(result) {
       receiveInstance(result.instance, result.module);
-    }).catch(function(e) {
+    }, function(e) {
       try {
-        abort('duet: instantiating ' + file + ' failed: ' + e);  // rejects the module's ready promise
+        abort('duet: loading ' + file + ' failed: ' + e);  // rejects the module's ready promise
       } catch (ignored) {
         // abort() also throws; the ready promise carries the error.
       }

@@ -94,6 +94,19 @@ function packed(dir) {
     });
   }
 
+  await check('a module whose .wasm is missing rejects its load, naming the file', async () => {
+    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'duet-js-'));
+    try {
+      fs.copyFileSync(path.join(moduleDir, 'duet_bridge_module.js'), path.join(dir, 'app.js'));
+      const e = await cjs.load(require(path.join(dir, 'app.js')), {printErr: () => {}}).then(() => null, (x) => x);
+      if (!e || !String(e.message).includes(path.join(dir, 'duet_bridge_module.wasm'))) {
+        throw new Error('expected a rejection naming the .wasm, got ' + e);
+      }
+    } finally {
+      fs.rmSync(dir, {recursive: true, force: true});
+    }
+  });
+
   await check('load() rejects what is not a factory', async () => {
     for (const duet of [cjs, esm]) {
       const e = await duet.load({}).then(() => null, (x) => x);
