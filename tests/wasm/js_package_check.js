@@ -107,6 +107,14 @@ function packed(dir) {
     }
   });
 
+  await check('DUET_EXPORT_ASYNC keeps each signature in the linked .wasm (what duet_js_module reads)', () => {
+    const wasm = fs.readFileSync(path.join(moduleDir, 'duet_bridge_module.wasm'));
+    for (const sig of ['echo(number,string,boolean,unknown)string', 'throw_cpp(string)void', 'timer_order()string',
+                       'double_js_number(unknown)number']) {
+      if (wasm.indexOf(Buffer.from('\x01duet-export:v1:' + sig + '\0', 'latin1')) < 0) throw new Error('no signature ' + sig);
+    }
+  });
+
   await check('load() rejects what is not a factory', async () => {
     for (const duet of [cjs, esm]) {
       const e = await duet.load({}).then(() => null, (x) => x);
