@@ -46,10 +46,11 @@ if(DUET_BACKEND STREQUAL "uv")
   install(DIRECTORY backends/uv/include/ native/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 else()
   install(DIRECTORY backends/browser/include/ wasm/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-  install(FILES cmake/DuetWasm.cmake DESTINATION ${DUET_INSTALL_CMAKEDIR})
+  install(FILES cmake/DuetWasm.cmake cmake/DuetJsModule.cmake cmake/duet_js_package.mjs DESTINATION ${DUET_INSTALL_CMAKEDIR})
   # The backend's JS library (linked by duet::backend_browser) and the loader for pages
   # and node.
-  install(FILES js/library_duet.js js/duet.js js/duet.d.ts DESTINATION ${CMAKE_INSTALL_DATADIR}/duet/js)
+  install(FILES js/library_duet.js js/duet_node_pre.js js/duet.js js/duet.d.ts js/duet.mjs js/duet.d.mts
+                js/duet_esm_node.js js/package.json DESTINATION ${CMAKE_INSTALL_DATADIR}/duet/js)
 endif()
 
 # pkg-config, natively: the registration objects travel as libduet_init.a, linked whole

@@ -6,6 +6,10 @@
 # the includer sets.
 include_guard(GLOBAL)
 
+# duet_js_module(target NAME npm-name ...): a user's module as an npm folder with generated
+# types (installed beside this file, like the script it runs).
+include(${CMAKE_CURRENT_LIST_DIR}/DuetJsModule.cmake)
+
 # duet_blocking_run(target): lets the target block in run_forever / run_until_complete /
 # duet::run by suspending the wasm stack (ASYNCIFY) between loop turns, and gives it
 # fibers (duet::spawn_fiber, wasm/src/fiber_emscripten.cpp). For tests and

@@ -1,5 +1,5 @@
-// Types for js/duet.js and for the `duet` object js/library_duet.js puts on every duet
-// module (Module.duet).
+// Types for js/duet.js (CommonJS; duet.d.mts gives them to duet.mjs) and for the `duet`
+// object js/library_duet.js puts on every duet module (Module.duet).
 
 /** Options for an exported call. */
 export interface CallOptions {
@@ -11,6 +11,16 @@ export interface CallOptions {
 export interface AsyncExport<R = unknown> {
   (...args: unknown[]): Promise<R>;
   withSignal(signal: AbortSignal, ...args: unknown[]): Promise<R>;
+}
+
+/**
+ * An exported coroutine whose argument and result types are known: duet_js_module
+ * generates these from each DUET_EXPORT_ASYNC signature in the linked module.
+ */
+export interface TypedAsyncExport<A extends unknown[], R> {
+  (...args: A): Promise<R>;
+  /** The same call; aborting `signal` cancels the C++ task (the promise rejects with a CancelledError). */
+  withSignal(signal: AbortSignal, ...args: A): Promise<R>;
 }
 
 /**
@@ -50,7 +60,10 @@ export interface DuetModule {
 export type ModuleFactory<M extends DuetModule = DuetModule> = (options?: object) => Promise<M>;
 
 export interface LoadOptions {
-  /** Node only: read the .wasm from this path instead of letting the loader fetch() it. */
+  /**
+   * Node only: read the .wasm from this path (by default a duet module reads the file next
+   * to its .js / .mjs itself).
+   */
   wasmFile?: string;
   /** Anything else is passed to the factory (print, printErr, locateFile, ...). */
   [key: string]: unknown;

@@ -1,6 +1,8 @@
-// The helper an application imports next to a duet module built with -sMODULARIZE:
+// duet's loader for CommonJS (node's require) and classic <script> pages; duet.mjs is the
+// same API as an ES module (keep the two in step: tests/wasm/js_package_check.js compares
+// their exports). Installed from npm it is `require('duet-wasm')`.
 //
-//   node:     const duet = require('duet/js/duet.js');
+//   node:     const duet = require('duet-wasm');     // or the path of js/duet.js
 //             const mod = await duet.load(require('./app.js'));
 //   browser:  <script src="duet.js"></script> <script src="app.js"></script>
 //             const mod = await duet.load(createApp);   // -sEXPORT_NAME=createApp
@@ -8,8 +10,9 @@
 //   const add = duet.wrap(mod, 'add_later');   // DUET_EXPORT_ASYNC(add_later, ...)
 //   await add(1, 2);
 //
-// Everything here is a thin layer over `Module.duet`, which js/library_duet.js installs
-// on every duet module (see duet.d.ts).
+// Under node a duet module reads its own .wasm from disk (js/duet_node_pre.js), so no
+// node flag is needed. Everything here is a thin layer over `Module.duet`, which
+// js/library_duet.js installs on every duet module (see duet.d.ts).
 (function(root, make) {
   if (typeof module == 'object' && module.exports) {
     module.exports = make();
@@ -25,10 +28,12 @@
   }
 
   // Instantiates a MODULARIZE factory and resolves with the module once its runtime is
-  // ready (main, if any, has run by then). Under node the 3.1.6 loader fetch()es the
-  // .wasm when node has fetch; give `wasmFile` (a path) to read it from disk instead, or
-  // run node with --no-experimental-fetch.
+  // ready (main, if any, has run by then). `wasmFile` (node only) reads the .wasm from
+  // that path.
   function load(factory, options) {
+    if (typeof factory != 'function') {
+      return Promise.reject(new TypeError('duet.load: expected the factory function of a -sMODULARIZE build'));
+    }
     var opts = Object.assign({}, options || {});
     if (opts.wasmFile && !opts.wasmBinary && typeof process == 'object' && process.versions && process.versions.node) {
       opts.wasmBinary = require('fs').readFileSync(opts.wasmFile);

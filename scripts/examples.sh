@@ -27,10 +27,12 @@ for ex in build/native/examples/*/; do
   esac
 done
 echo "---- wasm under node"
-for js in build/wasm/examples/*/*.js; do
+# Programs (.js) and the npm module's consumers (examples/js_module: consumer.mjs, .cjs);
+# duet modules read their .wasm themselves, so node needs no flag.
+for js in build/wasm/examples/*/*.js build/wasm/examples/*/*.mjs build/wasm/examples/*/*.cjs; do
   [ -f "$js" ] || continue
   case "$js" in *browser*) continue ;; esac
-  run node --no-experimental-fetch "$js"
+  run node "$js"
 done
 if [ -f build/wasm/examples/hello/browser/index.html ]; then
   echo "---- the browser page: serve build/wasm/examples/hello/browser/ and open index.html"

@@ -24,7 +24,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ -f package.json ] && [ ! -d node_modules/playwright-core ]; then
+# Every devDependency of package.json (playwright-core, typescript) must be there.
+npm_missing=0
+for pkg in playwright-core typescript; do
+  [ -f "node_modules/$pkg/package.json" ] || npm_missing=1
+done
+if [ -f package.json ] && [ "$npm_missing" -eq 1 ]; then
   echo "setup: npm packages"
   if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund --loglevel=error

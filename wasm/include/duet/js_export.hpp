@@ -8,12 +8,16 @@
 // double (and other arithmetic types), bool, std::string or duet::js_value; the result
 // may be void, arithmetic, bool, std::string or js_value. A C++ exception rejects the
 // promise with an Error whose message is what(); cancellation (also by an AbortSignal
-// passed from JS) rejects it with an Error named "CancelledError".
+// passed from JS) rejects it with an Error named "CancelledError". Each export's argument
+// and result types stay in the linked module, from which duet_js_module
+// (cmake/DuetJsModule.cmake) generates the npm package's TypeScript types.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -23,6 +27,63 @@
 #include <duet/js.hpp>
 
 namespace duet::js::detail {
+
+// The TypeScript type of an exported coroutine's argument or result.
+template <class T>
+constexpr std::string_view ts_type() noexcept {
+    using U = std::remove_cvref_t<T>;
+    if constexpr (std::is_void_v<U>)
+        return "void";
+    else if constexpr (std::is_same_v<U, bool>)
+        return "boolean";
+    else if constexpr (std::is_arithmetic_v<U>)
+        return "number";
+    else if constexpr (std::is_same_v<U, std::string> || std::is_same_v<U, std::string_view> ||
+                       std::is_same_v<U, const char*>)
+        return "string";
+    else
+        return "unknown";  // js_value: any JS value
+}
+
+// Every export's signature is kept in the module's data as
+//   "\x01duet-export:v1:<name>(<arg type>,...)<result type>\0"
+// so that build tools (cmake/duet_js_package.mjs) read the types from the linked .wasm
+// itself, whatever the source looked like.
+inline constexpr std::string_view signature_prefix =
+    "\x01"
+    "duet-export:v1:";
+
+template <class F>
+struct export_types;
+template <class R, class... A>
+struct export_types<coro<R> (*)(A...)> {
+    static constexpr std::size_t size() noexcept {
+        return (std::size_t{0} + ... + (ts_type<A>().size() + 1)) + 2 + ts_type<R>().size();
+    }
+    template <std::size_t N>
+    static constexpr auto text(const char (&name)[N]) noexcept {
+        std::array<char, signature_prefix.size() + (N - 1) + size() + 1> out{};
+        std::size_t at = 0;
+        auto put = [&](std::string_view s) {
+            for (char c : s) out[at++] = c;
+        };
+        put(signature_prefix);
+        put(std::string_view(name, N - 1));
+        put("(");
+        const std::array<std::string_view, sizeof...(A)> args{ts_type<A>()...};
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            if (i) put(",");
+            put(args[i]);
+        }
+        put(")");
+        put(ts_type<R>());
+        return out;  // the last byte stays '\0'
+    }
+};
+
+// The last export called: a volatile store that keeps every signature in the linked
+// module (an unreferenced string would be dropped at link time).
+inline const char* volatile last_export_signature = nullptr;
 
 // Remembers the task behind a JS call (so JS can cancel it) until it settles.
 void track_call(int call_id, basic_task t);
@@ -80,7 +141,9 @@ void start_export(coro<R> (*fn)(A...), const char* name, int args, int call_id) 
 }  // namespace duet::js::detail
 
 // Exports coroutine function `fn` (returning duet::coro<R>) to JS under `name`.
-#define DUET_EXPORT_ASYNC(name, fn)                                                 \
-    extern "C" EMSCRIPTEN_KEEPALIVE void duet_async_##name(int args, int call_id) { \
-        ::duet::js::detail::start_export(&fn, #name, args, call_id);                \
+#define DUET_EXPORT_ASYNC(name, fn)                                                                          \
+    extern "C" EMSCRIPTEN_KEEPALIVE void duet_async_##name(int args, int call_id) {                          \
+        static constexpr auto duet_signature = ::duet::js::detail::export_types<decltype(&fn)>::text(#name); \
+        ::duet::js::detail::last_export_signature = duet_signature.data();                                   \
+        ::duet::js::detail::start_export(&fn, #name, args, call_id);                                         \
     }
