@@ -11,6 +11,7 @@ if ! command -v doxygen >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends doxygen >/dev/null
 fi
+python3 scripts/doc_snippets.py --check  # the guides show docs/snippets as they are
 mkdir -p build/docs
 doxygen docs/Doxyfile
 echo "docs: build/docs/html/index.html"
