@@ -36,7 +36,9 @@ duet::coro<bool> callbacks_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(event_loop_callbacks) { return duet::run(callbacks_demo()); }
+DUET_SNIPPET(event_loop_callbacks) {
+    return duet::run(callbacks_demo());
+}
 
 DUET_SNIPPET(event_loop_low_level) {
     // The loop as an object: new_event_loop, run_until_complete, an exception handler.

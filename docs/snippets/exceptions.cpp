@@ -48,9 +48,11 @@ duet::coro<bool> exceptions_demo() {
         auto [match, rest] = eg.split<std::runtime_error>();
         grouped = match && !rest && eg.exceptions().size() == 2;
     }
-    co_return kept_apart && invalid && grouped;
+    co_return kept_apart&& invalid&& grouped;
 }
 
 }  // namespace
 
-DUET_SNIPPET(exceptions_kinds) { return duet::run(exceptions_demo()); }
+DUET_SNIPPET(exceptions_kinds) {
+    return duet::run(exceptions_demo());
+}

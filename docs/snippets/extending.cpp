@@ -55,9 +55,11 @@ duet::coro<bool> extending_demo() {
     auto e = duet::create_task(body());
     bool eager = ran == 1 && e.done();
     loop.set_task_factory(nullptr);
-    co_return listed && t.saw_itself && eager;
+    co_return listed&& t.saw_itself&& eager;
 }
 
 }  // namespace
 
-DUET_SNIPPET(extending_third_party_task) { return duet::run(extending_demo()); }
+DUET_SNIPPET(extending_third_party_task) {
+    return duet::run(extending_demo());
+}

@@ -35,4 +35,6 @@ duet::coro<bool> fibers_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(fibers_spawn) { return duet::run(fibers_demo()); }
+DUET_SNIPPET(fibers_spawn) {
+    return duet::run(fibers_demo());
+}

@@ -14,7 +14,7 @@ duet::coro<bool> futures_demo() {
     int seen_by_callback = 0;
     f.add_done_callback([&](duet::basic_future&) { seen_by_callback = f.result(); });
     loop.call_later(0.001, [f]() mutable { f.set_result(7); });
-    int v = co_await f;  // suspends until set_result
+    int v = co_await f;       // suspends until set_result
     co_await duet::sleep(0);  // done callbacks run as loop callbacks
 
     // A std::future from another thread becomes awaitable on the loop.
@@ -28,4 +28,6 @@ duet::coro<bool> futures_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(futures_basics) { return duet::run(futures_demo()); }
+DUET_SNIPPET(futures_basics) {
+    return duet::run(futures_demo());
+}

@@ -29,6 +29,6 @@ duet::coro<double> slow_threshold() {
 DUET_SNIPPET(policies_custom) {
     duet::set_event_loop_policy(std::make_unique<counting_policy>());
     double threshold = duet::run(slow_threshold());  // duet::run asks the policy for its loop
-    duet::set_event_loop_policy(nullptr);                // back to the default policy
+    duet::set_event_loop_policy(nullptr);            // back to the default policy
     return loops_made == 1 && threshold == 0.5;
 }

@@ -49,4 +49,6 @@ duet::coro<bool> protocols_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(protocols_echo) { return duet::run(protocols_demo()); }
+DUET_SNIPPET(protocols_echo) {
+    return duet::run(protocols_demo());
+}

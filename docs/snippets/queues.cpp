@@ -65,6 +65,12 @@ duet::coro<bool> join_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(queues_queue) { return duet::run(queue_demo()); }
-DUET_SNIPPET(queues_priority_lifo) { return duet::run(priority_demo()); }
-DUET_SNIPPET(queues_join) { return duet::run(join_demo()); }
+DUET_SNIPPET(queues_queue) {
+    return duet::run(queue_demo());
+}
+DUET_SNIPPET(queues_priority_lifo) {
+    return duet::run(priority_demo());
+}
+DUET_SNIPPET(queues_join) {
+    return duet::run(join_demo());
+}

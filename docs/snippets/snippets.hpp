@@ -22,7 +22,7 @@ struct registrar {
 }  // namespace duet_docs
 
 // DUET_SNIPPET(name) { ... return true; } — a snippet: returns whether it did what the guide says.
-#define DUET_SNIPPET(name)                                                    \
-    static bool name();                                                       \
+#define DUET_SNIPPET(name)                                              \
+    static bool name();                                                 \
     static const ::duet_docs::registrar name##_registrar(#name, &name); \
     static bool name()

@@ -31,4 +31,6 @@ duet::coro<bool> streams_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(streams_echo) { return duet::run(streams_demo()); }
+DUET_SNIPPET(streams_echo) {
+    return duet::run(streams_demo());
+}

@@ -18,12 +18,14 @@ duet::coro<bool> subprocess_demo() {
 
     auto sh = co_await duet::create_subprocess_shell("exit 3");
     int rc = co_await sh.wait();
-    co_return cat_ok && rc == 3;
+    co_return cat_ok&& rc == 3;
 }
 
 }  // namespace
 
-DUET_SNIPPET(subprocess_communicate) { return duet::run(subprocess_demo()); }
+DUET_SNIPPET(subprocess_communicate) {
+    return duet::run(subprocess_demo());
+}
 
 DUET_SNIPPET(subprocess_child_watcher) {
     // Child watchers: the policy's default is pidfd (Linux >= 5.3) or threaded; choose another.

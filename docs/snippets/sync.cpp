@@ -13,7 +13,7 @@ namespace {
 duet::coro<void> append_twice(duet::lock& l, std::vector<std::string>& log, std::string who) {
     auto held = co_await l.scoped();  // FIFO: a later caller queues behind the waiters
     log.push_back(who + " in");
-    co_await duet::sleep(0.001);      // the other task cannot enter meanwhile
+    co_await duet::sleep(0.001);  // the other task cannot enter meanwhile
     log.push_back(who + " out");
 }  // released here, also when an exception leaves the scope
 
@@ -81,7 +81,7 @@ duet::coro<bool> bounded_semaphore_demo() {
     co_await s.acquire();
     s.release();
     try {
-        s.release();  // one release too many
+        s.release();                          // one release too many
     } catch (const std::invalid_argument&) {  // "BoundedSemaphore released too many times"
         co_return true;
     }
@@ -100,9 +100,21 @@ duet::coro<bool> barrier_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(sync_lock) { return duet::run(lock_demo()); }
-DUET_SNIPPET(sync_event) { return duet::run(event_demo()); }
-DUET_SNIPPET(sync_condition) { return duet::run(condition_demo()); }
-DUET_SNIPPET(sync_semaphore) { return duet::run(semaphore_demo()); }
-DUET_SNIPPET(sync_bounded_semaphore) { return duet::run(bounded_semaphore_demo()); }
-DUET_SNIPPET(sync_barrier) { return duet::run(barrier_demo()); }
+DUET_SNIPPET(sync_lock) {
+    return duet::run(lock_demo());
+}
+DUET_SNIPPET(sync_event) {
+    return duet::run(event_demo());
+}
+DUET_SNIPPET(sync_condition) {
+    return duet::run(condition_demo());
+}
+DUET_SNIPPET(sync_semaphore) {
+    return duet::run(semaphore_demo());
+}
+DUET_SNIPPET(sync_bounded_semaphore) {
+    return duet::run(bounded_semaphore_demo());
+}
+DUET_SNIPPET(sync_barrier) {
+    return duet::run(barrier_demo());
+}

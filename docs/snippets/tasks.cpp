@@ -48,10 +48,12 @@ duet::coro<bool> tasks_demo() {
         for (int i = 0; i < 3; ++i) tg.create_task(slow_double(i, 0.001));
         co_return;
     });
-    co_return named && one == 2 && a == 4 && b == 6 && cancelled && timed_out && in_time == 10;
+    co_return named&& one == 2 && a == 4 && b == 6 && cancelled&& timed_out&& in_time == 10;
 }
 
-duet::coro<int> wait_shielded(duet::task<int> inner) { co_return co_await duet::shield(inner); }
+duet::coro<int> wait_shielded(duet::task<int> inner) {
+    co_return co_await duet::shield(inner);
+}
 
 duet::coro<bool> shield_demo() {
     // shield: cancelling the waiter leaves the inner task running.
@@ -65,5 +67,9 @@ duet::coro<bool> shield_demo() {
 
 }  // namespace
 
-DUET_SNIPPET(tasks_basics) { return duet::run(tasks_demo()); }
-DUET_SNIPPET(tasks_shield) { return duet::run(shield_demo()); }
+DUET_SNIPPET(tasks_basics) {
+    return duet::run(tasks_demo());
+}
+DUET_SNIPPET(tasks_shield) {
+    return duet::run(shield_demo());
+}

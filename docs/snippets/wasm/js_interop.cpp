@@ -8,7 +8,8 @@ namespace {
 // A JS promise awaited from a coroutine: fetch() and Response.text() are plain JS calls.
 duet::coro<std::string> fetch_text(std::string url) {
     duet::js_value response = co_await duet::js::await_promise(duet::js_value::global("fetch")(url));
-    if (!response["ok"].as_bool()) throw std::runtime_error("fetch " + url + ": HTTP " + response["status"].as_string());
+    if (!response["ok"].as_bool())
+        throw std::runtime_error("fetch " + url + ": HTTP " + response["status"].as_string());
     co_return co_await duet::js::await_promise<std::string>(response.call("text"));
 }
 
