@@ -59,7 +59,11 @@ duet::coro<bool> join_demo() {
     auto w = duet::create_task(worker());
     for (int i = 0; i < 10; ++i) q.put_nowait(i);
     co_await q.join();  // until task_done() was called for every item
-    w.cancel();
+    w.cancel();         // the worker uses q: let it finish before q goes out of scope
+    try {
+        co_await w;
+    } catch (const duet::cancelled_error&) {
+    }
     co_return processed == 10;
 }
 
