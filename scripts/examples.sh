@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# README command 1: set up this machine, build both targets, run the examples natively
-# and under node.
+# README command 1: set up this machine, build both targets' examples (not the test
+# suites: scripts/test.sh turns them on in the same build folders), run them natively and
+# under node, and say where the browser page is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh -DDUET_BUILD_TESTS=OFF -DDUET_BUILD_EXAMPLES=ON
 
 run() {
   echo "== $*"
@@ -34,6 +35,13 @@ for js in build/wasm/examples/*/*.js build/wasm/examples/*/*.mjs build/wasm/exam
   case "$js" in *browser*) continue ;; esac
   run node "$js"
 done
-if [ -f build/wasm/examples/hello/browser/index.html ]; then
-  echo "---- the browser page: serve build/wasm/examples/hello/browser/ and open index.html"
+# examples/hello/browser/CMakeLists.txt lays the page out in site/ (index.html, the module,
+# the loader), ready for any static file server.
+site=build/wasm/examples/hello/browser/site
+if [ -f "$site/index.html" ] && [ -f "$site/hello_browser.js" ]; then
+  echo "---- the browser page: serve $site with \`python3 -m http.server -d $site\`"
+  echo "     and open http://localhost:8000/index.html"
+else
+  echo "examples: the browser page was not built ($site/index.html missing)" >&2
+  exit 1
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # clang-tidy 14 over runtime/ (checks in .clang-tidy) with a native build's
-# compile_commands.json, and clang-format 14 --dry-run --Werror over the tree's C++ and JS.
+# compile_commands.json, clang-format 14 --dry-run --Werror over the tree's C++ and JS, and
+# the guides' code blocks against docs/snippets (scripts/doc_snippets.py --check).
 # Exits non-zero on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,11 @@ echo "---- clang-format"
 mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' | grep -v '^bench/peers/')
 if ! "$format" --dry-run --Werror "${files[@]}"; then
   echo "lint: files not formatted as .clang-format says (clang-format -i them)" >&2
+  status=1
+fi
+
+echo "---- docs: guides' code blocks equal docs/snippets"
+if ! python3 scripts/doc_snippets.py --check; then
   status=1
 fi
 exit $status

@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+# Tests on explicitly: scripts/examples.sh may have configured the same folders without them.
+scripts/build.sh -DDUET_BUILD_TESTS=ON -DDUET_BUILD_EXAMPLES=ON
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 jobs=${DUET_JOBS:-$(nproc)}
 

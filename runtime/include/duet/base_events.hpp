@@ -234,7 +234,7 @@ protected:
     void check_open() const;
 
 private:
-    // Only basic_event_loop<B> makes loops (see the top of this file).
+    // Only `basic_event_loop<B>` makes loops (see the top of this file).
     template <loop_backend B>
     friend class basic_event_loop;
     friend class threadsafe_work_guard;

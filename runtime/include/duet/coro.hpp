@@ -310,7 +310,7 @@ using coroutine_result_t = typename detail::coro_of_t<C>::value_type;
 
 // Where a call was made: a defaulted `call_site site = {}` parameter records its caller's
 // file and line (the defaults of this constructor are evaluated there), so an entry point
-// captures it once and passes it on. (No <source_location>: Emscripten's libc++ 13 lacks it.)
+// captures it once and passes it on. (No `<source_location>`: Emscripten's libc++ 13 lacks it.)
 struct call_site {
     const char* file;
     int line;

@@ -21,7 +21,7 @@
 namespace duet {
 
 // Where one of the child's standard fds goes. (The C library's stdin/stdout/stderr are
-// macros, and ::pipe is a function: hence the names in duet::subprocess.)
+// macros, and POSIX pipe() is a function: hence the names in duet::subprocess.)
 class redirect {
 public:
     enum class kind : unsigned char { inherit, pipe, devnull, to_stdout, fd };
