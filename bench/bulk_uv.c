@@ -89,7 +89,8 @@ static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
         printf(
             "{\"peer\": \"libuv_c%s\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %d, \"wall_s\": %.3f, "
             "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
-            paced ? "_paced" : "", (unsigned long long)received, CHUNK, wall, cpu, received / wall, received * 8 / wall / 1e9);
+            paced ? "_paced" : "", (unsigned long long)received, CHUNK, wall, cpu, received / wall,
+            received * 8 / wall / 1e9);
         fflush(stdout);
         uv_close((uv_handle_t*)&sender, NULL);
         uv_close((uv_handle_t*)&receiver, NULL);
