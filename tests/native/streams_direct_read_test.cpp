@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -145,6 +147,37 @@ TEST_F(StreamsDirectRead, ReadexactlyLongerThanBulkRunsGetsEveryByte) {
         EXPECT_EQ(co_await r.read(10), "");
         w.close();
         co_await w.wait_closed();
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
+TEST_F(StreamsDirectRead, ASubclassOverridingDataReceivedSeesEveryByte) {
+    // Direct reads skip data_received: a subclass that overrides it keeps getting the bytes.
+    struct counting : stream_reader_protocol {
+        using stream_reader_protocol::stream_reader_protocol;
+        std::size_t seen = 0;
+        void data_received(std::string_view d) override {
+            seen += d.size();
+            stream_reader_protocol::data_received(d);
+        }
+    };
+    const std::string data = pattern(std::size_t{4} << 20);
+    run([&]() -> coro<void> {
+        auto srv = co_await sending_server(data);
+        auto& loop = get_running_loop();
+        stream_reader r(loop);
+        auto factory = [r] { return std::make_shared<counting>(r); };
+        auto [t, p] = co_await loop.create_connection(std::move(factory), "127.0.0.1", port_of(srv));
+        std::string got;
+        for (;;) {
+            std::string part = co_await r.read(65536);
+            if (part.empty()) break;
+            got += part;
+        }
+        EXPECT_TRUE(got == data);
+        EXPECT_EQ(std::static_pointer_cast<counting>(p)->seen, data.size());
+        t->close();
         srv->close();
         co_await srv->wait_closed();
     }());

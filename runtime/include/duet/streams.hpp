@@ -263,7 +263,8 @@ public:
     void data_received(std::string_view data) override;
     // Bulk data (a transport whose last read filled its buffer): the next read goes
     // straight into the waiting read's result or the reader's buffer (no copy through
-    // the transport's buffer); empty when there is no reader or the data is small.
+    // the transport's buffer); empty when there is no reader, the data is small, or the
+    // protocol is a subclass (which may override data_received to see every byte).
     std::span<char> read_buffer() override;
     void read_done(std::size_t n) override;
     // Feeds EOF to the reader and keeps the connection half-open (the writer may still
