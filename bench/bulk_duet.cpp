@@ -6,7 +6,7 @@
 //            resume_writing; the receiver is a buffered_protocol counting into one 64 KiB
 //            buffer (the zero-copy path).
 // Both use asyncio's default water marks (64 KiB high, 16 KiB low). Prints one JSON line.
-// usage: bulk_duet [streams|protocol] [TOTAL_BYTES=1073741824]
+// usage: bulk_duet [streams|protocol] [TOTAL_BYTES=1073741824] [LIMIT=65536 (streams: the receiver's)]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -39,6 +39,7 @@ double now_s() {
 
 struct measurement {
     std::uint64_t total = 0;
+    std::size_t limit = duet::stream_default_limit;  // the receiving reader's
     std::uint64_t received = 0;
     double t0 = 0, cpu0 = 0, wall = 0, cpu = 0;
     void start() {
@@ -82,7 +83,7 @@ duet::coro<void> run_streams(measurement& m) {
             }
             writer.close();
         },
-        "127.0.0.1", 0);
+        "127.0.0.1", 0, m.limit);
     co_await stream_sender(m, srv->sockets().at(0).port);
     co_await done.wait();
     srv->close();
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
     std::string variant = argc > 1 ? argv[1] : "streams";
     measurement m;
     m.total = argc > 2 ? std::strtoull(argv[2], nullptr, 10) : (std::uint64_t{1} << 30);
+    if (argc > 3) m.limit = std::strtoull(argv[3], nullptr, 10);
     if (variant == "streams") {
         duet::run(run_streams(m));
     } else if (variant == "protocol") {

@@ -3,7 +3,11 @@
 // CPU 0). The sender writes 64 KiB chunks with uv_write while the stream's write queue holds
 // at most 64 KiB (asyncio's default high-water mark) and continues from the write callbacks;
 // the receiver reads into one 64 KiB buffer and counts. Prints one JSON line.
-// usage: bulk_uv [TOTAL_BYTES=1073741824]
+//   With "paced" (not run by run.py; for the RESULTS.md analysis), the receiver reads the
+//   way asyncio's flow control lets a read(64 KiB) loop with the default 64 KiB limit read:
+//   at most 4 x 64 KiB per wake-up (one read's worth plus just over 2 x limit buffered),
+//   then stops reading and restarts from an idle handle on the next loop iteration.
+// usage: bulk_uv [TOTAL_BYTES=1073741824] [paced]
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,8 @@ static uint64_t total, queued, received;
 static uint64_t t0;
 static double cpu0;
 static int done;
+static int paced, reads_this_wake;
+static uv_idle_t restart;
 
 static double cpu_s(void) {
     struct rusage r;
@@ -54,6 +60,14 @@ static void pump(void) {
     }
 }
 
+static void alloc_cb(uv_handle_t* h, size_t hint, uv_buf_t* b);
+static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* b);
+static void on_restart(uv_idle_t* i) {
+    uv_idle_stop(i);
+    reads_this_wake = 0;
+    uv_read_start((uv_stream_t*)&receiver, alloc_cb, read_cb);
+}
+
 static void alloc_cb(uv_handle_t* h, size_t hint, uv_buf_t* b) {
     (void)h;
     (void)hint;
@@ -65,17 +79,23 @@ static void read_cb(uv_stream_t* s, ssize_t n, const uv_buf_t* b) {
     (void)b;
     if (n < 0) die("read", (int)n);
     received += (uint64_t)n;
+    if (paced && n > 0 && ++reads_this_wake == 4 && received < total) {
+        uv_read_stop(s);
+        uv_idle_start(&restart, on_restart);
+    }
     if (received >= total && !done) {
         done = 1;
         double wall = (uv_hrtime() - t0) / 1e9, cpu = cpu_s() - cpu0;
         printf(
-            "{\"peer\": \"libuv_c\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %d, \"wall_s\": %.3f, "
+            "{\"peer\": \"libuv_c%s\", \"bench\": \"bulk\", \"bytes\": %llu, \"chunk\": %d, \"wall_s\": %.3f, "
             "\"cpu_s\": %.3f, \"rate\": %.1f, \"gbit_per_s\": %.2f}\n",
-            (unsigned long long)received, CHUNK, wall, cpu, received / wall, received * 8 / wall / 1e9);
+            paced ? "_paced" : "", (unsigned long long)received, CHUNK, wall, cpu, received / wall,
+            received * 8 / wall / 1e9);
         fflush(stdout);
         uv_close((uv_handle_t*)&sender, NULL);
         uv_close((uv_handle_t*)&receiver, NULL);
         uv_close((uv_handle_t*)&listener, NULL);
+        uv_close((uv_handle_t*)&restart, NULL);
     }
 }
 
@@ -97,8 +117,10 @@ static void on_connect(uv_connect_t* req, int status) {
 
 int main(int argc, char** argv) {
     total = argc > 1 ? strtoull(argv[1], NULL, 10) : (1ull << 30);
+    paced = argc > 2 && strcmp(argv[2], "paced") == 0;
     memset(out_chunk, 'x', sizeof out_chunk);
     loop = uv_default_loop();
+    uv_idle_init(loop, &restart);
     struct sockaddr_in a;
     uv_ip4_addr("127.0.0.1", 0, &a);
     uv_tcp_init(loop, &listener);

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <span>
+#include <typeinfo>
 
 #include <duet/streams.hpp>
 
@@ -44,6 +45,8 @@ struct reader_state {
     read_awaiter* parked = nullptr;
     read_awaiter* holder = nullptr;
     bool holder_open = false;
+    enum class lent_to : std::uint8_t { none, holder, buffer };
+    lent_to lent = lent_to::none;  // a direct read is in progress (see read_buffer)
     stream_waiter_list waiter;
 
     std::size_t size() const noexcept { return buf.size() - head; }
@@ -130,6 +133,58 @@ struct reader_state {
         waiter.wake_all();
         maybe_pause_transport();
     }
+    // ---- direct reads (see stream_reader_protocol::read_buffer): the room lent to the
+    // transport's next read, in the waiting read's result or at the buffer's end. The
+    // lent room is zero-filled by resize (cheaper than the copy it replaces) and cut back
+    // to what the read filled. No member records where the room starts (an idle
+    // connection's memory counts): in the buffer it is bulk_run bytes before the end; in
+    // the result `head` holds it, the buffer being empty while a read holds bytes.
+
+    std::span<char> read_buffer() {
+        if (eof) return {};  // data_received raises, as for any feed after EOF
+        if (holder_open) {
+            std::string& t = holder->taken_;
+            // At most a run per read: a readexactly(n) of a large n fills (and zeroes)
+            // its result a run at a time, not all of the rest every time.
+            const std::size_t want = std::min(static_cast<std::size_t>(holder->n_) - t.size(), bulk_run);
+            if (want < bulk_chunk || size() != 0) return {};
+            head = t.size();
+            t.resize(head + want);
+            lent = lent_to::holder;
+            return {t.data() + head, want};
+        }
+        if (head != 0 && buf.size() + bulk_run > buf.capacity()) {
+            buf.erase(0, head);
+            head = 0;
+        }
+        if (buf.capacity() < buf.size() + bulk_run)
+            buf.reserve(std::max(buf.size() + bulk_run, 2 * std::min(limit, bulk_run)));
+        const std::size_t base = buf.size();
+        buf.resize(base + bulk_run);
+        lent = lent_to::buffer;
+        return {buf.data() + base, bulk_run};
+    }
+
+    void read_done(std::size_t n) {
+        const lent_to was = std::exchange(lent, lent_to::none);
+        if (was == lent_to::holder) {
+            read_awaiter* a = holder;
+            a->taken_.resize(std::exchange(head, 0) + n);
+            if (n == 0) return;
+            const bool full = a->taken_.size() == static_cast<std::size_t>(a->n_);
+            if (full) holder_open = false;
+            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
+        } else if (was == lent_to::buffer) {
+            buf.resize(buf.size() - bulk_run + n);
+            if (n == 0) {
+                if (head == buf.size()) clear();
+                return;
+            }
+            waiter.wake_all();
+            maybe_pause_transport();
+        }
+    }
+
     void wake_at_eof() noexcept {
         waiter.wake_all();
         holder_open = false;
@@ -519,6 +574,16 @@ void stream_reader_protocol::connection_made(std::shared_ptr<transport> t) {
 
 void stream_reader_protocol::data_received(std::string_view data) {
     if (reader_) reader_.feed_data(data);
+}
+
+std::span<char> stream_reader_protocol::read_buffer() {
+    // A subclass may override data_received to see the bytes: it keeps getting them there.
+    if (!reader_ || typeid(*this) != typeid(stream_reader_protocol)) return {};
+    return reader_.st_->read_buffer();
+}
+
+void stream_reader_protocol::read_done(std::size_t n) {
+    if (reader_) reader_.st_->read_done(n);
 }
 
 bool stream_reader_protocol::eof_received() {

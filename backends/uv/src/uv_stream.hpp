@@ -286,6 +286,9 @@ private:
         return buffered_ ? static_cast<buffered_protocol*>(protocol_.get()) : nullptr;
     }
     protocol* stream_proto() const noexcept { return buffered_ ? nullptr : static_cast<protocol*>(protocol_.get()); }
+    detail::direct_read_protocol* direct_proto() const noexcept {
+        return direct_ ? static_cast<detail::direct_read_protocol*>(protocol_.get()) : nullptr;
+    }
     write_flow_control flow_;
 
     saved_address peername_;
@@ -306,7 +309,10 @@ private:
     bool eof_written_ = false;
     bool shutdown_sent_ = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
     bool write_in_flight_ = false;
-    bool buffered_ = false;  // the protocol is a buffered_protocol (decided once in set_protocol)
+    bool buffered_ = false;   // the protocol is a buffered_protocol (decided once in set_protocol)
+    bool direct_ = false;     // ... or a detail::direct_read_protocol
+    bool last_full_ = false;  // the last read filled its buffer: data keeps coming (bulk)
+    bool lent_ = false;       // the read in progress goes into the direct protocol's room
 };
 
 // A listening server over one or more listening stream handles.

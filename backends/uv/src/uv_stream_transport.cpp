@@ -195,6 +195,7 @@ void stream_transport::set_protocol(std::shared_ptr<base_protocol> p) {
         throw std::invalid_argument("set_protocol: a stream transport needs a protocol or a buffered_protocol");
     protocol_ = std::move(p);
     buffered_ = bp != nullptr;
+    direct_ = sp && dynamic_cast<detail::direct_read_protocol*>(sp) != nullptr;
 }
 
 void stream_transport::start(std::shared_ptr<base_protocol> p) {
@@ -298,12 +299,37 @@ void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t*
         }
         return;
     }
+    if (detail::direct_read_protocol* dp = t->direct_proto(); dp && t->last_full_) {
+        // Bulk data keeps coming: read straight into the protocol's storage.
+        try {
+            std::span<char> b = dp->read_buffer();
+            if (!b.empty()) {
+                *buf = uv_buf_init(b.data(), static_cast<unsigned>(std::min<std::size_t>(b.size(), UINT_MAX)));
+                t->lent_ = true;
+                return;
+            }
+        } catch (...) {  // out of memory: the transport's own buffer still works
+        }
+    }
     *buf = uv_buf_init(t->part_->read_buffer.get(), stream_part::read_buffer_size);
 }
 
 void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* t = static_cast<stream_transport*>(s->data);
-    if (nread > 0) {
+    if (nread >= 0) t->last_full_ = static_cast<std::size_t>(nread) == buf->len;
+    if (t->lent_) {
+        t->lent_ = false;
+        const std::size_t n = nread > 0 && !t->lost_ ? static_cast<std::size_t>(nread) : 0;
+        if (detail::direct_read_protocol* dp = t->direct_proto()) {
+            try {
+                dp->read_done(n);
+            } catch (...) {
+                t->fatal_error(std::current_exception(), "Fatal error: protocol.data_received() call failed.");
+                return;
+            }
+        }
+        if (nread >= 0) return;
+    } else if (nread > 0) {
         t->deliver(buf->base, static_cast<std::size_t>(nread));
         return;
     }

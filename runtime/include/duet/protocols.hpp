@@ -48,6 +48,20 @@ public:
 };
 
 // The zero-copy stream protocol: the transport reads straight into the protocol's buffer.
+namespace detail {
+// A protocol a transport may read into directly, skipping the copy through its own read
+// buffer (stream_reader_protocol, for bulk data). Transports that do not know it call
+// data_received as for any protocol.
+class direct_read_protocol : public protocol {
+public:
+    // Room for the next read, or empty: then the transport reads into its own buffer and
+    // calls data_received.
+    virtual std::span<char> read_buffer() = 0;
+    // The read into read_buffer()'s room is done: n bytes (0: none, e.g. EOF or EAGAIN).
+    virtual void read_done(std::size_t n) = 0;
+};
+}  // namespace detail
+
 class buffered_protocol : public base_protocol {
 public:
     // By value: an override usually keeps the transport, so ownership moves in.

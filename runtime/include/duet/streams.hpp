@@ -20,6 +20,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -227,6 +228,7 @@ public:
     friend bool operator==(const stream_reader& a, const stream_reader& b) noexcept { return a.st_ == b.st_; }
 
 private:
+    friend class stream_reader_protocol;  // its direct reads
     std::shared_ptr<detail::reader_state> st_;
 };
 
@@ -248,7 +250,8 @@ using client_connected_callback = std::function<coro<void>(stream_reader, stream
 //   auto [t, p] = co_await loop.connect_write_pipe(
 //       [] { return std::make_shared<stream_reader_protocol>(); }, fd);
 //   stream_writer w(t, p, {}, loop);
-class stream_reader_protocol : public protocol, public std::enable_shared_from_this<stream_reader_protocol> {
+class stream_reader_protocol : public detail::direct_read_protocol,
+                               public std::enable_shared_from_this<stream_reader_protocol> {
 public:
     explicit stream_reader_protocol(stream_reader reader = {});
     stream_reader_protocol(stream_reader reader, client_connected_callback cb);
@@ -258,6 +261,12 @@ public:
 
     void connection_made(std::shared_ptr<transport> t) override;
     void data_received(std::string_view data) override;
+    // Bulk data (a transport whose last read filled its buffer): the next read goes
+    // straight into the waiting read's result or the reader's buffer (no copy through
+    // the transport's buffer); empty when there is no reader, the data is small, or the
+    // protocol is a subclass (which may override data_received to see every byte).
+    std::span<char> read_buffer() override;
+    void read_done(std::size_t n) override;
     // Feeds EOF to the reader and keeps the connection half-open (the writer may still
     // write).
     bool eof_received() override;
