@@ -128,8 +128,13 @@ struct eh_state {
     void* caught = nullptr;
     unsigned int uncaught = 0;
 };
+// Looked up once per thread: __cxa_get_globals is a call into libstdc++ and a
+// __tls_get_addr on every switch otherwise (its address never changes for a thread).
+thread_local eh_state* thread_eh_ptr = nullptr;
 eh_state& thread_eh() noexcept {
-    return *reinterpret_cast<eh_state*>(abi::__cxa_get_globals());  // NOLINT: layout above
+    if (!thread_eh_ptr) [[unlikely]]
+        thread_eh_ptr = reinterpret_cast<eh_state*>(abi::__cxa_get_globals());  // NOLINT: layout above
+    return *thread_eh_ptr;
 }
 
 class boost_fiber final : public duet::detail::fiber_context {

@@ -1,12 +1,24 @@
-// pidfd_child_watcher: a pidfd (pidfd_open) per child, watched with the running loop's
-// add_reader. The pidfd turns readable when the child exits (and stays so until reaped);
-// then waitpid(pid, WNOHANG) reaps it and the callback runs in the same loop callback.
+// pidfd_child_watcher: a pidfd (pidfd_open) per child. The pidfd turns readable when the
+// child exits (and stays so until reaped); then waitpid(pid, WNOHANG) reaps it and the
+// callback runs in the same loop callback.
+//
+// The pidfds of one loop sit in one epoll set of the watcher's (a "poller"), which the loop
+// watches with add_reader once, for as long as the loop keeps that callback: an exit costs
+// epoll_ctl(ADD) and close(), not a loop watch set up and torn down per child (with libuv
+// that is seven epoll_ctl/ioctl calls and a handle allocation per child). Closing a pidfd
+// takes it out of the set. The poller is owned by the loop's reader callback: when the loop
+// drops it (close, destruction, or remove_reader on close()), the poller closes its epoll fd
+// and the weak reference here expires, so a later loop at the same address gets a new one.
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include <duet/child_watchers_native.hpp>
 #include <duet/sockets.hpp>
@@ -17,8 +29,24 @@ namespace duet {
 
 using namespace watcher_detail;
 
+namespace {
+
+struct poller {
+    int epfd = -1;
+    abstract_event_loop* loop = nullptr;
+    poller() = default;
+    poller(const poller&) = delete;
+    poller& operator=(const poller&) = delete;
+    ~poller() {
+        if (epfd >= 0) ::close(epfd);
+    }
+};
+
+}  // namespace
+
 struct pidfd_child_watcher::state : child_table {
     state() : child_table("pidfd_child_watcher") {}
+    std::map<abstract_event_loop*, std::weak_ptr<poller>> pollers;  // under m
 };
 
 namespace {
@@ -46,21 +74,36 @@ void on_readable(const std::shared_ptr<pidfd_child_watcher::state>& st, int pid)
         loop = it->second.loop;
         const int fd = std::exchange(it->second.fd, -1);
         it->second.reaped = true;
-        loop->remove_reader(fd);
-        ::close(fd);
+        ::close(fd);  // also leaves the poller's epoll set
     }
     // Already a loop callback on the delivering loop: run the handler now.
     deliver_here(st, *loop, pid, e);
 }
 
-// Stops watching h's pidfd and closes it (on the loop thread, the loop alive).
-void drop_fd(handler& h) noexcept {
-    if (h.fd < 0) return;
-    try {
-        h.loop->remove_reader(h.fd);
-    } catch (...) {  // a closed loop watches nothing
+// The exits the poller's epoll set reports, handled one by one (each takes the lock).
+void on_poller_ready(const std::shared_ptr<pidfd_child_watcher::state>& st, int epfd) {
+    epoll_event evs[64];
+    int n;
+    do {
+        n = ::epoll_wait(epfd, evs, 64, 0);
+    } while (n < 0 && errno == EINTR);
+    for (int i = 0; i < n; ++i) on_readable(st, static_cast<int>(evs[i].data.u64));
+}
+
+// The poller of `loop` (st->m held), made and watched by the loop on first use.
+std::shared_ptr<poller> poller_for(const std::shared_ptr<pidfd_child_watcher::state>& st, abstract_event_loop& loop) {
+    if (auto it = st->pollers.find(&loop); it != st->pollers.end()) {
+        if (auto p = it->second.lock()) return p;
+        st->pollers.erase(it);
     }
-    ::close(std::exchange(h.fd, -1));
+    auto p = std::make_shared<poller>();
+    p->loop = &loop;
+    p->epfd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (p->epfd < 0) throw os_error(errno, "pidfd_child_watcher: epoll_create1");
+    // The callback holds the poller: the loop's copy decides how long it lives.
+    loop.add_reader(p->epfd, [st, p, epfd = p->epfd] { on_poller_ready(st, epfd); });
+    st->pollers[&loop] = p;
+    return p;
 }
 
 }  // namespace
@@ -104,22 +147,25 @@ void pidfd_child_watcher::add_child_handler(int pid, child_callback cb) {
         post_exit(st_, *loop, pid, exit_info{255, true});
         return;
     }
-    auto& h = st_->handlers[pid];
-    h = handler{std::move(cb), loop, false, fd};
     try {
-        loop->add_reader(fd, [st = st_, pid] { on_readable(st, pid); });
+        auto p = poller_for(st_, *loop);
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = static_cast<std::uint64_t>(pid);
+        if (::epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+            throw os_error(errno, "pidfd_child_watcher: watching pid " + std::to_string(pid));
     } catch (...) {
         ::close(fd);
-        st_->handlers.erase(pid);
         throw;
     }
+    st_->handlers[pid] = handler{std::move(cb), loop, false, fd};
 }
 
 bool pidfd_child_watcher::remove_child_handler(int pid) {
     std::lock_guard g(st_->m);
     auto it = st_->handlers.find(pid);
     if (it == st_->handlers.end()) return false;
-    drop_fd(it->second);
+    if (it->second.fd >= 0) ::close(std::exchange(it->second.fd, -1));  // leaves the epoll set too
     st_->handlers.erase(it);
     return true;
 }
@@ -129,9 +175,24 @@ void pidfd_child_watcher::attach_loop(abstract_event_loop* loop) {
 }
 
 void pidfd_child_watcher::close() {
-    std::lock_guard g(st_->m);
-    for (auto& [pid, h] : st_->handlers) drop_fd(h);
-    st_->handlers.clear();
+    std::vector<std::shared_ptr<poller>> pollers;
+    {
+        std::lock_guard g(st_->m);
+        for (auto& [pid, h] : st_->handlers)
+            if (h.fd >= 0) ::close(std::exchange(h.fd, -1));
+        st_->handlers.clear();
+        for (auto& [loop, w] : st_->pollers)
+            if (auto p = w.lock()) pollers.push_back(std::move(p));
+        st_->pollers.clear();
+    }
+    // Outside the lock: remove_reader drops the loop's callback (and with the last reference
+    // the poller); as for every call here, on the loops' thread.
+    for (auto& p : pollers) {
+        try {
+            p->loop->remove_reader(p->epfd);
+        } catch (...) {  // a closed loop watches nothing
+        }
+    }
 }
 
 }  // namespace duet

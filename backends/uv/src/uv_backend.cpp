@@ -160,7 +160,7 @@ void uv_backend::watch_fd(int fd, unsigned events) {
     auto it = i.polls.find(fd);
     if (events == 0) {
         if (it == i.polls.end()) return;
-        uv_poll_stop(it->second);
+        // uv_close stops the poll itself (a uv_poll_stop first would repeat its epoll_ctl).
         uv_close(reinterpret_cast<uv_handle_t*>(it->second), &impl::free_poll);
         i.polls.erase(it);
         return;
