@@ -10,21 +10,13 @@
 #include <cstdlib>
 #include <ctime>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <duet/duet.hpp>
 
 namespace {
-
-std::shared_ptr<duet::abstract_child_watcher> make_watcher(const std::string& name) {
-    if (name == "pidfd") return std::make_shared<duet::pidfd_child_watcher>();
-    if (name == "threaded") return std::make_shared<duet::threaded_child_watcher>();
-    if (name == "safe") return std::make_shared<duet::safe_child_watcher>();
-    if (name == "fast") return std::make_shared<duet::fast_child_watcher>();
-    if (name == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
-    return nullptr;
-}
 
 double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -71,9 +63,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: subproc subproc_seq|subproc_conc [pidfd|threaded|safe|fast|multi_loop] [N]\n");
         return 2;
     }
-    auto w = make_watcher(watcher);
-    if (!w) {
-        std::fprintf(stderr, "unknown watcher %s\n", watcher.c_str());
+    std::shared_ptr<duet::abstract_child_watcher> w;
+    try {
+        w = duet::make_child_watcher(watcher);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "%s\n", e.what());
         return 2;
     }
     const long conc = variant == "subproc_seq" ? 1 : 50;

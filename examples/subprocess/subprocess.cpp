@@ -6,6 +6,7 @@
 // pidfd where the kernel has it); examples/child_watcher uses a watcher directly.
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,15 +49,6 @@ duet::coro<void> list_lines() {
     std::printf("[ls exited with %d after %d lines]\n", rc, n);
 }
 
-std::shared_ptr<duet::abstract_child_watcher> make_watcher(const std::string& name) {
-    if (name == "pidfd") return std::make_shared<duet::pidfd_child_watcher>();
-    if (name == "threaded") return std::make_shared<duet::threaded_child_watcher>();
-    if (name == "safe") return std::make_shared<duet::safe_child_watcher>();
-    if (name == "fast") return std::make_shared<duet::fast_child_watcher>();
-    if (name == "multi_loop") return std::make_shared<duet::multi_loop_child_watcher>();
-    return nullptr;
-}
-
 duet::coro<void> main_coro() {
     std::printf("child watcher: %s\n", duet::get_child_watcher().name());
     co_await run_cmd("ls /zzz");
@@ -68,9 +60,11 @@ duet::coro<void> main_coro() {
 
 int main(int argc, char** argv) {
     if (argc > 1) {
-        auto w = make_watcher(argv[1]);
-        if (!w) {
-            std::fprintf(stderr, "unknown watcher %s\n", argv[1]);
+        std::shared_ptr<duet::abstract_child_watcher> w;
+        try {
+            w = duet::make_child_watcher(argv[1]);  // "pidfd", "threaded", "safe", "fast", "multi_loop"
+        } catch (const std::invalid_argument& e) {
+            std::fprintf(stderr, "%s\n", e.what());
             return 2;
         }
         duet::set_child_watcher(w);  // duet::run's loop is the main thread's: the policy attaches it

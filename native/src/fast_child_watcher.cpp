@@ -18,10 +18,8 @@ namespace duet {
 
 using namespace watcher_detail;
 
-struct fast_child_watcher::state : child_table {
-    state() : child_table("fast_child_watcher") {}
-    abstract_event_loop* loop = nullptr;  // attached
-    std::map<int, int> zombies;           // reaped, not registered (yet): pid -> returncode
+struct fast_child_watcher::state : sigchld_table {
+    state() : sigchld_table("fast_child_watcher") {}
 };
 
 namespace {
@@ -56,14 +54,7 @@ void sweep(const std::shared_ptr<fast_child_watcher::state>& st, bool check_regi
         if (check_registered) {
             for (auto& [pid, h] : st->handlers) {
                 if (h.reaped) continue;
-                std::optional<exit_info> e;
-                if (auto z = st->zombies.find(pid); z != st->zombies.end()) {
-                    e = exit_info{z->second, false};
-                    st->zombies.erase(z);
-                } else {
-                    e = try_reap(pid);
-                }
-                if (e) {
+                if (auto e = take_exit(*st, pid)) {
                     h.reaped = true;
                     exited.emplace_back(pid, *e);
                 }
@@ -78,71 +69,28 @@ void sweep(const std::shared_ptr<fast_child_watcher::state>& st, bool check_regi
 fast_child_watcher::fast_child_watcher() : st_(std::make_shared<state>()) {}
 
 fast_child_watcher::~fast_child_watcher() {
-    // No loop calls (a loop may be gone): a handler left on a live loop finds the state
-    // closed and does nothing.
-    {
-        std::lock_guard g(st_->m);
-        st_->closed = true;
-        st_->handlers.clear();
-    }
-    detail::sigchld::release_watcher(st_.get());
+    destroy_sigchld_table(*st_);
 }
 
 void fast_child_watcher::add_child_handler(int pid, child_callback cb) {
-    std::optional<exit_info> e;
-    abstract_event_loop* loop = nullptr;
-    {
-        std::lock_guard g(st_->m);
-        auto& h = st_->handlers[pid];
-        h.cb = std::move(cb);
-        loop = st_->loop;
-        // Reaped by an earlier sweep, or exited already? (While detached, attach_loop finds out.)
-        if (loop && !h.reaped) {
-            if (auto z = st_->zombies.find(pid); z != st_->zombies.end()) {
-                e = exit_info{z->second, false};
-                st_->zombies.erase(z);
-            } else {
-                e = try_reap(pid);
-            }
-            if (e) h.reaped = true;
-        }
-    }
-    if (e) post_exit(st_, *loop, pid, *e);
+    add_sigchld_handler(st_, pid, std::move(cb));
 }
 
 bool fast_child_watcher::remove_child_handler(int pid) {
-    std::lock_guard g(st_->m);
-    return st_->handlers.erase(pid) > 0;
+    return remove_handler(*st_, pid);
 }
 
 void fast_child_watcher::attach_loop(abstract_event_loop* loop) {
-    abstract_event_loop* old = nullptr;
-    {
-        std::lock_guard g(st_->m);
-        old = st_->loop;
-    }
-    if (loop != old) {
-        move_sigchld_handler(st_.get(), name(), old, loop, [st = st_] { sweep(st, false); });
-        std::lock_guard g(st_->m);
-        st_->loop = loop;
-    }
-    // Children that exited while detached (or during the switch).
-    if (loop) sweep(st_, true);
+    attach_sigchld_loop(
+        st_, loop, [st = st_] { sweep(st, false); }, [this] { sweep(st_, true); });
 }
 
 bool fast_child_watcher::is_active() const {
-    std::lock_guard g(st_->m);
-    return st_->loop != nullptr;
+    return is_attached(*st_);
 }
 
 void fast_child_watcher::close() {
-    try {
-        attach_loop(nullptr);
-    } catch (...) {  // detaching only removes: nothing to report
-    }
-    std::lock_guard g(st_->m);
-    st_->handlers.clear();
-    st_->zombies.clear();
+    close_sigchld_table(st_);
 }
 
 }  // namespace duet

@@ -16,9 +16,8 @@ namespace duet {
 
 using namespace watcher_detail;
 
-struct safe_child_watcher::state : child_table {
-    state() : child_table("safe_child_watcher") {}
-    abstract_event_loop* loop = nullptr;  // attached
+struct safe_child_watcher::state : sigchld_table {
+    state() : sigchld_table("safe_child_watcher") {}
 };
 
 namespace {
@@ -47,36 +46,15 @@ void sweep(const std::shared_ptr<safe_child_watcher::state>& st) {
 safe_child_watcher::safe_child_watcher() : st_(std::make_shared<state>()) {}
 
 safe_child_watcher::~safe_child_watcher() {
-    // No loop calls (a loop may be gone): the handler left on a live loop finds the state
-    // closed and does nothing.
-    {
-        std::lock_guard g(st_->m);
-        st_->closed = true;
-        st_->handlers.clear();
-    }
-    detail::sigchld::release_watcher(st_.get());
+    destroy_sigchld_table(*st_);
 }
 
 void safe_child_watcher::add_child_handler(int pid, child_callback cb) {
-    std::optional<exit_info> e;
-    abstract_event_loop* loop = nullptr;
-    {
-        std::lock_guard g(st_->m);
-        auto& h = st_->handlers[pid];
-        h.cb = std::move(cb);
-        loop = st_->loop;
-        // Exited already? (While detached, the sweep on attach_loop finds out.)
-        if (loop && !h.reaped) {
-            e = try_reap(pid);
-            if (e) h.reaped = true;
-        }
-    }
-    if (e) post_exit(st_, *loop, pid, *e);
+    add_sigchld_handler(st_, pid, std::move(cb));
 }
 
 bool safe_child_watcher::remove_child_handler(int pid) {
-    std::lock_guard g(st_->m);
-    return st_->handlers.erase(pid) > 0;
+    return remove_handler(*st_, pid);
 }
 
 void safe_child_watcher::attach_loop(abstract_event_loop* loop) {
@@ -84,32 +62,16 @@ void safe_child_watcher::attach_loop(abstract_event_loop* loop) {
         throw std::runtime_error(
             "safe_child_watcher needs the main thread's event loop (attach_loop was called from another thread); "
             "with loops in other threads use multi_loop_child_watcher, pidfd_child_watcher or threaded_child_watcher");
-    abstract_event_loop* old = nullptr;
-    {
-        std::lock_guard g(st_->m);
-        old = st_->loop;
-    }
-    if (loop != old) {
-        move_sigchld_handler(st_.get(), name(), old, loop, [st = st_] { sweep(st); });
-        std::lock_guard g(st_->m);
-        st_->loop = loop;
-    }
-    // Children that exited while detached (or during the switch).
-    if (loop) sweep(st_);
+    attach_sigchld_loop(
+        st_, loop, [st = st_] { sweep(st); }, [this] { sweep(st_); });
 }
 
 bool safe_child_watcher::is_active() const {
-    std::lock_guard g(st_->m);
-    return st_->loop != nullptr;
+    return is_attached(*st_);
 }
 
 void safe_child_watcher::close() {
-    try {
-        attach_loop(nullptr);
-    } catch (...) {  // detaching only removes: nothing to report
-    }
-    std::lock_guard g(st_->m);
-    st_->handlers.clear();
+    close_sigchld_table(st_);
 }
 
 }  // namespace duet

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <duet/child_watchers_native.hpp>
 #include <duet/detail/sigchld_owner.hpp>
 #include <duet/sockets.hpp>
 
@@ -97,6 +98,75 @@ void move_sigchld_handler(const void* token, const char* watcher, abstract_event
     if (!to) sc::release_watcher(token);
 }
 
+std::optional<exit_info> take_exit(sigchld_table& t, int pid) {
+    if (auto z = t.zombies.find(pid); z != t.zombies.end()) {
+        const exit_info e{z->second, false};
+        t.zombies.erase(z);
+        return e;
+    }
+    return try_reap(pid);
+}
+
+void add_sigchld_handler(const std::shared_ptr<sigchld_table>& t, int pid, abstract_child_watcher::child_callback cb) {
+    std::optional<exit_info> e;
+    abstract_event_loop* loop = nullptr;
+    {
+        std::lock_guard g(t->m);
+        auto& h = t->handlers[pid];
+        h.cb = std::move(cb);
+        loop = t->loop;
+        if (loop && !h.reaped) {
+            e = take_exit(*t, pid);
+            if (e) h.reaped = true;
+        }
+    }
+    if (e) post_exit(t, *loop, pid, *e);
+}
+
+void attach_sigchld_loop(const std::shared_ptr<sigchld_table>& t, abstract_event_loop* loop,
+                         const std::function<void()>& on_sigchld, const std::function<void()>& sweep) {
+    abstract_event_loop* old = nullptr;
+    {
+        std::lock_guard g(t->m);
+        old = t->loop;
+    }
+    if (loop != old) {
+        move_sigchld_handler(t.get(), t->watcher, old, loop, on_sigchld);
+        std::lock_guard g(t->m);
+        t->loop = loop;
+    }
+    if (loop) sweep();
+}
+
+void destroy_sigchld_table(sigchld_table& t) noexcept {
+    {
+        std::lock_guard g(t.m);
+        t.closed = true;
+        t.handlers.clear();
+    }
+    detail::sigchld::release_watcher(&t);
+}
+
+void close_sigchld_table(const std::shared_ptr<sigchld_table>& t) {
+    try {
+        attach_sigchld_loop(t, nullptr, {}, {});
+    } catch (...) {  // detaching only removes: nothing to report
+    }
+    std::lock_guard g(t->m);
+    t->handlers.clear();
+    t->zombies.clear();
+}
+
+bool is_attached(sigchld_table& t) {
+    std::lock_guard g(t.m);
+    return t.loop != nullptr;
+}
+
+bool remove_handler(child_table& t, int pid) {
+    std::lock_guard g(t.m);
+    return t.handlers.erase(pid) > 0;
+}
+
 void throw_no_running_loop(const char* watcher, int pid) {
     throw std::runtime_error(std::string(watcher) + ".add_child_handler(pid " + std::to_string(pid) +
                              "): no running event loop; call it from a coroutine or callback of the loop that is "
@@ -104,3 +174,17 @@ void throw_no_running_loop(const char* watcher, int pid) {
 }
 
 }  // namespace duet::watcher_detail
+
+namespace duet {
+
+std::shared_ptr<abstract_child_watcher> make_child_watcher(std::string_view name) {
+    if (name == "pidfd") return std::make_shared<pidfd_child_watcher>();
+    if (name == "threaded") return std::make_shared<threaded_child_watcher>();
+    if (name == "safe") return std::make_shared<safe_child_watcher>();
+    if (name == "fast") return std::make_shared<fast_child_watcher>();
+    if (name == "multi_loop") return std::make_shared<multi_loop_child_watcher>();
+    throw std::invalid_argument("make_child_watcher: no child watcher named '" + std::string(name) +
+                                "' (pidfd, threaded, safe, fast, multi_loop)");
+}
+
+}  // namespace duet

@@ -43,6 +43,33 @@ struct child_table {
     bool closed = false;
 };
 
+// The state of the two SIGCHLD watchers (safe_child_watcher, fast_child_watcher): the
+// attached loop, and the exits fast_child_watcher's waitpid(-1) reaped before anyone
+// registered their pid (always empty for safe_child_watcher).
+struct sigchld_table : child_table {
+    using child_table::child_table;
+    abstract_event_loop* loop = nullptr;  // attached
+    std::map<int, int> zombies;           // pid -> returncode
+};
+
+// With t.m held: pid's exit if known already (a kept zombie, or waitpid(pid, WNOHANG)).
+std::optional<exit_info> take_exit(sigchld_table& t, int pid);
+// add_child_handler of a SIGCHLD watcher: registers cb for pid (replacing any) and, when a
+// loop is attached, posts an exit that is already known. (While detached, attach_loop's
+// sweep finds it.)
+void add_sigchld_handler(const std::shared_ptr<sigchld_table>& t, int pid, abstract_child_watcher::child_callback cb);
+// Moves the watcher's SIGCHLD handler to `loop` (or none), then runs `sweep` for the
+// children that exited while detached or during the switch.
+void attach_sigchld_loop(const std::shared_ptr<sigchld_table>& t, abstract_event_loop* loop,
+                         const std::function<void()>& on_sigchld, const std::function<void()>& sweep);
+// A SIGCHLD watcher's destructor: no loop calls (a loop may be gone); a handler left on a
+// live loop finds the table closed and does nothing.
+void destroy_sigchld_table(sigchld_table& t) noexcept;
+// close(): detaches (nothing to report), forgets handlers and kept exits.
+void close_sigchld_table(const std::shared_ptr<sigchld_table>& t);
+bool is_attached(sigchld_table& t);
+bool remove_handler(child_table& t, int pid);
+
 // Runs, on `loop`'s thread, the delivery of pid's exit: takes the handler registered for pid
 // (none: removed meanwhile, nothing happens), warns if the pid was unknown, then calls it.
 void deliver_here(const std::shared_ptr<child_table>& t, abstract_event_loop& loop, int pid, exit_info e);

@@ -635,6 +635,21 @@ TEST(ChildWatcherPolicy, TheDefaultIsPidfdMadeOnce) {
     EXPECT_EQ(&w, &get_event_loop_policy().get_child_watcher());
 }
 
+TEST(ChildWatcherPolicy, MakeChildWatcherByName) {
+    for (const char* name : {"pidfd", "threaded", "safe", "fast", "multi_loop"}) {
+        auto w = make_child_watcher(name);
+        ASSERT_NE(w, nullptr);
+        EXPECT_EQ(std::string(w->name()), std::string(name) + "_child_watcher");
+    }
+    try {
+        make_child_watcher("kqueue");
+        ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("'kqueue'"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("multi_loop"), std::string::npos) << e.what();
+    }
+}
+
 TEST(ChildWatcherPolicy, SetAndGet) {
     policy_reset r;
     set_event_loop_policy(nullptr);

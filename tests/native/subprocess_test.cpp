@@ -43,15 +43,6 @@ const std::string helper = DUET_CHILD_HELPER;
         }                                                  \
     } while (0)
 
-std::shared_ptr<abstract_child_watcher> make_watcher(const std::string& name) {
-    if (name == "pidfd") return std::make_shared<pidfd_child_watcher>();
-    if (name == "threaded") return std::make_shared<threaded_child_watcher>();
-    if (name == "safe") return std::make_shared<safe_child_watcher>();
-    if (name == "fast") return std::make_shared<fast_child_watcher>();
-    if (name == "multi_loop") return std::make_shared<multi_loop_child_watcher>();
-    return nullptr;
-}
-
 // Whether this process has a child (running or a zombie), without reaping it.
 bool has_children() {
     siginfo_t si{};
@@ -99,7 +90,7 @@ protected:
             errors.push_back(c.message + (c.exception ? " | " + what_of(c.exception) : std::string()));
         });
         set_event_loop(loop_.get());
-        watcher_ = make_watcher(GetParam());
+        watcher_ = make_child_watcher(GetParam());
         ASSERT_TRUE(watcher_) << GetParam();
         set_child_watcher(watcher_);
         watcher_->attach_loop(loop_.get());
@@ -561,7 +552,7 @@ TEST_P(Subprocess, InactiveWatcherStartsNothing) {
         EXPECT_FALSE(has_children());
     }());
     // (set_child_watcher closed the one it replaced: start again with a new one.)
-    watcher_ = make_watcher(GetParam());
+    watcher_ = make_child_watcher(GetParam());
     set_child_watcher(watcher_);
     // A real watcher detached from its loop: safe and fast are inactive then.
     watcher_->attach_loop(nullptr);

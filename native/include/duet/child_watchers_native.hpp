@@ -35,6 +35,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include <duet/child_watchers.hpp>
 
@@ -159,5 +160,10 @@ public:
 private:
     std::shared_ptr<state> st_;
 };
+
+// A new watcher chosen by name: "pidfd", "threaded", "safe", "fast" or "multi_loop" (for
+// command-line switches and configuration). Another name: std::invalid_argument naming it
+// and the five.
+std::shared_ptr<abstract_child_watcher> make_child_watcher(std::string_view name);
 
 }  // namespace duet
