@@ -14,7 +14,9 @@ if(EMSCRIPTEN)
   # JS-based kind, so native ones are for production modules (pages, bench/).
   if(DUET_WASM_EXCEPTIONS)
     target_compile_options(duet_flags INTERFACE -fwasm-exceptions)
-    target_link_options(duet_flags INTERFACE -fwasm-exceptions)
+    # The C++ exception tag exported, so that the JS glue can read an uncaught exception's
+    # payload and print its type and what() (js/library_duet.js, Duet.readable).
+    target_link_options(duet_flags INTERFACE -fwasm-exceptions -Wl,--export=__cpp_exception)
   else()
     target_compile_options(duet_flags INTERFACE -fexceptions)
     target_link_options(duet_flags INTERFACE -fexceptions)

@@ -75,23 +75,29 @@ var DuetLibrary = {
       quit_ = function(status, toThrow) { quit(status, Duet.readable(toThrow)); };
     },
     // An uncaught C++ exception reaches JS as the thrown object's address (JS-based
-    // exceptions): print "<type>: <what>" (and the task it left, see
-    // duet::detail::describe_exception) and give an Error with that text instead. With
-    // native wasm exceptions it is a WebAssembly.Exception whose tag Emscripten 3.1.6 does
-    // not export, so its payload cannot be read: say so. Anything else is returned as it is.
+    // exceptions) or as a WebAssembly.Exception carrying the C++ tag (native wasm
+    // exceptions; duet::flags exports the tag): print "<type>: <what>" (and the task it
+    // left, see duet::detail::describe_exception) and give an Error with that text
+    // instead. Anything else is returned as it is.
     readable: function(e) {
       var text;
       var describe = Module['_duet_describe_exception'];
-      if (typeof e == 'number' && e && typeof describe == 'function' && !ABORT) {
-        try {
+      var tag = Module['asm'] && Module['asm']['__cpp_exception'];
+      try {
+        if (typeof e == 'number' && e && typeof describe == 'function' && !ABORT) {
           text = UTF8ToString(describe(e));
-        } catch (x) {
+        } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception) {
+          var describeWasm = Module['_duet_describe_wasm_exception'];
+          if (tag && e.is(tag) && typeof describeWasm == 'function' && !ABORT) {
+            text = UTF8ToString(describeWasm(e.getArg(tag, 0)));
+          } else {
+            text = 'a wasm exception that is not a C++ one, or a C++ one from a module linked without ' +
+                   'duet::flags (its link options export the tag that reads it)';
+          }
+        } else {
           return e;
         }
-      } else if (typeof WebAssembly.Exception == 'function' && e instanceof WebAssembly.Exception) {
-        text = 'a C++ exception (built with native wasm exceptions, where Emscripten 3.1.6 gives JS no way to ' +
-               'read it; a build with JS-based exceptions, DUET_WASM_EXCEPTIONS=OFF, names its type and what())';
-      } else {
+      } catch (x) {
         return e;
       }
       err('duet: uncaught ' + text);

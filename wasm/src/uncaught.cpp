@@ -7,6 +7,7 @@
 
 #include <cxxabi.h>
 #include <emscripten.h>
+#include <unwind.h>
 
 #include <duet/detail/debug.hpp>
 
@@ -27,4 +28,14 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* duet_describe_exception(void* thrown
         }
     }
     return text.c_str();
+}
+
+// The same for native wasm exceptions: JS holds a WebAssembly.Exception whose payload
+// (read with the __cpp_exception tag, exported by duet::flags' link options) is the
+// exception's _Unwind_Exception header. libc++abi puts that header last in its
+// __cxa_exception, right before the thrown object, and it is max-aligned, so the object
+// starts sizeof(_Unwind_Exception) bytes after it.
+extern "C" EMSCRIPTEN_KEEPALIVE const char* duet_describe_wasm_exception(void* unwind_header) {
+    if (!unwind_header) return duet_describe_exception(nullptr);
+    return duet_describe_exception(static_cast<char*>(unwind_header) + sizeof(_Unwind_Exception));
 }
