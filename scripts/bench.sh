@@ -121,6 +121,13 @@ if ((need_wasm)); then
   # Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
   emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
   cmake --build build/bench-wasm -j "$jobs"
+  # Fibers need ASYNCIFY, which rules out native wasm exceptions: their row (and the
+  # coroutine version it is compared with) comes from a JS-exceptions build.
+  if [ -z "$only" ] || [[ ",$only," == *,fiber,* ]]; then
+    say "building duet's fiber benchmark (wasm, JS exceptions, ASYNCIFY) in build/bench-wasm-fibers"
+    emcmake cmake -S . -B build/bench-wasm-fibers "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=OFF >/dev/null
+    cmake --build build/bench-wasm-fibers -j "$jobs" --target duet_fiber_bench duet_bench
+  fi
 else
   say "native families only: the wasm build is skipped"
 fi

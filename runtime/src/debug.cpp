@@ -169,7 +169,9 @@ void note_escaping(const std::exception_ptr& e, std::string task_name, const voi
 void report_line(std::string_view a, std::string_view b, std::string_view c) noexcept {
     // One write per part: stderr is unbuffered, and the parts may be long.
     std::fwrite("duet: ", 1, 6, stderr);
-    for (std::string_view p : {a, b, c}) std::fwrite(p.data(), 1, p.size(), stderr);
+    // (Empty parts skipped: an empty view's data() may be null, which fwrite must not get.)
+    for (std::string_view p : {a, b, c})
+        if (!p.empty()) std::fwrite(p.data(), 1, p.size(), stderr);
     std::fputc('\n', stderr);
 }
 
