@@ -38,6 +38,10 @@ if [ -n "$only" ]; then
     case "$f" in echo|echo_mt|bulk|memconn|soak|"") ;; *) need_wasm=1 ;; esac
   done
 fi
+# The production wasm build (native wasm exceptions) is not needed for the fiber family
+# alone, whose wasm row has a build of its own (below).
+need_wasm_main=$need_wasm
+if [ "$only" = "fiber" ]; then need_wasm_main=0; fi
 
 # The machine has 2 cores and the benchmarks are pinned to one of them: never build wider.
 jobs=${DUET_JOBS:-2}
@@ -117,10 +121,12 @@ if command -v cargo >/dev/null 2>&1 && [ -d /usr/share/cargo/registry ]; then
      cargo build --release --offline -q) || warn "bench/memconn_tokio failed to build: tokio memconn is skipped"
 fi
 if ((need_wasm)); then
-  say "building duet (wasm) in build/bench-wasm"
-  # Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
-  emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
-  cmake --build build/bench-wasm -j "$jobs"
+  if ((need_wasm_main)); then
+    say "building duet (wasm) in build/bench-wasm"
+    # Native wasm exceptions, as a production module would be built (cmake/DuetWarnings.cmake).
+    emcmake cmake -S . -B build/bench-wasm "${bench_opts[@]}" -DDUET_WASM_EXCEPTIONS=ON >/dev/null
+    cmake --build build/bench-wasm -j "$jobs"
+  fi
   # Fibers need ASYNCIFY, which rules out native wasm exceptions: their row (and the
   # coroutine version it is compared with) comes from a JS-exceptions build.
   if [ -z "$only" ] || [[ ",$only," == *,fiber,* ]]; then
