@@ -15,40 +15,13 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
-#include "fd_count.hpp"
+#include "uv_loop_fixture.hpp"
 
 namespace duet {
 namespace {
 
-class StreamsDirectRead : public ::testing::Test {
-protected:
-    static void SetUpTestSuite() {
-        event_loop warm_up;  // libuv's process-wide fds come with the first loop
-        warm_up.close();
-    }
-    void SetUp() override {
-        fds_before_ = nettest::count_fds();
-        loop_ = std::make_unique<event_loop>();
-    }
-    void TearDown() override {
-        loop_->close();
-        loop_.reset();
-        EXPECT_EQ(nettest::count_fds(), fds_before_) << "an fd leaked";
-    }
-    template <class T>
-    T run(coro<T> c, double limit = 60) {
-        return loop_->run_until_complete(wait_for(std::move(c), limit));
-    }
-
-private:
-    int fds_before_ = 0;
-    std::unique_ptr<event_loop> loop_;
-};
-
-std::uint16_t port_of(const std::shared_ptr<server>& s) {
-    auto socks = s->sockets();
-    return socks.empty() ? 0 : socks.front().port;
-}
+class StreamsDirectRead : public nettest::uv_loop_fixture {};
+using nettest::port_of;
 
 // Lines of 1,000 bytes whose letters change with the offset (a misplaced or repeated chunk
 // shows).

@@ -12,18 +12,8 @@ export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}  # Emscripten's link
 expect="consumer: result 42, duet 0.1.0 (header 0.1.0)"
 gen=(-G Ninja -DCMAKE_BUILD_TYPE=Release)
 
-step() {  # step NAME COMMAND...: runs it quietly, prints its time, its output on failure
-  local name=$1 t0 log
-  shift
-  t0=$(date +%s.%N)
-  log=$work/$name.log
-  if ! "$@" >"$log" 2>&1; then
-    echo "FAILED: $name: $*"
-    cat "$log"
-    exit 1
-  fi
-  printf '%-28s %6.1f s\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)"
-}
+# shellcheck source=step.sh
+. "$here/step.sh"
 check_run() {  # check_run NAME PROGRAM...: runs it, checks the line it prints
   local name=$1 out
   shift

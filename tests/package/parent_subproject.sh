@@ -10,18 +10,8 @@
 set -euo pipefail
 src=$1 work=$2 cxx=$3
 here=$(cd "$(dirname "$0")" && pwd)
-step() {
-  local name=$1 t0 log
-  shift
-  t0=$(date +%s.%N)
-  log=$work/$name.log
-  if ! "$@" >"$log" 2>&1; then
-    echo "FAILED: $name: $*"
-    cat "$log"
-    exit 1
-  fi
-  printf '%-28s %6.1f s\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)"
-}
+# shellcheck source=step.sh
+. "$here/step.sh"
 rm -rf "$work"
 mkdir -p "$work"
 b=$work/parent
