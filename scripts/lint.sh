@@ -10,8 +10,7 @@ tidy=$(command -v clang-tidy-14 || command -v clang-tidy)
 format=$(command -v clang-format-14 || command -v clang-format)
 status=0
 
-# The clang build's directory (scripts/clang.sh builds in it); configuring it is enough
-# for compile_commands.json.
+# A clang configuration of the tree; configuring it is enough for compile_commands.json.
 if [ ! -f build/clang/compile_commands.json ]; then
   CC=clang-14 CXX=clang++-14 cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 \
     -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
