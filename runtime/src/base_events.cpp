@@ -246,8 +246,8 @@ void base_event_loop::run_due_timers(double now) {
     while (!timers_.empty()) {
         double when = timers_.next_deadline();
         if (when > now) break;
-        detail::handle_node* n = timers_.pop();
-        ready_.push(&handle_thunk, n);  // the heap's reference moves to the queue
+        detail::ready_entry e = timers_.pop(&handle_thunk);  // a handle's heap reference moves to the queue
+        ready_.push(e.fn, e.arg);
     }
 }
 
@@ -350,6 +350,14 @@ handle base_event_loop::call_soon_threadsafe_cb(callback cb) {
     }
     if (was_empty) host_wake_threadsafe();
     return handle(detail::intrusive_ptr<detail::handle_node>::adopt(n));
+}
+
+void base_event_loop::add_timer(detail::timer_entry* t) {
+    timers_.push(t);
+    if (!in_process_ && running_ && t->when < planned_deadline_) {
+        planned_deadline_ = t->when;
+        host_wake({!ready_.empty(), t->when});
+    }
 }
 
 timer_handle base_event_loop::call_at_node(double when, detail::handle_node* n) {

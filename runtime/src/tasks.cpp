@@ -405,21 +405,41 @@ void leave_task(abstract_event_loop& loop, const task_ref& t) {
 // no future in between. The timer is armed, capturing this awaiter's address, only here:
 // before, the awaiter may still be copied.
 void detail::sleep_awaiter::await_suspend(co::coroutine_handle<> h) {
-    if (delay_ <= 0) {
+    if (when <= 0) {
         task_ = detail::suspend_current_task_yield(h);
         return;
     }
-    timer_ = get_running_loop().call_later(delay_, [this] { detail::wake_direct_waiter(task_, this); });
+    base_event_loop* loop = detail::running_base_loop;
+    if (!loop) throw std::runtime_error("no running event loop");
+    when += loop->time();
+    fire = &on_due;
+    loop->add_timer(this);
+    loop_ = loop;
+    // If this throws (no task is running), the destructor takes the timer out again.
     task_ = detail::suspend_current_task_direct(this, h);
 }
 
 void detail::sleep_awaiter::await_resume() const {
-    if (std::isnan(delay_)) throw std::invalid_argument("sleep: delay is NaN");
+    if (std::isnan(when)) throw std::invalid_argument("sleep: delay is NaN");
     detail::throw_if_cancel_injected(task_);
 }
 
+void detail::sleep_awaiter::disarm() noexcept {
+    loop_->remove_timer(this);
+}
+
 void detail::sleep_awaiter::on_cancelled(direct_wait* self) noexcept {
-    static_cast<sleep_awaiter*>(self)->timer_.cancel();
+    auto* a = static_cast<sleep_awaiter*>(self);
+    if (a->in_heap()) a->disarm();
+}
+
+void detail::sleep_awaiter::on_due(void* self, bool run) noexcept {
+    // Not run: a closing loop dropping its queue, when the awaiter may be gone already.
+    // Run: the task is still suspended here (a cancellation queues its wake-up after
+    // this entry), so the awaiter is alive.
+    if (!run) return;
+    auto* a = static_cast<sleep_awaiter*>(static_cast<timer_entry*>(self));
+    detail::wake_direct_waiter(a->task_, a);
 }
 
 namespace {

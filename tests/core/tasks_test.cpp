@@ -1,7 +1,9 @@
 // Coroutines, tasks, cancellation and the task registry.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "test_loop.hpp"
 
@@ -550,6 +552,63 @@ TEST(Sleep, CancelReachesTheSleeperWithItsMessageAndDisarmsTheTimer) {
     EXPECT_EQ(got, "wake up");
     loop.run_until_complete(sleep(0));
     EXPECT_EQ(loop.base().scheduled_timer_count(), 0u);
+}
+
+// sleep's timer lives in its awaiter: a cancellation takes it out of the loop's heap at
+// once (no cancelled entry left to drop later), wherever it sits in the heap, and the
+// other sleepers, and call_later callbacks due at the same times, keep their order.
+TEST(Sleep, CancelledSleepsLeaveTheHeapAtOnceAndTheRestKeepTheirOrder) {
+    test_loop loop;
+    std::vector<int> woke;
+    auto sleeper = [&](double d, int id) -> coro<void> {
+        co_await sleep(d);
+        woke.push_back(id);
+    };
+    std::vector<task<void>> tasks;
+    // Deadlines 1..40, created out of order. A call_later due at 21 as a sleeper is runs in
+    // the iteration the timers fire, the sleeper one turn later (asyncio: the sleep's
+    // timer resolves a future, whose callback then wakes the task).
+    for (int i = 0; i < 40; ++i) {
+        const int d = (i * 17) % 40 + 1;
+        tasks.push_back(loop.create_task(sleeper(d, d)));
+    }
+    loop.run_until_complete(sleep(0));
+    loop.call_later(21 - loop.time(), [&] { woke.push_back(-21); });
+    EXPECT_EQ(loop.base().scheduled_timer_count(), 41u);
+    // Cancel every third sleeper: each leaves the heap immediately.
+    std::size_t expected = 41;
+    for (int i = 0; i < 40; i += 3) {
+        EXPECT_TRUE(tasks[static_cast<std::size_t>(i)].cancel());
+        EXPECT_EQ(loop.base().scheduled_timer_count(), --expected);
+    }
+    loop.run_until_complete(sleep(50));
+    std::vector<int> want;
+    for (int i = 0; i < 40; ++i)
+        if (i % 3 != 0) want.push_back((i * 17) % 40 + 1);
+    std::sort(want.begin(), want.end());
+    auto tie = std::find(want.begin(), want.end(), 21);
+    ASSERT_NE(tie, want.end());
+    want.insert(tie, -21);
+    EXPECT_EQ(woke, want);
+    EXPECT_EQ(loop.base().scheduled_timer_count(), 0u);
+}
+
+// A loop closed with tasks still asleep: the sleeps' timers go with the loop's heap and
+// the abandoned frames (their awaiters) are destroyed after it without touching it.
+TEST(Sleep, ClosingTheLoopWithSleepersLeavesNothingBehind) {
+    auto loop = std::make_unique<test_loop>();
+    int finished = 0;
+    auto sleeper = [&](double d) -> coro<void> {
+        co_await sleep(d);
+        ++finished;
+    };
+    for (int i = 1; i <= 5; ++i) loop->create_task(sleeper(i * 10.0));
+    loop->run_until_complete(sleep(15));
+    EXPECT_EQ(finished, 1);
+    EXPECT_EQ(loop->base().scheduled_timer_count(), 4u);
+    loop->close();
+    loop.reset();
+    EXPECT_EQ(finished, 1);
 }
 
 TEST(Run, ReturnsTheResultOnAFreshLoop) {

@@ -209,6 +209,12 @@ public:
     void push_handle(detail::handle_node* n);  // adopts the caller's reference
     // Counts a cancelled timer towards the heap's compaction; loop thread.
     void note_timer_cancelled() noexcept { timers_.note_cancelled(); }
+    // An embedded timer (sleep's): `t->when` and `t->fire` set, not in the heap yet;
+    // remove_timer takes it out if it is still there. Loop thread.
+    void add_timer(detail::timer_entry* t);
+    void remove_timer(detail::timer_entry* t) noexcept {
+        if (t->in_heap()) timers_.remove(t);
+    }
     // A base-tier exception escaped a callback or a task step: the loop stops right after
     // the entry that raised it (the rest of the ready queue stays queued) and run_forever
     // rethrows it.

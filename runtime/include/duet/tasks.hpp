@@ -11,6 +11,7 @@
 
 #include <duet/contextvars.hpp>
 #include <duet/coro.hpp>
+#include <duet/detail/timer_heap.hpp>
 #include <duet/futures.hpp>
 #include <duet/handles.hpp>
 
@@ -304,25 +305,35 @@ void enter_task(abstract_event_loop& loop, const task_ref& t);
 void leave_task(abstract_event_loop& loop, const task_ref& t);
 
 namespace detail {
-// co_await sleep(d): d <= 0 is one ready-queue turn; otherwise a timer wakes the task
-// itself, with no future in between.
-class sleep_awaiter : public awaiter_tag, private direct_wait {
+// co_await sleep(d): d <= 0 is one ready-queue turn; otherwise a timer embedded in the
+// awaiter (in the coroutine's frame: no handle, no allocation) wakes the task itself, with
+// no future in between. A cancellation takes the timer out of the loop's heap at once.
+class sleep_awaiter : public awaiter_tag, private direct_wait, private timer_entry {
 public:
-    explicit sleep_awaiter(double seconds) noexcept : direct_wait{&on_cancelled}, delay_(seconds) {}
-    // A copy is never armed (the timer is armed in await_suspend, capturing `this`).
-    sleep_awaiter(const sleep_awaiter& o) noexcept : direct_wait{&on_cancelled}, delay_(o.delay_) {}
+    explicit sleep_awaiter(double seconds) noexcept : direct_wait{&on_cancelled} { when = seconds; }
+    // A copy is never armed (the timer is armed in await_suspend).
+    sleep_awaiter(const sleep_awaiter& o) noexcept : awaiter_tag(o), direct_wait{&on_cancelled}, timer_entry(o) {
+        when = o.delay();
+        fire = nullptr;
+        index = not_queued;
+    }
     sleep_awaiter& operator=(const sleep_awaiter&) = delete;
-    ~sleep_awaiter() { timer_.cancel(); }
+    ~sleep_awaiter() {
+        if (in_heap()) disarm();
+    }
 
     // NaN never suspends: await_resume raises std::invalid_argument.
-    bool await_ready() const noexcept { return delay_ != delay_; }
+    bool await_ready() const noexcept { return when != when; }
     void await_suspend(co::coroutine_handle<> h);
     void await_resume() const;
 
 private:
+    // Before the timer is armed, its `when` holds the delay.
+    double delay() const noexcept { return loop_ ? 0.0 : when; }
+    void disarm() noexcept;
     static void on_cancelled(direct_wait* self) noexcept;
-    double delay_;
-    timer_handle timer_;
+    static void on_due(void* self, bool run) noexcept;
+    base_event_loop* loop_ = nullptr;  // set once armed
     task_core* task_ = nullptr;
 };
 }  // namespace detail
