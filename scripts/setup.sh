@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 want=(cmake ninja-build g++ pkg-config libuv1-dev googletest
       emscripten node-acorn chromium
-      clang-14 clang-tidy-14 clang-format-14    # CI's clang build and scripts/lint.sh
+      clang-14 clang-tidy-14 clang-format-14    # scripts/sanitize.sh (clang) and scripts/lint.sh
       libboost-context1.81-dev)                 # fibers (not libboost-context-dev: 1.74, conflicts)
 # node and npm: keep whatever node the machine has; Debian's packages otherwise.
 command -v node >/dev/null 2>&1 || want+=(nodejs)
