@@ -30,23 +30,32 @@ bool waiter_list::any_not_cancelled() const noexcept {
 
 // ---- lock
 
-coro<void> lock::acquire() {
+bool detail::lock_awaiter::await_ready() noexcept {
     // Free and nobody queued (ignoring cancelled waiters): take it without suspending.
-    if (!locked_ && !waiters_.any_not_cancelled()) {
-        locked_ = true;
-        co_return;
+    if (!l_->locked_ && !l_->waiters_.any_not_cancelled()) {
+        l_->locked_ = true;
+        taken_ = true;
     }
-    detail::waiter w(waiters_);
+    return taken_;
+}
+
+void detail::lock_awaiter::await_suspend(co::coroutine_handle<> h) {
+    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
+    w_.enqueue(l_->waiters_);
+}
+
+void detail::lock_awaiter::await_resume() {
+    if (taken_) return;
     try {
-        co_await w.wait();
+        w_.wait().await_resume();
     } catch (const cancelled_error&) {
-        w.unlink();
+        w_.unlink();
         // We may have been woken and then cancelled: pass the wake-up on.
-        if (!locked_) wake_first();
+        if (!l_->locked_) l_->wake_first();
         throw;
     }
-    w.unlink();
-    locked_ = true;
+    w_.unlink();
+    l_->locked_ = true;
 }
 
 void lock::release() {
@@ -136,26 +145,33 @@ bool semaphore::wake_next() {
     return true;
 }
 
-coro<void> semaphore::acquire() {
-    if (!locked()) {
-        --value_;
-        co_return;
+bool detail::semaphore_awaiter::await_ready() noexcept {
+    if (!s_->locked()) {
+        --s_->value_;
+        taken_ = true;
     }
+    return taken_;
+}
+
+void detail::semaphore_awaiter::await_suspend(co::coroutine_handle<> h) {
+    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
+    w_.enqueue(s_->waiters_);
+}
+
+void detail::semaphore_awaiter::await_resume() {
+    if (taken_) return;
     std::exception_ptr failure;
-    bool woken;
-    {
-        detail::waiter w(waiters_);
-        try {
-            co_await w.wait();
-        } catch (const cancelled_error&) {
-            failure = std::current_exception();
-        }
-        woken = w.done() && !w.cancelled();
+    try {
+        w_.wait().await_resume();
+    } catch (const cancelled_error&) {
+        failure = std::current_exception();
     }
+    const bool woken = w_.done() && !w_.cancelled();
+    w_.unlink();
     // Woken (and counted) but cancelled before running: give the slot back.
-    if (failure && woken) ++value_;
+    if (failure && woken) ++s_->value_;
     // Waiters that arrived meanwhile may fit now.
-    while (value_ > 0 && wake_next()) {
+    while (s_->value_ > 0 && s_->wake_next()) {
     }
     if (failure) std::rethrow_exception(failure);
 }

@@ -103,6 +103,43 @@ TEST(Lock, WokenThenCancelledPassesTheWakeUpOn) {
     EXPECT_EQ(got, std::vector<int>{3});
 }
 
+// acquire() is awaited without a frame, and is also the coroutine it stands for wherever
+// one goes (run_until_complete, wait_for, create_task); a timed-out acquire leaves no
+// waiter behind.
+TEST(Lock, AcquireGoesWhereverACoroutineGoes) {
+    test_loop loop;
+    lock lk;
+    loop.run_until_complete(lk.acquire());
+    EXPECT_TRUE(lk.locked());
+    EXPECT_THROW(loop.run_until_complete(wait_for(lk.acquire(), 0.5)), timeout_error);
+    auto t = loop.create_task(lk.acquire());
+    loop.run_until_complete(sleep(0));
+    EXPECT_FALSE(t.done());
+    lk.release();
+    loop.run_until_complete(t);
+    EXPECT_TRUE(lk.locked());
+    lk.release();
+    EXPECT_FALSE(lk.locked());
+}
+
+TEST(Semaphore, AcquireGoesWhereverACoroutineGoes) {
+    test_loop loop;
+    semaphore sem(1);
+    loop.run_until_complete(sem.acquire());
+    EXPECT_EQ(sem.value(), 0);
+    EXPECT_THROW(loop.run_until_complete(wait_for(sem.acquire(), 0.5)), timeout_error);
+    EXPECT_EQ(sem.value(), 0);
+    auto t = loop.create_task(sem.acquire());
+    loop.run_until_complete(sleep(0));
+    EXPECT_FALSE(t.done());
+    sem.release();
+    loop.run_until_complete(t);
+    EXPECT_EQ(sem.value(), 0);
+    sem.release();
+    EXPECT_EQ(sem.value(), 1);
+    EXPECT_FALSE(sem.locked());
+}
+
 TEST(Event, WaitSetClear) {
     test_loop loop;
     event ev;

@@ -39,6 +39,66 @@ private:
     L* l_;
 };
 
+class lock;
+class semaphore;
+
+namespace detail {
+// co_await l.acquire() / s.acquire(): no coroutine frame. A free lock (or a semaphore with
+// room and nobody queued) is taken in await_ready without suspending; otherwise the waiter
+// lives in the awaiting frame, is queued on suspension, and the rest (taking the lock,
+// passing a wake-up on when cancelled) happens in await_resume.
+class lock_awaiter : public awaiter_tag {
+public:
+    explicit lock_awaiter(lock& l) noexcept : l_(&l) {}
+    // A copy is not queued (only the awaiter that suspends queues itself).
+    lock_awaiter(const lock_awaiter& o) noexcept : awaiter_tag(o), l_(o.l_) {}
+    lock_awaiter& operator=(const lock_awaiter&) = delete;
+
+    bool await_ready() noexcept;
+    void await_suspend(co::coroutine_handle<> h);
+    void await_resume();
+
+private:
+    lock* l_;
+    waiter w_;
+    bool taken_ = false;  // taken in await_ready
+};
+
+class semaphore_awaiter : public awaiter_tag {
+public:
+    explicit semaphore_awaiter(semaphore& s) noexcept : s_(&s) {}
+    semaphore_awaiter(const semaphore_awaiter& o) noexcept : awaiter_tag(o), s_(o.s_) {}
+    semaphore_awaiter& operator=(const semaphore_awaiter&) = delete;
+
+    bool await_ready() noexcept;
+    void await_suspend(co::coroutine_handle<> h);
+    void await_resume();
+
+private:
+    semaphore* s_;
+    waiter w_;
+    bool taken_ = false;
+};
+}  // namespace detail
+
+// What lock::acquire() and semaphore::acquire() return: `co_await` it (no frame), or pass
+// it wherever a coro<void> goes (create_task, wait_for, gather...; it converts to one).
+template <class Primitive, class Awaiter>
+class [[nodiscard]] acquire_op {
+public:
+    using coro_type = coro<void>;
+    explicit acquire_op(Primitive& p) noexcept : p_(&p) {}
+    Awaiter awaiter() const noexcept { return Awaiter(*p_); }
+    coro<void> as_coro() && { return run(*p_); }
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    static coro<void> run(Primitive& p) { co_await Awaiter(p); }
+    Primitive* p_;
+};
+using lock_acquire = acquire_op<lock, detail::lock_awaiter>;
+using semaphore_acquire = acquire_op<semaphore, detail::semaphore_awaiter>;
+
 // A mutual-exclusion lock; FIFO: a later acquirer never overtakes a waiter.
 class lock {
 public:
@@ -46,13 +106,14 @@ public:
     lock(const lock&) = delete;
     lock& operator=(const lock&) = delete;
 
-    coro<void> acquire();
+    lock_acquire acquire() noexcept { return lock_acquire(*this); }
     // std::runtime_error("Lock is not acquired.") when not locked.
     void release();
     bool locked() const noexcept { return locked_; }
     coro<scoped_hold<lock>> scoped();
 
 private:
+    friend class detail::lock_awaiter;
     void wake_first();
     detail::waiter_list waiters_;
     bool locked_ = false;
@@ -128,7 +189,7 @@ public:
     condition(const condition&) = delete;
     condition& operator=(const condition&) = delete;
 
-    coro<void> acquire() { return lock_->acquire(); }
+    lock_acquire acquire() noexcept { return lock_->acquire(); }
     void release() { lock_->release(); }
     bool locked() const noexcept { return lock_->locked(); }
     coro<scoped_hold<condition>> scoped();
@@ -162,7 +223,7 @@ public:
     semaphore& operator=(const semaphore&) = delete;
     virtual ~semaphore() = default;
 
-    coro<void> acquire();
+    semaphore_acquire acquire() noexcept { return semaphore_acquire(*this); }
     virtual void release();
     // True when acquire() would have to wait.
     bool locked() const noexcept { return value_ == 0 || waiters_.any_not_cancelled(); }
@@ -173,6 +234,9 @@ protected:
     bool wake_next();
     detail::waiter_list waiters_;
     long value_;
+
+private:
+    friend class detail::semaphore_awaiter;
 };
 
 class bounded_semaphore : public semaphore {
