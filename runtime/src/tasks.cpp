@@ -102,7 +102,7 @@ bool task_core::cancel(std::string msg) {
 void task_core::interrupt_direct_wait() noexcept {
     direct_wait* w = direct_waiter();
     waiter_ = 0;
-    w->on_cancel(w);
+    w->on_signal(w, direct_wait::signal::cancel);
     wake_soon();
 }
 
@@ -126,6 +126,9 @@ void task_core::step() noexcept {
         step_after_done();
         return;
     }
+    // Woken by a wait that wants to look again (a queue's get finding the item taken
+    // meanwhile): it may keep the task suspended. A due cancellation skips it.
+    if ((waiter_ & 2) && recheck_direct_wait()) return;
     base_event_loop& lp = *loop_;
     if (must_cancel_) {
         must_cancel_ = false;
@@ -244,10 +247,19 @@ void task_core::suspend_direct(direct_wait* w, co::coroutine_handle<> h) {
     waiter_ = reinterpret_cast<std::uintptr_t>(w) | 1;
 }
 
-void task_core::wake_direct(direct_wait* w) noexcept {
+void task_core::wake_direct(direct_wait* w, bool recheck) noexcept {
     if (direct_waiter() != w) return;
-    waiter_ = 0;
+    waiter_ = recheck ? reinterpret_cast<std::uintptr_t>(w) | 3 : 0;
     wake_soon();
+}
+
+bool task_core::recheck_direct_wait() noexcept {
+    // NOLINTNEXTLINE(performance-no-int-to-ptr): the word is a tagged pointer
+    auto* w = reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{3});
+    waiter_ = 0;
+    if (must_cancel_ || !w->on_signal(w, direct_wait::signal::recheck)) return false;
+    waiter_ = reinterpret_cast<std::uintptr_t>(w) | 1;  // suspended on it again
+    return true;
 }
 
 void task_core::throw_if_cancel_injected() {
@@ -309,8 +321,8 @@ task_core* suspend_current_task_direct(direct_wait* w, co::coroutine_handle<> h)
     return t;
 }
 
-void wake_direct_waiter(task_core* t, direct_wait* w) noexcept {
-    t->wake_direct(w);
+void wake_direct_waiter(task_core* t, direct_wait* w, bool recheck) noexcept {
+    t->wake_direct(w, recheck);
 }
 
 task_core* suspend_current_task_yield(co::coroutine_handle<> h) {
@@ -428,9 +440,10 @@ void detail::sleep_awaiter::disarm() noexcept {
     loop_->remove_timer(this);
 }
 
-void detail::sleep_awaiter::on_cancelled(direct_wait* self) noexcept {
+bool detail::sleep_awaiter::on_signal(direct_wait* self, signal s) noexcept {
     auto* a = static_cast<sleep_awaiter*>(self);
-    if (a->in_heap()) a->disarm();
+    if (s == signal::cancel && a->in_heap()) a->disarm();
+    return false;
 }
 
 void detail::sleep_awaiter::on_due(void* self, bool run) noexcept {

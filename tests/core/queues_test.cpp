@@ -1,4 +1,8 @@
 // asyncio's queues.
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "test_loop.hpp"
 
 namespace duet::test {
@@ -183,6 +187,138 @@ TEST(Queue, ImmediateShutdownDropsItemsAndReleasesJoin) {
         co_await joiner;
         EXPECT_THROW(q.get_nowait(), queue_shut_down);
     }());
+}
+
+// asyncio's `while q.empty(): await getter` loop: a getter woken by a put finds the item
+// taken by get_nowait before it ran, and waits again -- behind the getters already queued.
+TEST(Queue, WokenGetterRobbedOfItsItemWaitsAgainAtTheBack) {
+    test_loop loop;
+    queue<int> q;
+    std::vector<std::string> order;
+    auto getter = [&](std::string name) -> coro<void> {
+        int v = co_await q.get();
+        order.push_back(name + "=" + std::to_string(v));
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto a = create_task(getter("a"));
+        co_await sleep(0);
+        auto b = create_task(getter("b"));
+        co_await sleep(0);
+        q.put_nowait(1);               // wakes a...
+        EXPECT_EQ(q.get_nowait(), 1);  // ...whose item is gone when it runs
+        co_await sleep(0);
+        EXPECT_FALSE(a.done());
+        EXPECT_TRUE(order.empty());
+        q.put_nowait(2);  // b was first in line now
+        co_await sleep(0);
+        EXPECT_EQ(order, (std::vector<std::string>{"b=2"}));
+        EXPECT_FALSE(a.done());
+        q.put_nowait(3);
+        co_await a;
+        co_await b;
+        EXPECT_EQ(order, (std::vector<std::string>{"b=2", "a=3"}));
+    }());
+}
+
+TEST(Queue, WokenPutterRobbedOfItsRoomWaitsAgain) {
+    test_loop loop;
+    queue<int> q(1);
+    loop.run_until_complete([&]() -> coro<void> {
+        q.put_nowait(0);
+        auto p = create_task(q.put(1));
+        co_await sleep(0);
+        EXPECT_EQ(q.get_nowait(), 0);  // wakes p...
+        q.put_nowait(9);               // ...whose room is gone when it runs
+        co_await sleep(0);
+        co_await sleep(0);
+        EXPECT_FALSE(p.done());
+        EXPECT_EQ(q.qsize(), 1u);
+        EXPECT_EQ(q.get_nowait(), 9);
+        co_await p;
+        EXPECT_EQ(q.get_nowait(), 1);
+    }());
+}
+
+// A getter that waits again after a recheck is still cancellable, and leaves the queue
+// with no waiter behind.
+TEST(Queue, RewaitingGetterCanBeCancelled) {
+    test_loop loop;
+    queue<int> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto g = create_task(q.get());
+        co_await sleep(0);
+        q.put_nowait(1);
+        (void)q.get_nowait();
+        co_await sleep(0);  // g rechecked and waits again
+        EXPECT_FALSE(g.done());
+        g.cancel();
+        EXPECT_THROW(co_await g, cancelled_error);
+        q.put_nowait(2);  // nobody to wake: the item stays
+        EXPECT_EQ(q.get_nowait(), 2);
+    }());
+}
+
+// Cancelled after the wake-up was queued but before it ran: the recheck is skipped, the
+// task raises cancelled_error, and the item goes to the next getter.
+TEST(Queue, GetterCancelledBeforeItsRecheckPassesTheItemOn) {
+    test_loop loop;
+    queue<int> q;
+    loop.run_until_complete([&]() -> coro<void> {
+        auto a = create_task(q.get());
+        auto b = create_task(q.get());
+        co_await sleep(0);
+        q.put_nowait(7);  // wakes a
+        a.cancel("stop");
+        EXPECT_EQ(co_await b, 7);
+        try {
+            co_await a;
+            ADD_FAILURE() << "a must be cancelled";
+        } catch (const cancelled_error& e) {
+            EXPECT_EQ(e.message(), "stop");
+        }
+    }());
+}
+
+TEST(Queue, GetAndPutGoWhereverACoroutineGoes) {
+    test_loop loop;
+    queue<std::unique_ptr<int>> q(1);
+    loop.run_until_complete(q.put(std::make_unique<int>(1)));
+    EXPECT_THROW(loop.run_until_complete(wait_for(q.put(std::make_unique<int>(2)), 0.5)), timeout_error);
+    EXPECT_EQ(q.qsize(), 1u);
+    auto late = loop.create_task(q.put(std::make_unique<int>(3)));
+    EXPECT_EQ(*loop.run_until_complete(q.get()), 1);
+    loop.run_until_complete(late);
+    coro<std::unique_ptr<int>> as_coro = q.get();
+    EXPECT_EQ(*loop.run_until_complete(std::move(as_coro)), 3);
+    EXPECT_THROW(loop.run_until_complete(wait_for(q.get(), 0.5)), timeout_error);
+    auto g = loop.create_task(q.get());
+    loop.call_soon([&] { q.put_nowait(std::make_unique<int>(4)); });
+    EXPECT_EQ(*loop.run_until_complete(g), 4);
+    // Three items went in (the timed-out put added none). join() is an event wait: it
+    // waits for the third task_done(), then returns at once.
+    q.task_done();
+    q.task_done();
+    auto joiner = loop.create_task(q.join());
+    loop.run_until_complete(sleep(0));
+    EXPECT_FALSE(joiner.done());
+    q.task_done();
+    loop.run_until_complete(joiner);
+    loop.run_until_complete(q.join());
+    EXPECT_THROW(q.task_done(), std::invalid_argument);
+}
+
+TEST(Queue, AwaitingOutsideATaskIsAnError) {
+    test_loop loop;
+    queue<int> q;
+    // Awaited from a coroutine that no task runs (driven by hand): refused, nothing queued.
+    auto body = [&]() -> coro<int> { co_return co_await q.get(); }();
+    auto h = body.release();
+    h.resume();
+    EXPECT_TRUE(h.done());
+    EXPECT_THROW(std::rethrow_exception(h.promise().exception_), std::runtime_error);
+    h.destroy();
+    q.put_nowait(1);
+    EXPECT_EQ(q.get_nowait(), 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <concepts>
+#include <cstdint>
 #include <exception>
 #include <optional>
 #include <stdexcept>
@@ -38,16 +39,21 @@ void throw_if_cancel_injected(task_core* t);
 
 // An awaiter that wakes its task itself, with no future in between (a lock's or event's
 // waiter, a sleep's timer): the task remembers it while suspended so that cancel() can
-// reach it. `on_cancel` stops the waiting (unlinks, disarms); the task then wakes with
-// the cancellation.
+// reach it, and tells it through `on_signal`:
+// - cancel: stop waiting (unlink, disarm); the task then wakes with the cancellation.
+// - recheck (only after a wake-up asked for it): the task is about to resume; returning
+//   true keeps it suspended on this wait (the awaiter queued itself again). This is
+//   asyncio's `while not ready: await waiter` loop (a queue's get and put) without a frame.
 struct direct_wait {
-    void (*on_cancel)(direct_wait* self) noexcept;
+    enum class signal : std::uint8_t { cancel, recheck };
+    bool (*on_signal)(direct_wait* self, signal s) noexcept;
 };
 // The current task will be resumed at `h` when `w`'s owner calls wake_direct_waiter(w)
 // (or when the task is cancelled). Throws like suspend_current_task_on.
 task_core* suspend_current_task_direct(direct_wait* w, co::coroutine_handle<> h);
-// Wakes `t` (one ready-queue hop) if it is still suspended on `w`.
-void wake_direct_waiter(task_core* t, direct_wait* w) noexcept;
+// Wakes `t` (one ready-queue hop) if it is still suspended on `w`. With `recheck`, `w` is
+// asked (signal::recheck) when the task is about to run, unless a cancellation is due.
+void wake_direct_waiter(task_core* t, direct_wait* w, bool recheck = false) noexcept;
 
 // The coroutine the running task's trampoline resumes next. Awaiting a coro (and a coro
 // finishing) hands control over through this slot instead of a nested resume(): symmetric

@@ -7,6 +7,7 @@
 #include <deque>
 #include <functional>
 #include <stdexcept>
+#include <type_traits>
 #include <vector>
 
 #include <duet/events.hpp>
@@ -74,11 +75,135 @@ struct priority_store {
     std::size_t size() const noexcept { return items.size(); }
 };
 
+// co_await q.get() / q.put(v): no coroutine frame. A queue with an item (or with room) is
+// served in await_ready without suspending; otherwise the waiter lives in the awaiting
+// frame. asyncio's `while q.empty(): await getter` loop runs as a recheck when the woken
+// task is about to resume: if another caller took the item (or the room) meanwhile, the
+// waiter queues itself again at the back and the task stays suspended.
+template <class Q>
+class queue_get_awaiter : public awaiter_tag, private waiter {
+public:
+    explicit queue_get_awaiter(Q& q) noexcept : waiter(&on_signal), q_(&q) {}
+    // A copy is not queued (only the awaiter that suspends queues itself).
+    queue_get_awaiter(const queue_get_awaiter& o) noexcept : awaiter_tag(o), waiter(&on_signal), q_(o.q_) {}
+    queue_get_awaiter& operator=(const queue_get_awaiter&) = delete;
+
+    // Ready with an item, or shut down (await_resume then raises queue_shut_down).
+    bool await_ready() const noexcept { return !q_->empty() || q_->is_shut_down(); }
+    void await_suspend(co::coroutine_handle<> h) {
+        wait().await_suspend(h);  // throws outside a task, before anything is queued
+        enqueue(q_->getters_);
+    }
+    typename Q::value_type await_resume() {
+        try {
+            wait().await_resume();
+        } catch (...) {
+            unlink();
+            // Woken and then cancelled before it could take the item: pass the wake-up on.
+            if (!q_->empty() && done() && !cancelled()) q_->getters_.wake_first();
+            throw;
+        }
+        unlink();
+        return q_->get_nowait();
+    }
+
+private:
+    static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
+        if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
+        auto* a = static_cast<queue_get_awaiter*>(waiter::of(self));
+        if (!a->q_->empty() || a->q_->is_shut_down()) return false;
+        a->rewait(a->q_->getters_);
+        return true;
+    }
+    Q* q_;
+};
+
+template <class Q>
+class queue_put_awaiter : public awaiter_tag, private waiter {
+public:
+    using value_type = typename Q::value_type;
+    queue_put_awaiter(Q& q, value_type&& item) noexcept(std::is_nothrow_move_constructible_v<value_type>)
+        : waiter(&on_signal), q_(&q), item_(std::move(item)) {}
+    queue_put_awaiter(const queue_put_awaiter& o) noexcept(
+        std::is_nothrow_copy_constructible_v<value_type>) requires std::is_copy_constructible_v<value_type>
+        : awaiter_tag(o), waiter(&on_signal), q_(o.q_), item_(o.item_) {}
+    queue_put_awaiter(queue_put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<value_type>)
+        : awaiter_tag(o), waiter(&on_signal), q_(o.q_), item_(std::move(o.item_)) {}
+    queue_put_awaiter& operator=(const queue_put_awaiter&) = delete;
+
+    // Room, or shut down (await_resume then raises queue_shut_down).
+    bool await_ready() const noexcept { return !q_->full() || q_->is_shut_down(); }
+    void await_suspend(co::coroutine_handle<> h) {
+        wait().await_suspend(h);
+        enqueue(q_->putters_);
+    }
+    void await_resume() {
+        try {
+            wait().await_resume();
+        } catch (...) {
+            unlink();
+            if (!q_->full() && done() && !cancelled()) q_->putters_.wake_first();
+            throw;
+        }
+        unlink();
+        q_->put_nowait(std::move(item_));
+    }
+
+private:
+    static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
+        if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
+        auto* a = static_cast<queue_put_awaiter*>(waiter::of(self));
+        if (!a->q_->full() || a->q_->is_shut_down()) return false;
+        a->rewait(a->q_->putters_);
+        return true;
+    }
+    Q* q_;
+    value_type item_;
+};
+
 }  // namespace detail
+
+// What a queue's get() returns: `co_await` it (no frame), or pass it wherever a coro<T>
+// goes (create_task, wait_for, gather...; it converts to one).
+template <class Q>
+class [[nodiscard]] queue_get {
+public:
+    using coro_type = coro<typename Q::value_type>;
+    explicit queue_get(Q& q) noexcept : q_(&q) {}
+    detail::queue_get_awaiter<Q> awaiter() const noexcept { return detail::queue_get_awaiter<Q>(*q_); }
+    coro_type as_coro() && { return run(*q_); }
+    operator coro_type() && { return std::move(*this).as_coro(); }
+
+private:
+    static coro_type run(Q& q) { co_return co_await detail::queue_get_awaiter<Q>(q); }
+    Q* q_;
+};
+
+// What a queue's put(item) returns; it holds the item until awaited. Single use: awaiting
+// it (or as_coro()) moves the item out.
+template <class Q>
+class [[nodiscard]] queue_put {
+public:
+    using coro_type = coro<void>;
+    using value_type = typename Q::value_type;
+    queue_put(Q& q, value_type item) noexcept(std::is_nothrow_move_constructible_v<value_type>)
+        : q_(&q), item_(std::move(item)) {}
+    // const, as every frameless awaitable's (the item is mutable: taking it is the one use).
+    detail::queue_put_awaiter<Q> awaiter() const { return detail::queue_put_awaiter<Q>(*q_, std::move(item_)); }
+    coro<void> as_coro() && { return run(*q_, std::move(item_)); }
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    static coro<void> run(Q& q, value_type item) { co_await detail::queue_put_awaiter<Q>(q, std::move(item)); }
+    Q* q_;
+    mutable value_type item_;
+};
 
 template <class T, class Store>
 class basic_queue {
 public:
+    using value_type = T;
+
     // maxsize <= 0 means unbounded.
     explicit basic_queue(long maxsize = 0) : maxsize_(maxsize > 0 ? static_cast<std::size_t>(maxsize) : 0) {
         finished_.set();
@@ -91,10 +216,9 @@ public:
     bool empty() const noexcept { return store_.size() == 0; }
     bool full() const noexcept { return maxsize_ > 0 && store_.size() >= maxsize_; }
 
-    // Waits while the queue is full; queue_shut_down once shut down.
-    coro<void> put(T item) {
-        co_await wait_until(putters_, [this] { return !full(); });
-        put_nowait(std::move(item));
+    // Waits while the queue is full; queue_shut_down once shut down. No frame: see queue_put.
+    queue_put<basic_queue> put(T item) noexcept(std::is_nothrow_move_constructible_v<T>) {
+        return queue_put<basic_queue>(*this, std::move(item));
     }
     void put_nowait(T item) {
         if (shutdown_) throw queue_shut_down();
@@ -107,10 +231,8 @@ public:
 
     // Waits while the queue is empty; queue_shut_down once shut down and empty. A
     // cancelled get never loses an item: items stay in the queue until a get takes them.
-    coro<T> get() {
-        co_await wait_until(getters_, [this] { return !empty(); });
-        co_return get_nowait();
-    }
+    // No frame: see queue_get.
+    queue_get<basic_queue> get() noexcept { return queue_get<basic_queue>(*this); }
     T get_nowait() {
         if (empty()) {
             if (shutdown_) throw queue_shut_down();
@@ -127,10 +249,9 @@ public:
         if (unfinished_ == 0) throw std::invalid_argument("task_done() called too many times");
         if (--unfinished_ == 0) finished_.set();
     }
-    // Waits until every item put has been marked task_done().
-    coro<void> join() {
-        if (unfinished_ > 0) co_await finished_.wait();
-    }
+    // Waits until every item put has been marked task_done() (no frame: the event that
+    // is set exactly when nothing is unfinished).
+    event_wait join() noexcept { return finished_.wait(); }
 
     // Puts now raise queue_shut_down; gets drain what is left, then raise it. immediate:
     // drop what is left too (counting it as done). Blocked callers are woken to re-check.
@@ -149,22 +270,8 @@ public:
     bool is_shut_down() const noexcept { return shutdown_; }
 
 private:
-    // Waits in FIFO order with the other waiters until ready(). A waiter woken and then
-    // cancelled before it could act hands its wake-up to the next one.
-    template <class Ready>
-    coro<void> wait_until(detail::waiter_list& waiters, Ready ready) {
-        while (!ready()) {
-            if (shutdown_) throw queue_shut_down();
-            detail::waiter w(waiters);
-            try {
-                co_await w.wait();
-            } catch (...) {
-                w.unlink();
-                if (ready() && w.done() && !w.cancelled()) waiters.wake_first();
-                throw;
-            }
-        }
-    }
+    friend class detail::queue_get_awaiter<basic_queue>;
+    friend class detail::queue_put_awaiter<basic_queue>;
 
     Store store_;
     std::size_t maxsize_;

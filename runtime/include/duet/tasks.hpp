@@ -115,7 +115,7 @@ public:
     void suspend_on(future_core& f, co::coroutine_handle<> h);
     void suspend_yield(co::coroutine_handle<> h);
     void suspend_direct(direct_wait* w, co::coroutine_handle<> h);
-    void wake_direct(direct_wait* w) noexcept;
+    void wake_direct(direct_wait* w, bool recheck) noexcept;
     void throw_if_cancel_injected();
 
     // Releases the coroutine of a task that will never run again (its loop closed).
@@ -150,15 +150,18 @@ private:
     // What the task is suspended on: a future (asyncio's _fut_waiter), or an awaiter that
     // wakes it directly; at most one is set.
     // One tagged word (a task costs its size in memory): a future the task holds a
-    // reference to, or (low bit set) a direct_wait.
+    // reference to; or (tag 1) a direct_wait; or (tag 3) a direct_wait that woke the task
+    // and is to be rechecked before the task resumes (see direct_wait::signal::recheck).
     std::uintptr_t waiter_ = 0;
     future_core* fut_waiter() const noexcept {
         return (waiter_ & 1) ? nullptr : reinterpret_cast<future_core*>(waiter_);  // NOLINT(performance-no-int-to-ptr)
     }
     direct_wait* direct_waiter() const noexcept {
         // NOLINTNEXTLINE(performance-no-int-to-ptr): the word is a tagged pointer
-        return (waiter_ & 1) ? reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{1}) : nullptr;
+        return (waiter_ & 3) == 1 ? reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{3}) : nullptr;
     }
+    // Runs a pending recheck: true if the task stays suspended.
+    bool recheck_direct_wait() noexcept;
     // Stops waiting on the future (if any): unregisters and drops the reference.
     void leave_fut_waiter() noexcept {
         if (future_core* f = fut_waiter()) {
@@ -310,9 +313,9 @@ namespace detail {
 // no future in between. A cancellation takes the timer out of the loop's heap at once.
 class sleep_awaiter : public awaiter_tag, private direct_wait, private timer_entry {
 public:
-    explicit sleep_awaiter(double seconds) noexcept : direct_wait{&on_cancelled} { when = seconds; }
+    explicit sleep_awaiter(double seconds) noexcept : direct_wait{&on_signal} { when = seconds; }
     // A copy is never armed (the timer is armed in await_suspend).
-    sleep_awaiter(const sleep_awaiter& o) noexcept : awaiter_tag(o), direct_wait{&on_cancelled}, timer_entry(o) {
+    sleep_awaiter(const sleep_awaiter& o) noexcept : awaiter_tag(o), direct_wait{&on_signal}, timer_entry(o) {
         when = o.delay();
         fire = nullptr;
         index = not_queued;
@@ -331,7 +334,7 @@ private:
     // Before the timer is armed, its `when` holds the delay.
     double delay() const noexcept { return loop_ ? 0.0 : when; }
     void disarm() noexcept;
-    static void on_cancelled(direct_wait* self) noexcept;
+    static bool on_signal(direct_wait* self, signal s) noexcept;
     static void on_due(void* self, bool run) noexcept;
     base_event_loop* loop_ = nullptr;  // set once armed
     task_core* task_ = nullptr;

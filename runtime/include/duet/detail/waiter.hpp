@@ -25,7 +25,7 @@ public:
     explicit waiter(waiter_list& list) noexcept;
     // Not queued yet, for a frameless awaiter that queues it when it suspends (and may
     // be copied before that).
-    waiter() noexcept : waiter_link{this, this}, direct_wait{&on_cancelled} {}
+    waiter() noexcept : waiter_link{this, this}, direct_wait{&on_signal} {}
     void enqueue(waiter_list& list) noexcept;
     waiter(const waiter&) = delete;
     waiter& operator=(const waiter&) = delete;
@@ -39,7 +39,7 @@ public:
     void set_result() noexcept {
         if (state_ != state::waiting) return;
         state_ = state::woken;
-        if (task_) wake_direct_waiter(task_, this);
+        if (task_) wake_direct_waiter(task_, this, recheck_);
     }
     // Leaves the queue (idempotent).
     void unlink() noexcept {
@@ -58,14 +58,29 @@ public:
     };
     awaiter wait() noexcept { return {{}, this}; }
 
+protected:
+    // For an awaiter that waits in a loop (a queue's get or put): its own `on_signal`
+    // answers signal::recheck when the woken task is about to resume (true: rewait() was
+    // called, keep waiting) and passes signal::cancel on to waiter::on_signal.
+    explicit waiter(bool (*signal_fn)(direct_wait*, direct_wait::signal) noexcept) noexcept
+        : waiter_link{this, this}, direct_wait{signal_fn}, recheck_(true) {}
+    static waiter* of(direct_wait* d) noexcept { return static_cast<waiter*>(d); }
+    static bool on_signal(direct_wait* self, signal s) noexcept {
+        if (s == signal::cancel) static_cast<waiter*>(self)->state_ = state::cancelled;
+        return false;
+    }
+    // Woken, but waits again: back to waiting, at the back of `list` (asyncio appends a
+    // fresh future).
+    void rewait(waiter_list& list) noexcept;
+
 private:
     friend class waiter_list;
     enum class state : std::uint8_t { waiting, woken, cancelled };
-    static void on_cancelled(direct_wait* self) noexcept { static_cast<waiter*>(self)->state_ = state::cancelled; }
     static waiter* from(waiter_link* l) noexcept { return static_cast<waiter*>(l); }
 
     task_core* task_ = nullptr;
     state state_ = state::waiting;
+    bool recheck_ = false;  // wake with a recheck (see the protected constructor)
 };
 
 // FIFO of waiters: an intrusive circular list around a sentinel, so a waiter leaves it in
@@ -103,6 +118,11 @@ inline waiter::waiter(waiter_list& list) noexcept : waiter() {
     enqueue(list);
 }
 inline void waiter::enqueue(waiter_list& list) noexcept {
+    list.push_back(this);
+}
+inline void waiter::rewait(waiter_list& list) noexcept {
+    unlink();
+    state_ = state::waiting;
     list.push_back(this);
 }
 
