@@ -321,5 +321,70 @@ TEST(Queue, AwaitingOutsideATaskIsAnError) {
     EXPECT_EQ(q.get_nowait(), 1);
 }
 
+// test_asyncio's test_why_are_getters_waiting / test_why_are_putters_waiting: producers
+// and consumers through a tiny queue never deadlock.
+TEST(Queue, GettersAndPuttersThroughATinyQueueNeverDeadlock) {
+    test_loop loop;
+    loop.run_until_complete([&]() -> coro<void> {
+        queue<int> q(1);
+        auto producer = [&]() -> coro<void> {
+            for (int i = 0; i < 5; ++i) co_await q.put(i);
+        };
+        auto consumer = [&]() -> coro<int> {
+            int sum = 0;
+            for (int i = 0; i < 5; ++i) sum += co_await q.get();
+            co_return sum;
+        };
+        auto [nothing, sum] = co_await gather(producer(), consumer());
+        (void)nothing;
+        EXPECT_EQ(sum, 10);
+
+        queue<int> two(2);
+        auto getter = [&]() -> coro<void> {
+            co_await sleep(0);
+            const std::size_t n = two.qsize();
+            for (std::size_t i = 0; i < n; ++i) (void)two.get_nowait();
+        };
+        co_await gather(getter(), two.put(0), two.put(1), two.put(2), two.put(3));
+        EXPECT_EQ(two.qsize(), 2u);
+        EXPECT_EQ(two.get_nowait(), 2);
+        EXPECT_EQ(two.get_nowait(), 3);
+    }());
+}
+
+// test_get_with_waiting_putters: a get wakes the first waiting putter, which has put its
+// item by the time the next get runs.
+TEST(Queue, GetWithWaitingPutters) {
+    test_loop loop;
+    queue<std::string> q(1);
+    auto a = loop.create_task(q.put("a"));
+    auto b = loop.create_task(q.put("b"));
+    loop.run_until_complete(sleep(0));
+    EXPECT_TRUE(a.done());
+    EXPECT_FALSE(b.done());
+    EXPECT_EQ(loop.run_until_complete(q.get()), "a");
+    EXPECT_EQ(loop.run_until_complete(q.get()), "b");
+    EXPECT_TRUE(b.done());
+}
+
+// test_put_cancelled_race: a cancelled putter does not take the room of the one before it.
+TEST(Queue, CancelledPutterBehindAnotherLeavesItsTurn) {
+    test_loop loop;
+    queue<std::string> q(1);
+    auto put_a = loop.create_task(q.put("a"));
+    auto put_b = loop.create_task(q.put("b"));
+    auto put_x = loop.create_task(q.put("X"));
+    loop.run_until_complete(sleep(0));
+    EXPECT_TRUE(put_a.done());
+    EXPECT_FALSE(put_b.done());
+    put_x.cancel();
+    loop.run_until_complete(sleep(0));
+    EXPECT_TRUE(put_x.cancelled());
+    EXPECT_EQ(q.get_nowait(), "a");
+    loop.run_until_complete(put_b);
+    EXPECT_EQ(q.get_nowait(), "b");
+    EXPECT_TRUE(q.empty());
+}
+
 }  // namespace
 }  // namespace duet::test
