@@ -386,5 +386,27 @@ TEST(Queue, CancelledPutterBehindAnotherLeavesItsTurn) {
     EXPECT_TRUE(q.empty());
 }
 
+// The loop closes while a getter's wake-up (and its recheck) is still queued: the getter
+// never runs, its waiter leaves the queue with its frame, and the item stays.
+TEST(Queue, ClosingTheLoopWithAWokenGetterLeavesTheItem) {
+    auto loop = std::make_unique<test_loop>();
+    queue<int> q;
+    bool got = false;
+    auto getter = [&]() -> coro<void> {
+        co_await q.get();
+        got = true;
+    };
+    loop->create_task(getter());
+    loop->run_until_complete(sleep(0));
+    q.put_nowait(1);  // queues the getter's wake-up
+    loop->close();
+    loop.reset();
+    EXPECT_FALSE(got);
+    EXPECT_EQ(q.qsize(), 1u);
+    q.put_nowait(2);  // no waiter left to wake
+    EXPECT_EQ(q.get_nowait(), 1);
+    EXPECT_EQ(q.get_nowait(), 2);
+}
+
 }  // namespace
 }  // namespace duet::test
