@@ -1,3 +1,5 @@
+#include <utility>
+
 #include <duet/locks.hpp>
 
 namespace duet {
@@ -98,34 +100,85 @@ coro<scoped_hold<condition>> condition::scoped() {
     co_return scoped_hold<condition>(*this);
 }
 
-coro<void> condition::wait() {
-    if (!locked()) throw std::runtime_error("cannot wait on un-acquired lock");
-    release();
-    std::exception_ptr failure;
-    bool was_notified;
-    {
-        detail::waiter w(waiters_);
-        try {
-            co_await w.wait();
-        } catch (...) {
-            failure = std::current_exception();
-        }
-        was_notified = w.done() && !w.cancelled();
+bool detail::condition_awaiter::await_ready() const {
+    if (!c_->locked()) throw std::runtime_error("cannot wait on un-acquired lock");
+    return false;
+}
+
+void detail::condition_awaiter::await_suspend(co::coroutine_handle<> h) {
+    wait().await_suspend(h);  // throws outside a task, before anything is released or queued
+    c_->release();
+    enqueue(c_->waiters_);
+}
+
+bool detail::condition_awaiter::reacquire() noexcept {
+    lock& l = *c_->lock_;
+    unlink();
+    if (!l.locked_ && !l.waiters_.any_not_cancelled()) {
+        l.locked_ = true;
+        in_lock_queue_ = false;
+        return false;
     }
-    // Re-acquire before anything propagates, even if cancelled meanwhile.
-    for (;;) {
-        try {
-            co_await lock_->acquire();
-            break;
-        } catch (const cancelled_error&) {
-            failure = std::current_exception();
-        }
+    in_lock_queue_ = true;
+    rewait(l.waiters_);
+    return true;
+}
+
+bool detail::condition_awaiter::on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
+    auto* a = static_cast<condition_awaiter*>(waiter::of(self));
+    if (s == detail::direct_wait::signal::cancel) {
+        // Keep the task: it wakes (one hop, as asyncio's task does to handle the
+        // cancellation), then re-acquires the lock before the cancellation propagates.
+        a->self_woken_ = true;
+        a->wake_self();
+        return true;
     }
-    if (failure) {
+    const bool cancelling = s == detail::direct_wait::signal::recheck_cancelling;
+    if (std::exchange(a->self_woken_, false)) {
+        a->holding_cancel_ = true;
+        return a->reacquire();
+    }
+    if (!a->in_lock_queue_) {
+        a->notified_ = true;
+        if (cancelling) a->holding_cancel_ = true;
+        return a->reacquire();
+    }
+    // The lock's release woke it: the lock is its, unless a cancellation came in between
+    // (none held back before): then, as asyncio's acquire(), it passes the wake-up on and
+    // tries again, at the back.
+    lock& l = *a->c_->lock_;
+    a->unlink();
+    if (!cancelling || a->holding_cancel_) {
+        a->in_lock_queue_ = false;
+        l.locked_ = true;
+        return false;
+    }
+    a->holding_cancel_ = true;
+    if (!l.locked_) l.wake_first();
+    return a->reacquire();
+}
+
+void detail::condition_awaiter::await_resume() {
+    // The lock is held again here.
+    try {
+        wait().await_resume();
+    } catch (...) {
+        unlink();
         // Notified and then cancelled: the notification goes to another waiter.
-        if (was_notified) notify(1);
-        std::rethrow_exception(failure);
+        if (notified_) c_->notify(1);
+        throw;
     }
+    unlink();
+}
+
+namespace {
+coro<void> wait_on_condition(condition& c) {
+    co_await detail::condition_awaiter(c);
+}
+}  // namespace
+
+coro<void> condition_wait::as_coro() && {
+    return wait_on_condition(*c_);
 }
 
 void condition::notify(std::size_t n) {

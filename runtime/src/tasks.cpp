@@ -101,8 +101,9 @@ bool task_core::cancel(std::string msg) {
 
 void task_core::interrupt_direct_wait() noexcept {
     direct_wait* w = direct_waiter();
+    // The wait may keep the task (it then wakes it itself).
+    if (w->on_signal(w, direct_wait::signal::cancel)) return;
     waiter_ = 0;
-    w->on_signal(w, direct_wait::signal::cancel);
     wake_soon();
 }
 
@@ -127,7 +128,7 @@ void task_core::step() noexcept {
         return;
     }
     // Woken by a wait that wants to look again (a queue's get finding the item taken
-    // meanwhile): it may keep the task suspended. A due cancellation skips it.
+    // meanwhile, a condition's wait re-acquiring its lock): it may keep the task suspended.
     if ((waiter_ & 2) && recheck_direct_wait()) return;
     base_event_loop& lp = *loop_;
     if (must_cancel_) {
@@ -257,7 +258,8 @@ bool task_core::recheck_direct_wait() noexcept {
     // NOLINTNEXTLINE(performance-no-int-to-ptr): the word is a tagged pointer
     auto* w = reinterpret_cast<direct_wait*>(waiter_ & ~std::uintptr_t{3});
     waiter_ = 0;
-    if (must_cancel_ || !w->on_signal(w, direct_wait::signal::recheck)) return false;
+    if (!w->on_signal(w, must_cancel_ ? direct_wait::signal::recheck_cancelling : direct_wait::signal::recheck))
+        return false;
     waiter_ = reinterpret_cast<std::uintptr_t>(w) | 1;  // suspended on it again
     return true;
 }

@@ -1,6 +1,8 @@
 // asyncio's synchronization primitives.
 #include <algorithm>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "test_loop.hpp"
 
@@ -357,6 +359,116 @@ TEST(Condition, CancelledWaitReacquiresTheLockBeforePropagating) {
         EXPECT_TRUE(t.cancelled());
     }());
     EXPECT_TRUE(held_when_cancelled);
+}
+
+TEST(Condition, WaitGoesWhereverACoroutineGoes) {
+    test_loop loop;
+    condition cv;
+    loop.run_until_complete(cv.acquire());
+    auto t = loop.create_task(cv.wait());  // runs while the lock is held: releases it, waits
+    loop.run_until_complete(sleep(0));
+    EXPECT_FALSE(t.done());
+    EXPECT_FALSE(cv.locked());
+    loop.run_until_complete(cv.acquire());
+    cv.notify();
+    cv.release();
+    loop.run_until_complete(t);
+    EXPECT_TRUE(cv.locked());  // the waiter re-acquired it
+    cv.release();
+    EXPECT_THROW(loop.run_until_complete(cv.wait()), std::runtime_error);  // without the lock
+}
+
+// Cancelled while it waits for a notification, with the lock held by someone else: the
+// waiter wakes, queues for the lock behind those already queued, and raises only once it
+// holds the lock.
+TEST(Condition, CancelledWaiterQueuesForTheLockBehindEarlierAcquirers) {
+    test_loop loop;
+    condition cv;
+    std::vector<std::string> order;
+    auto waiter = [&]() -> coro<void> {
+        co_await cv.acquire();
+        try {
+            co_await cv.wait();
+        } catch (const cancelled_error&) {
+            order.push_back(cv.locked() ? "waiter (locked)" : "waiter (unlocked)");
+            cv.release();
+            throw;
+        }
+    };
+    auto acquirer = [&]() -> coro<void> {
+        co_await cv.acquire();
+        order.push_back("acquirer");
+        cv.release();
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto w = create_task(waiter());
+        co_await sleep(0);
+        co_await cv.acquire();
+        auto a = create_task(acquirer());
+        co_await sleep(0);  // the acquirer queues for the lock
+        w.cancel();
+        co_await sleep(0);  // the waiter wakes and queues behind it
+        co_await sleep(0);
+        EXPECT_FALSE(w.done());
+        cv.release();
+        co_await a;
+        EXPECT_THROW(co_await w, cancelled_error);
+        EXPECT_TRUE(w.cancelled());
+        EXPECT_FALSE(cv.locked());
+    }());
+    EXPECT_EQ(order, (std::vector<std::string>{"acquirer", "waiter (locked)"}));
+}
+
+// Notified, then cancelled before it could run: it raises (holding the lock) and the
+// notification goes to the next waiter (Python 3.12+).
+TEST(Condition, NotifiedThenCancelledPassesTheNotificationOn) {
+    test_loop loop;
+    condition cv;
+    int woken = 0;
+    auto waiter = [&]() -> coro<void> {
+        auto held = co_await cv.scoped();
+        co_await cv.wait();
+        EXPECT_TRUE(cv.locked());
+        ++woken;
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto w1 = create_task(waiter());
+        auto w2 = create_task(waiter());
+        co_await sleep(0);
+        {
+            auto held = co_await cv.scoped();
+            cv.notify(1);  // w1
+        }
+        w1.cancel();
+        EXPECT_THROW(co_await w1, cancelled_error);
+        co_await w2;
+        EXPECT_EQ(woken, 1);
+        EXPECT_FALSE(cv.locked());
+    }());
+}
+
+// A task cancelled before it waits: the wait releases the lock, takes it back at once and
+// raises, leaving the lock held (so the caller's release() works).
+TEST(Condition, CancelledBeforeWaitingStillReacquires) {
+    test_loop loop;
+    condition cv;
+    bool locked_in_handler = false;
+    auto body = [&]() -> coro<void> {
+        auto held = co_await cv.scoped();
+        current_task()->cancel();
+        try {
+            co_await cv.wait();
+        } catch (const cancelled_error&) {
+            locked_in_handler = cv.locked();
+            throw;
+        }
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto t = create_task(body());
+        EXPECT_THROW(co_await t, cancelled_error);
+    }());
+    EXPECT_TRUE(locked_in_handler);
+    EXPECT_FALSE(cv.locked());
 }
 
 TEST(Condition, WaitForPredicate) {

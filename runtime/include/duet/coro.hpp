@@ -40,12 +40,16 @@ void throw_if_cancel_injected(task_core* t);
 // An awaiter that wakes its task itself, with no future in between (a lock's or event's
 // waiter, a sleep's timer): the task remembers it while suspended so that cancel() can
 // reach it, and tells it through `on_signal`:
-// - cancel: stop waiting (unlink, disarm); the task then wakes with the cancellation.
-// - recheck (only after a wake-up asked for it): the task is about to resume; returning
-//   true keeps it suspended on this wait (the awaiter queued itself again). This is
-//   asyncio's `while not ready: await waiter` loop (a queue's get and put) without a frame.
+// - cancel: stop waiting (unlink, disarm) and return false: the task then wakes with the
+//   cancellation. Returning true keeps the task suspended on this wait instead (a
+//   condition re-acquiring its lock holds a cancellation back until it has the lock); the
+//   wait then wakes the task itself.
+// - recheck, recheck_cancelling (only after a wake-up asked for it): the task is about to
+//   resume (with a cancellation due, for the second); returning true keeps it suspended
+//   on this wait (the awaiter queued itself again). This is asyncio's `while not ready:
+//   await waiter` loop (a queue's get and put) without a frame.
 struct direct_wait {
-    enum class signal : std::uint8_t { cancel, recheck };
+    enum class signal : std::uint8_t { cancel, recheck, recheck_cancelling };
     bool (*on_signal)(direct_wait* self, signal s) noexcept;
 };
 // The current task will be resumed at `h` when `w`'s owner calls wake_direct_waiter(w)

@@ -43,6 +43,8 @@ class lock;
 class semaphore;
 
 namespace detail {
+class condition_awaiter;
+
 // co_await l.acquire() / s.acquire(): no coroutine frame. A free lock (or a semaphore with
 // room and nobody queued) is taken in await_ready without suspending; otherwise the waiter
 // lives in the awaiting frame, is queued on suspension, and the rest (taking the lock,
@@ -114,6 +116,7 @@ public:
 
 private:
     friend class detail::lock_awaiter;
+    friend class detail::condition_awaiter;
     void wake_first();
     detail::waiter_list waiters_;
     bool locked_ = false;
@@ -181,6 +184,51 @@ void detail::event_awaiter::await_suspend(co::coroutine_handle<> h) {
     w_.enqueue(ev_->waiters_);
 }
 
+class condition;
+
+namespace detail {
+// co_await cv.wait(): no coroutine frame. It releases the lock and queues its waiter on the
+// condition; once notified it re-acquires the lock as a recheck just before the task
+// resumes (taking it if free, else queueing on the lock). A cancellation is held back
+// until the lock is held again (asyncio's `finally: await self.acquire()` loop): the task
+// wakes, re-acquires (at the back of the lock's queue), then raises.
+class condition_awaiter : public awaiter_tag, private waiter {
+public:
+    explicit condition_awaiter(condition& c) noexcept : waiter(&on_signal), c_(&c) {}
+    condition_awaiter(const condition_awaiter& o) noexcept : awaiter_tag(o), waiter(&on_signal), c_(o.c_) {}
+    condition_awaiter& operator=(const condition_awaiter&) = delete;
+
+    // std::runtime_error without the lock.
+    bool await_ready() const;
+    void await_suspend(co::coroutine_handle<> h);
+    void await_resume();
+
+private:
+    static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept;
+    // Takes the lock if it is free and nobody waits for it; else queues for it.
+    bool reacquire() noexcept;
+    condition* c_;
+    bool in_lock_queue_ = false;   // waiting for the lock (not for a notification)
+    bool self_woken_ = false;      // woken by its own cancel handling, not by notify or the lock
+    bool holding_cancel_ = false;  // a cancellation waits for the lock to be held again
+    bool notified_ = false;
+};
+}  // namespace detail
+
+// What condition::wait() returns: `co_await` it (no frame), or pass it wherever a coro<void>
+// goes.
+class [[nodiscard]] condition_wait {
+public:
+    using coro_type = coro<void>;
+    explicit condition_wait(condition& c) noexcept : c_(&c) {}
+    detail::condition_awaiter awaiter() const noexcept { return detail::condition_awaiter(*c_); }
+    coro<void> as_coro() &&;
+    operator coro<void>() && { return std::move(*this).as_coro(); }
+
+private:
+    condition* c_;
+};
+
 // A condition variable bound to a lock (its own, or one passed in).
 class condition {
 public:
@@ -195,8 +243,9 @@ public:
     coro<scoped_hold<condition>> scoped();
 
     // Releases the lock, waits for a notify, re-acquires the lock (even when cancelled,
-    // before the cancellation propagates). std::runtime_error without the lock.
-    coro<void> wait();
+    // before the cancellation propagates). std::runtime_error without the lock. No frame:
+    // see condition_wait.
+    condition_wait wait() noexcept { return condition_wait(*this); }
     template <class Pred>
     coro<bool> wait_for(Pred pred) {
         auto r = pred();
@@ -210,6 +259,7 @@ public:
     void notify_all() { notify(static_cast<std::size_t>(-1)); }
 
 private:
+    friend class detail::condition_awaiter;
     std::unique_ptr<lock> own_;
     lock* lock_;
     detail::waiter_list waiters_;

@@ -110,6 +110,7 @@ public:
 private:
     static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
         if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
+        if (s == detail::direct_wait::signal::recheck_cancelling) return false;  // the cancellation wins
         auto* a = static_cast<queue_get_awaiter*>(waiter::of(self));
         if (!a->q_->empty() || a->q_->is_shut_down()) return false;
         a->rewait(a->q_->getters_);
@@ -152,6 +153,7 @@ public:
 private:
     static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
         if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
+        if (s == detail::direct_wait::signal::recheck_cancelling) return false;  // the cancellation wins
         auto* a = static_cast<queue_put_awaiter*>(waiter::of(self));
         if (!a->q_->full() || a->q_->is_shut_down()) return false;
         a->rewait(a->q_->putters_);

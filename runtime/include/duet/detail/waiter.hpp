@@ -69,6 +69,13 @@ protected:
         if (s == signal::cancel) static_cast<waiter*>(self)->state_ = state::cancelled;
         return false;
     }
+    // Leaves whatever queue it is in and wakes its task (with a recheck): for an awaiter
+    // that keeps its task on cancel and still has to make it run.
+    void wake_self() noexcept {
+        unlink();
+        state_ = state::waiting;
+        set_result();
+    }
     // Woken, but waits again: back to waiting, at the back of `list` (asyncio appends a
     // fresh future).
     void rewait(waiter_list& list) noexcept;
