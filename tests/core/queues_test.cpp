@@ -311,7 +311,8 @@ TEST(Queue, AwaitingOutsideATaskIsAnError) {
     test_loop loop;
     queue<int> q;
     // Awaited from a coroutine that no task runs (driven by hand): refused, nothing queued.
-    auto body = [&]() -> coro<int> { co_return co_await q.get(); }();
+    auto get = [&]() -> coro<int> { co_return co_await q.get(); };  // outlives its coroutine
+    auto body = get();
     auto h = body.release();
     h.resume();
     EXPECT_TRUE(h.done());
