@@ -195,6 +195,9 @@ void future_core::schedule_callbacks() noexcept {
                 loop.push_ready(&callback_node::run_thunk, n);
                 break;
             }
+            case done_link::gather_child:
+                loop.push_ready(&gather_child_done, l);
+                break;
             default: {
                 auto* o = static_cast<done_observer*>(l);
                 loop.push_ready(o->notify, o);
@@ -216,6 +219,8 @@ void future_core::drop_links() noexcept {
         } else if (l->link_kind() == done_link::observer) {
             auto* o = static_cast<done_observer*>(l);
             o->notify(o, false);
+        } else if (l->link_kind() == done_link::gather_child) {
+            gather_child_done(l, false);
         }
         l = next;
     }

@@ -5,8 +5,8 @@ namespace duet::detail {
 bool gather_core::cancel(std::string msg) {
     if (done()) return false;
     bool any = false;
-    for (auto& c : children_)
-        if (c->cancel(msg)) any = true;
+    for (auto& l : links_)
+        if (l.child->cancel(msg)) any = true;
     if (any) {
         cancel_requested_ = true;
         cancel_msg_ = std::move(msg);
@@ -15,16 +15,13 @@ bool gather_core::cancel(std::string msg) {
 }
 
 void gather_core::start(const buffer_vector<future_core*>& children) {
-    children_.reserve(children.size());
     links_.resize(children.size());
     std::size_t i = 0;
     for (future_core* c : children) {
-        children_.emplace_back(c);
+        child_link& l = links_[i++];
+        l.self = this;
+        l.child = c;
         if (!c->done()) {
-            child_link& l = links_[i++];
-            l.notify = &child_done_thunk;
-            l.self = this;
-            l.child = c;
             add_ref();
             c->add_observer(&l);
         }
@@ -42,8 +39,8 @@ void gather_core::start(const buffer_vector<future_core*>& children) {
     }
 }
 
-void gather_core::child_done_thunk(void* link, bool run) noexcept {
-    auto* l = static_cast<child_link*>(link);
+void gather_child_done(void* link, bool run) noexcept {
+    auto* l = static_cast<gather_core::child_link*>(static_cast<done_link*>(link));
     gather_core* self = l->self;
     if (run) self->on_child_done(*l->child);
     self->release();
@@ -67,12 +64,12 @@ void gather_core::on_child_done(future_core& c) noexcept {
             return;
         }
     }
-    if (nfinished_ < children_.size()) return;
+    if (nfinished_ < links_.size()) return;
     if (cancel_requested_) {
         // Cancelled, but a child swallowed its cancellation: still a cancellation. The
         // children's outcomes count as looked at (asyncio collects them first).
-        for (auto& ch : children_)
-            if (!ch->cancelled()) (void)ch->exception();
+        for (auto& l : links_)
+            if (!l.child->cancelled()) (void)l.child->exception();
         finish_with_exception(std::make_exception_ptr(cancelled_error(cancel_msg_)));
         return;
     }

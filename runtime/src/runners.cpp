@@ -8,7 +8,7 @@ coro<void> await_all(std::vector<basic_task> tasks) {
     for (auto& t : tasks) {
         if (t.done()) continue;
         try {
-            co_await future<void>(detail::intrusive_ptr<detail::future_core>(t.core()), nullptr);
+            co_await future<void>(detail::intrusive_ptr<detail::future_core>(t.core()));
         } catch (...) {
         }
     }

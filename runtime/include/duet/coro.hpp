@@ -172,7 +172,7 @@ struct coro_promise_base {
             // An untyped task (basic_task, what current_task() and all_tasks() return):
             // waits for it and rethrows its exception or cancellation.
             if (!f.core()) throw std::invalid_argument("co_await: not a duet task (null, or a third-party task)");
-            return future_awaiter<void>(future<void>(intrusive_ptr<future_core>(f.core()), nullptr));
+            return future_awaiter<void>(future<void>(intrusive_ptr<future_core>(f.core())));
         }
     }
     // A frameless awaitable: its awaiter, made in the awaiting frame.

@@ -319,7 +319,7 @@ public:
     template <class T = void>
     future<T> create_future() {
         auto* st = new detail::future_state<T>(&base());
-        return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot);
+        return future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st));
     }
     // Wraps c in a task scheduled by the task factory; loop thread; std::runtime_error if closed,
     // std::invalid_argument for an empty coroutine. The task is named `name` (else "Task-N") and

@@ -20,6 +20,8 @@ namespace duet {
 
 class base_event_loop;
 class abstract_event_loop;
+template <class T>
+class future;
 
 namespace detail {
 
@@ -32,7 +34,9 @@ class task_core;
 // the gather, a done callback is a pooled node. The low bits of `bits` say which of the
 // three this link is; the rest point at the next link.
 struct done_link {
-    enum kind : std::uintptr_t { observer = 0, waiting_task = 1, callback = 2 };
+    // gather_child: one of gather's per-child links (gather.hpp), dispatched by kind so
+    // that it needs no function pointer of its own.
+    enum kind : std::uintptr_t { observer = 0, waiting_task = 1, callback = 2, gather_child = 3 };
     explicit done_link(kind k = observer) noexcept : bits(k) {}
 
     kind link_kind() const noexcept { return static_cast<kind>(bits & 3u); }
@@ -51,6 +55,9 @@ struct done_link {
 struct done_observer : done_link {
     void (*notify)(void* self, bool run) noexcept = nullptr;
 };
+
+// A gather_child link is done (run) or dropped unfinished (!run); defined in gather.cpp.
+void gather_child_done(void* link, bool run) noexcept;
 
 class future_core;
 using done_fn = small_callable<void(future_core&), 24>;
@@ -121,8 +128,9 @@ public:
     // Registers a task to be woken (one ready-queue hop, no allocation) when done.
     void add_waiter(task_core* t) noexcept;
     void remove_waiter(task_core* t) noexcept;
-    // Registers an observer. It stays registered until the future is done or dropped.
-    void add_observer(done_observer* o) noexcept { push_link(o); }
+    // Registers an observer (a done_observer, or a gather_child link). It stays
+    // registered until the future is done or dropped.
+    void add_observer(done_link* o) noexcept { push_link(o); }
 
     // A scratch mark for finding duplicates in one pass (gather, wait) without a hash set;
     // whoever sets it clears it before returning (see dedup_marks).
@@ -144,6 +152,12 @@ protected:
     // Where the derived class keeps the exception (an inactive member of its result's
     // union until status::failed): only failures pay this virtual call.
     virtual std::exception_ptr* error_slot() noexcept = 0;
+    // Where the derived class keeps its typed result (an outcome_storage<T>, see
+    // with_outcome): future<T> finds it through here when it reads or sets the result, so
+    // that a future or task handle is one pointer.
+    virtual void* outcome_slot() noexcept = 0;
+    template <class T>
+    friend class duet::future;
     // Forgets every registration without running it (the future is dropped, or its task
     // can never finish): observers are told, callbacks destroyed.
     void drop_links() noexcept;
@@ -224,6 +238,7 @@ public:
 
 private:
     std::exception_ptr* error_slot() noexcept final { return &slot.error(); }
+    void* outcome_slot() noexcept final { return &slot; }
 };
 
 template <class T>
@@ -254,7 +269,6 @@ struct basic_done_callback {
 template <class T, class F>
 struct typed_done_callback {
     F f;
-    outcome_storage<T>* slot;
     void operator()(future_core& c);
 };
 
@@ -334,27 +348,27 @@ class future : public basic_future {
 public:
     using value_type = T;
     future() = default;
-    // Internal: adopts a core whose result lives in `slot`.
-    future(detail::intrusive_ptr<detail::future_core> c, detail::outcome_storage<T>* slot) noexcept
-        : basic_future(std::move(c)), slot_(slot) {}
+    // Internal: adopts a core whose result is an outcome_storage<T> (any core, for
+    // future<void>: completion_of() views every future that way, and a void future never
+    // touches the result).
+    explicit future(detail::intrusive_ptr<detail::future_core> c) noexcept : basic_future(std::move(c)) {}
 
     // The result; rethrows the stored exception; cancelled_error if cancelled;
     // invalid_state_error if not done. The value stays in the future (copied out);
     // take_result() moves it.
     decltype(auto) result() const {
         core_->check_result();
-        // A future<void> may have no slot (completion_of() views any future that way).
-        if constexpr (!std::is_void_v<T>) return slot_->get();
+        if constexpr (!std::is_void_v<T>) return slot()->get();
     }
     T take_result() {
         core_->check_result();
-        if constexpr (!std::is_void_v<T>) return slot_->take();
+        if constexpr (!std::is_void_v<T>) return slot()->take();
     }
 
     template <class U = T>
     requires(!std::is_void_v<U>) void set_result(U&& v) {
         core_->check_settable("set_result");
-        slot_->construct_value(std::forward<U>(v));
+        slot()->construct_value(std::forward<U>(v));
         core_->finish_with_result();
     }
     template <class U = T>
@@ -381,7 +395,7 @@ public:
     template <class F>
     requires(std::is_invocable_v<std::decay_t<F>&, future<T>&> &&
              !std::is_invocable_v<std::decay_t<F>&, basic_future&>) std::uint32_t add_done_callback(F&& f) {
-        return core_->add_done_callback(detail::typed_done_callback<T, std::decay_t<F>>{std::forward<F>(f), slot_});
+        return core_->add_done_callback(detail::typed_done_callback<T, std::decay_t<F>>{std::forward<F>(f)});
     }
     template <class F>
     requires(!std::is_integral_v<std::decay_t<F>> && std::is_invocable_v<std::decay_t<F>&, basic_future&>) std::size_t
@@ -396,15 +410,18 @@ public:
         return core_->remove_done_callbacks(&detail::same_callback<detail::typed_done_callback<T, D>, D>, &d);
     }
 
-    detail::outcome_storage<T>* slot() const noexcept { return slot_; }
-
-private:
-    detail::outcome_storage<T>* slot_ = nullptr;
+    detail::outcome_storage<T>* slot() const noexcept {
+        return static_cast<detail::outcome_storage<T>*>(core_->outcome_slot());
+    }
 };
+
+// A handle is one pointer: programs keep many (a vector of tasks, gather's children, every
+// awaiting frame).
+static_assert(sizeof(future<int>) == sizeof(void*));
 
 template <class T, class F>
 void detail::typed_done_callback<T, F>::operator()(future_core& c) {
-    future<T> self{intrusive_ptr<future_core>(&c), slot};
+    future<T> self{intrusive_ptr<future_core>(&c)};
     f(self);
 }
 

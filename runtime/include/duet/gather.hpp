@@ -81,17 +81,19 @@ protected:
     virtual void assemble() = 0;
 
 private:
+    friend void gather_child_done(void* link, bool run) noexcept;
     void on_child_done(future_core& c) noexcept;
 
-    // One observer per pending child, each holding a reference to this gather until it
-    // has run (or the child was dropped).
-    struct child_link : done_observer {
-        gather_core* self;
-        future_core* child;
+    // One link per distinct child (24 bytes: what gather costs per child besides the
+    // derived class's result handle, which keeps the child alive). A pending child holds
+    // its link among its registrations (kind gather_child), and with it a reference to
+    // this gather until it has run (or the child was dropped).
+    struct child_link : done_link {
+        child_link() noexcept : done_link(gather_child) {}
+        gather_core* self = nullptr;
+        future_core* child = nullptr;
     };
-    static void child_done_thunk(void* link, bool run) noexcept;
 
-    buffer_vector<intrusive_ptr<future_core>> children_;
     buffer_vector<child_link> links_;
     std::size_t nfinished_ = 0;
     std::string cancel_msg_;
@@ -230,7 +232,7 @@ auto make_gather(A&&... aws) {
         st->start(children);
     }
     (std::index_sequence_for<A...>{});
-    return future<typename state::result_type>(std::move(keep), &st->slot);
+    return future<typename state::result_type>(std::move(keep));
 }
 
 template <bool RE, class R>
@@ -269,7 +271,7 @@ auto make_gather_range(R&& range) {
         }
     }
     st->start(children);
-    return future<typename state::result_type>(std::move(keep), &st->slot);
+    return future<typename state::result_type>(std::move(keep));
 }
 
 template <class R>

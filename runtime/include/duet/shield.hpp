@@ -25,14 +25,12 @@ future<T> shield_future(future<T> inner, bool owned) {
     if (inner.done()) return inner;
     base_event_loop& loop = inner.get_loop();
     future<T> outer = loop.create_future<T>();
-    // The callbacks work on the cores (a capture of three words fits a done callback's
-    // inline storage); the outer was made by create_future, so its slot is known.
+    // The callbacks work on the cores (a capture of two words fits a done callback's
+    // inline storage).
     intrusive_ptr<future_core> outer_core(outer.core());
-    outcome_storage<T>* inner_slot = inner.slot();
-    std::uint32_t id = inner.core()->add_done_callback([outer_core, inner_slot, owned](future_core& c) {
-        auto* st = static_cast<future_state<T>*>(outer_core.get());
-        future<T> out(outer_core, &st->slot);
-        future<T> in(intrusive_ptr<future_core>(&c), inner_slot);
+    std::uint32_t id = inner.core()->add_done_callback([outer_core, owned](future_core& c) {
+        future<T> out(outer_core);
+        future<T> in{intrusive_ptr<future_core>(&c)};
         if (out.done()) {
             if (!in.cancelled()) (void)in.exception();  // retrieved: nobody else will look
             return;

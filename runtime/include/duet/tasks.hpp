@@ -239,7 +239,7 @@ class task : public future<T>, public detail::task_ops<task<T>> {
 public:
     task() = default;
     explicit task(detail::task_state<T>* st) noexcept
-        : future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st), &st->slot) {}
+        : future<T>(detail::intrusive_ptr<detail::future_core>::adopt(st)) {}
     operator basic_task() const noexcept {
         return basic_task(detail::intrusive_ptr<detail::future_core>(this->core()));
     }

@@ -221,8 +221,7 @@ constexpr promise_kind kind_of() noexcept {
 // The future<T> whose reference JS held (its core was made by create_future<T>).
 template <class T>
 future<T> adopt_future(duet::detail::future_core* core) noexcept {
-    auto* st = static_cast<duet::detail::future_state<T>*>(core);
-    return future<T>(duet::detail::intrusive_ptr<duet::detail::future_core>::adopt(core), &st->slot);
+    return future<T>(duet::detail::intrusive_ptr<duet::detail::future_core>::adopt(core));
 }
 
 // The outcome of a settled promise for an await of T: the value converted (a conversion

@@ -80,7 +80,7 @@ using range_elem_t = std::remove_cvref_t<std::ranges::range_reference_t<R>>;
 // The same future seen as a future<void>: awaiting it waits for completion and rethrows
 // its exception (or cancellation) without touching the value.
 inline future<void> completion_of(const basic_future& f) {
-    return future<void>(intrusive_ptr<future_core>(f.core()), nullptr);
+    return future<void>(intrusive_ptr<future_core>(f.core()));
 }
 
 // Awaits a future or task and takes its result (see outcome_of).
