@@ -263,8 +263,7 @@ decltype(auto) await(X&& x) {
             return detail::fiber_await_on(aw);
         } else {
             if (!x.core()) throw std::invalid_argument("duet::await: not a duet task (null, or a third-party task)");
-            detail::future_awaiter<void> aw{
-                future<void>(detail::intrusive_ptr<detail::future_core>(x.core()))};
+            detail::future_awaiter<void> aw{future<void>(detail::intrusive_ptr<detail::future_core>(x.core()))};
             return detail::fiber_await_on(aw);
         }
     } else if constexpr (detail::lazy_awaitable<X>) {
