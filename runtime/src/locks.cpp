@@ -171,16 +171,6 @@ void detail::condition_awaiter::await_resume() {
     unlink();
 }
 
-namespace {
-coro<void> wait_on_condition(condition& c) {
-    co_await detail::condition_awaiter(c);
-}
-}  // namespace
-
-coro<void> condition_wait::as_coro() && {
-    return wait_on_condition(*c_);
-}
-
 void condition::notify(std::size_t n) {
     if (!locked()) throw std::runtime_error("cannot notify on un-acquired lock");
     waiters_.wake(n);

@@ -83,8 +83,9 @@ private:
 };
 }  // namespace detail
 
-// What lock::acquire() and semaphore::acquire() return: `co_await` it (no frame), or pass
-// it wherever a coro<void> goes (create_task, wait_for, gather...; it converts to one).
+// What lock::acquire(), semaphore::acquire() and condition::wait() return: `co_await` it
+// (no frame), or pass it wherever a coro<void> goes (create_task, wait_for, gather...; it
+// converts to one).
 template <class Primitive, class Awaiter>
 class [[nodiscard]] acquire_op {
 public:
@@ -215,19 +216,7 @@ private:
 };
 }  // namespace detail
 
-// What condition::wait() returns: `co_await` it (no frame), or pass it wherever a coro<void>
-// goes.
-class [[nodiscard]] condition_wait {
-public:
-    using coro_type = coro<void>;
-    explicit condition_wait(condition& c) noexcept : c_(&c) {}
-    detail::condition_awaiter awaiter() const noexcept { return detail::condition_awaiter(*c_); }
-    coro<void> as_coro() &&;
-    operator coro<void>() && { return std::move(*this).as_coro(); }
-
-private:
-    condition* c_;
-};
+using condition_wait = acquire_op<condition, detail::condition_awaiter>;
 
 // A condition variable bound to a lock (its own, or one passed in).
 class condition {
