@@ -34,16 +34,11 @@ bool waiter_list::any_not_cancelled() const noexcept {
 
 bool detail::lock_awaiter::await_ready() noexcept {
     // Free and nobody queued (ignoring cancelled waiters): take it without suspending.
-    if (!l_->locked_ && !l_->waiters_.any_not_cancelled()) {
-        l_->locked_ = true;
+    if (!p_->locked_ && !p_->waiters_.any_not_cancelled()) {
+        p_->locked_ = true;
         taken_ = true;
     }
     return taken_;
-}
-
-void detail::lock_awaiter::await_suspend(co::coroutine_handle<> h) {
-    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
-    w_.enqueue(l_->waiters_);
 }
 
 void detail::lock_awaiter::await_resume() {
@@ -53,11 +48,11 @@ void detail::lock_awaiter::await_resume() {
     } catch (const cancelled_error&) {
         w_.unlink();
         // We may have been woken and then cancelled: pass the wake-up on.
-        if (!l_->locked_) l_->wake_first();
+        if (!p_->locked_) p_->wake_first();
         throw;
     }
     w_.unlink();
-    l_->locked_ = true;
+    p_->locked_ = true;
 }
 
 void lock::release() {
@@ -189,16 +184,11 @@ bool semaphore::wake_next() {
 }
 
 bool detail::semaphore_awaiter::await_ready() noexcept {
-    if (!s_->locked()) {
-        --s_->value_;
+    if (!p_->locked()) {
+        --p_->value_;
         taken_ = true;
     }
     return taken_;
-}
-
-void detail::semaphore_awaiter::await_suspend(co::coroutine_handle<> h) {
-    w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
-    w_.enqueue(s_->waiters_);
 }
 
 void detail::semaphore_awaiter::await_resume() {
@@ -212,9 +202,9 @@ void detail::semaphore_awaiter::await_resume() {
     const bool woken = w_.done() && !w_.cancelled();
     w_.unlink();
     // Woken (and counted) but cancelled before running: give the slot back.
-    if (failure && woken) ++s_->value_;
+    if (failure && woken) ++p_->value_;
     // Waiters that arrived meanwhile may fit now.
-    while (s_->value_ > 0 && s_->wake_next()) {
+    while (p_->value_ > 0 && p_->wake_next()) {
     }
     if (failure) std::rethrow_exception(failure);
 }

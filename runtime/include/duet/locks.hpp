@@ -48,38 +48,39 @@ class condition_awaiter;
 // co_await l.acquire() / s.acquire(): no coroutine frame. A free lock (or a semaphore with
 // room and nobody queued) is taken in await_ready without suspending; otherwise the waiter
 // lives in the awaiting frame, is queued on suspension, and the rest (taking the lock,
-// passing a wake-up on when cancelled) happens in await_resume.
-class lock_awaiter : public awaiter_tag {
+// passing a wake-up on when cancelled) happens in await_resume, which each primitive's
+// awaiter defines with await_ready.
+template <class Primitive>
+class queued_acquire : public awaiter_tag {
 public:
-    explicit lock_awaiter(lock& l) noexcept : l_(&l) {}
+    explicit queued_acquire(Primitive& p) noexcept : p_(&p) {}
     // A copy is not queued (only the awaiter that suspends queues itself).
-    lock_awaiter(const lock_awaiter& o) noexcept : awaiter_tag(o), l_(o.l_) {}
-    lock_awaiter& operator=(const lock_awaiter&) = delete;
+    queued_acquire(const queued_acquire& o) noexcept : awaiter_tag(o), p_(o.p_) {}
+    queued_acquire& operator=(const queued_acquire&) = delete;
 
-    bool await_ready() noexcept;
-    void await_suspend(co::coroutine_handle<> h);
-    void await_resume();
+    void await_suspend(co::coroutine_handle<> h) {
+        w_.wait().await_suspend(h);  // throws outside a task, before anything is queued
+        w_.enqueue(p_->waiters_);
+    }
 
-private:
-    lock* l_;
+protected:
+    Primitive* p_;
     waiter w_;
     bool taken_ = false;  // taken in await_ready
 };
 
-class semaphore_awaiter : public awaiter_tag {
+class lock_awaiter : public queued_acquire<lock> {
 public:
-    explicit semaphore_awaiter(semaphore& s) noexcept : s_(&s) {}
-    semaphore_awaiter(const semaphore_awaiter& o) noexcept : awaiter_tag(o), s_(o.s_) {}
-    semaphore_awaiter& operator=(const semaphore_awaiter&) = delete;
-
+    using queued_acquire<lock>::queued_acquire;
     bool await_ready() noexcept;
-    void await_suspend(co::coroutine_handle<> h);
     void await_resume();
+};
 
-private:
-    semaphore* s_;
-    waiter w_;
-    bool taken_ = false;
+class semaphore_awaiter : public queued_acquire<semaphore> {
+public:
+    using queued_acquire<semaphore>::queued_acquire;
+    bool await_ready() noexcept;
+    void await_resume();
 };
 }  // namespace detail
 
@@ -116,6 +117,7 @@ public:
     coro<scoped_hold<lock>> scoped();
 
 private:
+    friend class detail::queued_acquire<lock>;
     friend class detail::lock_awaiter;
     friend class detail::condition_awaiter;
     void wake_first();
@@ -275,6 +277,7 @@ protected:
     long value_;
 
 private:
+    friend class detail::queued_acquire<semaphore>;
     friend class detail::semaphore_awaiter;
 };
 
