@@ -80,86 +80,90 @@ struct priority_store {
 // frame. asyncio's `while q.empty(): await getter` loop runs as a recheck when the woken
 // task is about to resume: if another caller took the item (or the room) meanwhile, the
 // waiter queues itself again at the back and the task stays suspended.
-template <class Q>
-class queue_get_awaiter : public awaiter_tag, private waiter {
+// What a getter and a putter share: the side of the queue each waits on (getters while it
+// is empty, putters while it is full), queuing there, the recheck, and passing a wake-up on
+// when cancelled after it.
+template <class Q, bool Put>
+class queue_side_wait : public awaiter_tag, private waiter {
 public:
-    explicit queue_get_awaiter(Q& q) noexcept : waiter(&on_signal), q_(&q) {}
-    // A copy is not queued (only the awaiter that suspends queues itself).
-    queue_get_awaiter(const queue_get_awaiter& o) noexcept : awaiter_tag(o), waiter(&on_signal), q_(o.q_) {}
-    queue_get_awaiter& operator=(const queue_get_awaiter&) = delete;
-
-    // Ready with an item, or shut down (await_resume then raises queue_shut_down).
-    bool await_ready() const noexcept { return !q_->empty() || q_->is_shut_down(); }
+    // Ready when not blocked, or shut down (await_resume then raises queue_shut_down).
+    bool await_ready() const noexcept { return !blocked() || q_->is_shut_down(); }
     void await_suspend(co::coroutine_handle<> h) {
         wait().await_suspend(h);  // throws outside a task, before anything is queued
-        enqueue(q_->getters_);
+        enqueue(side());
     }
-    typename Q::value_type await_resume() {
+
+protected:
+    explicit queue_side_wait(Q& q) noexcept : waiter(&on_signal), q_(&q) {}
+    // A copy is not queued (only the awaiter that suspends queues itself).
+    queue_side_wait(const queue_side_wait& o) noexcept : awaiter_tag(o), waiter(&on_signal), q_(o.q_) {}
+    queue_side_wait& operator=(const queue_side_wait&) = delete;
+
+    // The end of the wait (if it suspended): raises a cancellation, first passing the
+    // wake-up on if this waiter was woken and then cancelled before it could use it.
+    void end_wait() {
         try {
             wait().await_resume();
         } catch (...) {
             unlink();
-            // Woken and then cancelled before it could take the item: pass the wake-up on.
-            if (!q_->empty() && done() && !cancelled()) q_->getters_.wake_first();
+            if (!blocked() && done() && !cancelled()) side().wake_first();
             throw;
         }
         unlink();
-        return q_->get_nowait();
     }
+    Q* q_;
 
 private:
+    bool blocked() const noexcept {
+        if constexpr (Put)
+            return q_->full();
+        else
+            return q_->empty();
+    }
+    waiter_list& side() const noexcept {
+        if constexpr (Put)
+            return q_->putters_;
+        else
+            return q_->getters_;
+    }
     static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
         if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
         if (s == detail::direct_wait::signal::recheck_cancelling) return false;  // the cancellation wins
-        auto* a = static_cast<queue_get_awaiter*>(waiter::of(self));
-        if (!a->q_->empty() || a->q_->is_shut_down()) return false;
-        a->rewait(a->q_->getters_);
+        auto* a = static_cast<queue_side_wait*>(waiter::of(self));
+        if (!a->blocked() || a->q_->is_shut_down()) return false;
+        a->rewait(a->side());
         return true;
     }
-    Q* q_;
 };
 
 template <class Q>
-class queue_put_awaiter : public awaiter_tag, private waiter {
+class queue_get_awaiter : public queue_side_wait<Q, false> {
+public:
+    explicit queue_get_awaiter(Q& q) noexcept : queue_side_wait<Q, false>(q) {}
+    typename Q::value_type await_resume() {
+        this->end_wait();
+        return this->q_->get_nowait();
+    }
+};
+
+template <class Q>
+class queue_put_awaiter : public queue_side_wait<Q, true> {
 public:
     using value_type = typename Q::value_type;
     queue_put_awaiter(Q& q, value_type&& item) noexcept(std::is_nothrow_move_constructible_v<value_type>)
-        : waiter(&on_signal), q_(&q), item_(std::move(item)) {}
+        : queue_side_wait<Q, true>(q), item_(std::move(item)) {}
     queue_put_awaiter(const queue_put_awaiter& o) noexcept(
         std::is_nothrow_copy_constructible_v<value_type>) requires std::is_copy_constructible_v<value_type>
-        : awaiter_tag(o), waiter(&on_signal), q_(o.q_), item_(o.item_) {}
+        : queue_side_wait<Q, true>(o), item_(o.item_) {}
     queue_put_awaiter(queue_put_awaiter&& o) noexcept(std::is_nothrow_move_constructible_v<value_type>)
-        : awaiter_tag(o), waiter(&on_signal), q_(o.q_), item_(std::move(o.item_)) {}
+        : queue_side_wait<Q, true>(o), item_(std::move(o.item_)) {}
     queue_put_awaiter& operator=(const queue_put_awaiter&) = delete;
-
-    // Room, or shut down (await_resume then raises queue_shut_down).
-    bool await_ready() const noexcept { return !q_->full() || q_->is_shut_down(); }
-    void await_suspend(co::coroutine_handle<> h) {
-        wait().await_suspend(h);
-        enqueue(q_->putters_);
-    }
     void await_resume() {
-        try {
-            wait().await_resume();
-        } catch (...) {
-            unlink();
-            if (!q_->full() && done() && !cancelled()) q_->putters_.wake_first();
-            throw;
-        }
-        unlink();
-        q_->put_nowait(std::move(item_));
+        this->end_wait();
+        this->q_->put_nowait(std::move(item_));
     }
 
 private:
-    static bool on_signal(detail::direct_wait* self, detail::direct_wait::signal s) noexcept {
-        if (s == detail::direct_wait::signal::cancel) return waiter::on_signal(self, s);
-        if (s == detail::direct_wait::signal::recheck_cancelling) return false;  // the cancellation wins
-        auto* a = static_cast<queue_put_awaiter*>(waiter::of(self));
-        if (!a->q_->full() || a->q_->is_shut_down()) return false;
-        a->rewait(a->q_->putters_);
-        return true;
-    }
-    Q* q_;
     value_type item_;
 };
 
@@ -272,8 +276,8 @@ public:
     bool is_shut_down() const noexcept { return shutdown_; }
 
 private:
-    friend class detail::queue_get_awaiter<basic_queue>;
-    friend class detail::queue_put_awaiter<basic_queue>;
+    friend class detail::queue_side_wait<basic_queue, false>;
+    friend class detail::queue_side_wait<basic_queue, true>;
 
     Store store_;
     std::size_t maxsize_;
