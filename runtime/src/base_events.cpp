@@ -404,16 +404,16 @@ void base_event_loop::run_until_done(basic_future f) {
     }
 }
 
-void base_event_loop::start_task(basic_task t) {
+void base_event_loop::start_task(detail::task_core* tc) {
     if (debug_) check_thread("create_task");
-    auto* tc = static_cast<detail::task_core*>(t.core());
     detail::link_task(*this, tc);
     tc->loop_owned_ = true;
     tc->add_ref();  // the loop keeps every task alive until it ends
     task_start mode = task_start::soon;
     if (task_factory_) {
         try {
-            mode = task_factory_(*this, t);
+            basic_task arg{detail::intrusive_ptr<detail::future_core>(tc)};
+            mode = task_factory_(*this, arg);
         } catch (...) {
             // As asyncio, where the factory makes the task: create_task fails and leaves
             // nothing behind (no registry entry, no report, no coroutine frame).

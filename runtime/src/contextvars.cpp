@@ -8,9 +8,7 @@ context_slot* thread_context_slot() noexcept {
     return &thread_context;
 }
 
-context_slot capture_context() {
-    const context_slot& cur = *current_context_slot();
-    if (!cur || !cur->map || cur->map->empty()) return nullptr;
+context_slot copy_context_values(const context_slot& cur) {
     auto s = std::make_shared<context_state>();
     s->map = cur->map;
     return s;

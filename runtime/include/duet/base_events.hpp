@@ -235,7 +235,7 @@ protected:
     handle call_soon_threadsafe_cb(callback cb) override;
     timer_handle call_at_node(double when, detail::handle_node* n) final;
     void run_until_done(basic_future f) override;
-    void start_task(basic_task t) override;
+    void start_task(detail::task_core* tc) override;
     void check_open_for(const char* what) const final;
     void check_open() const;
 

@@ -38,9 +38,14 @@ inline context_slot*& current_context_slot() noexcept {
         current_slot = thread_context_slot();
     return current_slot;
 }
+context_slot copy_context_values(const context_slot& cur);
 // A fresh context state holding the current values, or null when there are none (a task
-// then gets its own state lazily, on its first set()).
-context_slot capture_context();
+// then gets its own state lazily, on its first set()). Inline: every create_task asks.
+inline context_slot capture_context() {
+    const context_slot& cur = *current_context_slot();
+    if (!cur || !cur->map || cur->map->empty()) return nullptr;
+    return copy_context_values(cur);
+}
 const void* lookup(const context_slot& s, const void* key) noexcept;
 
 // Swaps the current slot for a scope (used by task steps and context::run).

@@ -379,7 +379,7 @@ protected:
     virtual void run_until_done(basic_future f) = 0;
     // `which`: 1 reader, 2 writer (fd_readable / fd_writable in base_events.hpp).
     virtual void add_fd_callback(int fd, unsigned which, callback cb) = 0;
-    virtual void start_task(basic_task t) = 0;
+    virtual void start_task(detail::task_core* t) = 0;
     virtual void check_open_for(const char* what) const = 0;
     // The backend's network half, or not_supported_error naming `method` and the loop.
     virtual loop_network& network_for(const char* method) = 0;
@@ -418,7 +418,7 @@ private:
         st->ctx_ = std::move(ctx);
         if (detail::debug_tracking())
             detail::record_site(static_cast<detail::future_core*>(st), {"create_task", site.file, site.line});
-        start_task(t);
+        start_task(st);
         return t;
     }
     // The callable a handle stores: f itself, or f with its arguments bound.
