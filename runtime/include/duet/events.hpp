@@ -415,7 +415,7 @@ private:
         auto* st = new detail::task_state<T>(&base(), c.release());
         task<T> t(st);
         if (!name.empty()) st->set_name(std::string(name));
-        st->ctx_ = std::move(ctx);
+        if (ctx) st->ctx_ = std::move(ctx);  // usually none: the task gets its own lazily
         if (detail::debug_tracking())
             detail::record_site(static_cast<detail::future_core*>(st), {"create_task", site.file, site.line});
         start_task(st);
