@@ -3,7 +3,6 @@
 // cancelled, resets and aborts while tasks wait, drain or block. Scenarios after CPython's
 // Lib/test/test_asyncio/test_locks.py.
 #include <algorithm>
-#include <functional>
 #include <vector>
 
 #include "test_loop.hpp"
