@@ -115,8 +115,7 @@ base_event_loop::~base_event_loop() {
     }
     // Tasks still registered (third-party ones, tasks kept alive elsewhere) leave the
     // registry that is going away.
-    detail::for_each_registered(
-        *this, [](abstract_task& t, void*) { detail::unlink_any(t); }, nullptr);
+    detail::forget_registry(*this);
     std::lock_guard g(alive_mutex());
     alive_set().erase(this);
     if (last_alive_.load(std::memory_order_relaxed) == this) last_alive_.store(nullptr, std::memory_order_relaxed);
@@ -406,8 +405,13 @@ void base_event_loop::run_until_done(basic_future f) {
 
 void base_event_loop::start_task(detail::task_core* tc) {
     if (debug_) check_thread("create_task");
-    detail::link_task(*this, tc);
-    tc->loop_owned_ = true;
+    try {
+        detail::link_task(*this, tc);
+    } catch (...) {
+        tc->discard_unstarted();
+        throw;
+    }
+    tc->set_loop_owned(true);
     tc->add_ref();  // the loop keeps every task alive until it ends
     task_start mode = task_start::soon;
     if (task_factory_) {
@@ -484,16 +488,11 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
 void base_event_loop::release_pending() noexcept {
     drop_queued();
     std::vector<detail::task_core*> owned;
-    detail::for_each_registered(
-        *this,
-        [](abstract_task& t, void* v) {
-            auto* tc = detail::duet_core_of(t);
-            if (tc && tc->loop_owned_) static_cast<std::vector<detail::task_core*>*>(v)->push_back(tc);
-        },
-        &owned);
+    for (detail::task_core* t : duet_tasks_)
+        if (t->loop_owned()) owned.push_back(t);
     for (auto* t : owned) {
         t->abandon();
-        t->loop_owned_ = false;
+        t->set_loop_owned(false);
         t->release();
     }
     // Destroyed coroutines may have scheduled callbacks on their way out.

@@ -9,7 +9,7 @@ context_slot* thread_context_slot() noexcept {
 }
 
 context_slot copy_context_values(const context_slot& cur) {
-    auto s = std::make_shared<context_state>();
+    auto s = context_slot::make();
     s->map = cur->map;
     return s;
 }
@@ -24,7 +24,7 @@ const void* lookup(const context_slot& s, const void* key) noexcept {
 }  // namespace detail
 
 context copy_context() {
-    auto s = std::make_shared<detail::context_state>();
+    auto s = detail::context_slot::make();
     if (const auto& cur = *detail::current_context_slot()) s->map = cur->map;
     return context(std::move(s));
 }

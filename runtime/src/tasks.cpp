@@ -25,36 +25,54 @@ bool is_cancellation(const std::exception_ptr& e, std::string& msg) noexcept {
 }
 }  // namespace
 
+// A loop's registry: its duet tasks in a vector, each task knowing its index (removal
+// moves the last one into the hole: O(1), no links in the task); third-party tasks in
+// an intrusive list of their own.
 struct task_registry {
     static void link(base_event_loop& loop, abstract_task& t) noexcept {
         if (!t.linked()) t.link_after(loop.tasks_);
     }
     static void unlink(abstract_task& t) noexcept { t.unlink(); }
     static abstract_task& from(task_link* l) noexcept { return static_cast<abstract_task&>(*l); }
-    static task_core* core_of(abstract_task& t) noexcept { return t.duet_task_core(); }
+
+    static void link(base_event_loop& loop, task_core& t) {
+        if (t.registered()) return;
+        auto& v = loop.duet_tasks_;
+        v.push_back(&t);
+        t.reg_index_ = static_cast<std::uint32_t>(v.size() - 1);
+    }
+    static void unlink(base_event_loop& loop, task_core& t) noexcept {
+        if (!t.registered()) return;
+        auto& v = loop.duet_tasks_;
+        task_core* last = v.back();
+        v[t.reg_index_] = last;
+        last->reg_index_ = t.reg_index_;
+        v.pop_back();
+        t.reg_index_ = task_core::not_registered;
+    }
+    static void forget_all(base_event_loop& loop) noexcept {
+        for (task_core* t : loop.duet_tasks_) t->reg_index_ = task_core::not_registered;
+        loop.duet_tasks_.clear();
+        for (task_link* l = loop.tasks_.next; l != &loop.tasks_;) {
+            task_link* next = l->next;
+            l->unlink();
+            l = next;
+        }
+    }
 };
 
-void link_task(base_event_loop& loop, task_core* t) noexcept {
+void link_task(base_event_loop& loop, task_core* t) {
     task_registry::link(loop, *t);
 }
-void unlink_task(base_event_loop&, task_core* t) noexcept {
-    task_registry::unlink(*t);
+void unlink_task(base_event_loop& loop, task_core* t) noexcept {
+    task_registry::unlink(loop, *t);
 }
-void for_each_registered(base_event_loop& loop, void (*fn)(abstract_task&, void*), void* arg) {
-    for (task_link* l = loop.tasks_.next; l != &loop.tasks_;) {
-        task_link* next = l->next;  // fn may unlink l
-        fn(task_registry::from(l), arg);
-        l = next;
-    }
-}
-void unlink_any(abstract_task& t) noexcept {
-    task_registry::unlink(t);
-}
-task_core* duet_core_of(abstract_task& t) noexcept {
-    return task_registry::core_of(t);
+void forget_registry(base_event_loop& loop) noexcept {
+    task_registry::forget_all(loop);
 }
 
-static_assert(sizeof(task_core) <= 128, "a task is most of what a suspended task costs: keep it in 128 bytes");
+// 96 bytes for task_state<void>: the pool's size class is what a suspended task costs.
+static_assert(sizeof(task_core) <= 88, "a task is most of what a suspended task costs: keep it in 88 bytes");
 
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
     : future_core(loop, true), done_link(waiting_task), root_(root), resume_(root), id_(++task_counter) {}
@@ -65,6 +83,8 @@ abstract_event_loop& task_core::get_loop() const noexcept {
 
 task_core::~task_core() {
     if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
+    // Registered means its loop is alive (a loop's destructor empties its registry).
+    if (registered()) unlink_task(*loop_, this);
     leave_fut_waiter();
     // A direct waiter lives in the frame: destroying the frame unlinks it.
     waiter_ = 0;
@@ -297,7 +317,7 @@ void task_core::last_release() noexcept {
             loop_->call_exception_handler(ctx);
         }
         if (--refs_ != 0) return;
-        unlink_task(*loop_, this);
+        if (registered()) unlink_task(*loop_, this);
         delete this;
         return;
     }
@@ -340,12 +360,7 @@ void throw_if_cancel_injected(task_core* t) {
 
 }  // namespace detail
 
-task_ref::task_ref(basic_task t) noexcept
-    : basic_task(std::move(t)), t_(core_ ? static_cast<detail::task_core*>(core_.get()) : nullptr) {}
-
-task_ref::task_ref(abstract_task& t) noexcept : t_(&t) {
-    if (auto* tc = detail::duet_core_of(t)) core_ = detail::intrusive_ptr<detail::future_core>(tc);
-}
+task_ref::task_ref(basic_task t) noexcept : basic_task(std::move(t)) {}
 
 bool task_ref::cancel(std::string msg) {
     if (!is_duet_task())
@@ -355,9 +370,17 @@ bool task_ref::cancel(std::string msg) {
 }
 
 namespace {
-abstract_task& as_task(const task_ref& t) {
+void check_not_null(const task_ref& t) {
     if (!t) throw std::invalid_argument("null task");
-    return *t.get();
+}
+detail::task_core* duet_core(const task_ref& t) noexcept {
+    return static_cast<detail::task_core*>(t.core());
+}
+// The task the loop runs now, duet's or a third-party one entered with enter_task.
+std::optional<task_ref> running_task_of(base_event_loop& b) {
+    if (b.current_task_) return task_ref(basic_task(detail::intrusive_ptr<detail::future_core>(b.current_task_)));
+    if (b.entered_task_) return task_ref(*b.entered_task_);
+    return std::nullopt;
 }
 }  // namespace
 
@@ -365,51 +388,57 @@ std::optional<task_ref> current_task() {
     return current_task(get_running_loop());
 }
 std::optional<task_ref> current_task(abstract_event_loop& loop) {
-    auto& b = loop.base();
-    if (auto* t = b.current_task_) return task_ref(*t);
-    if (auto* t = b.entered_task_) return task_ref(*t);
-    return std::nullopt;
+    return running_task_of(loop.base());
 }
 std::vector<task_ref> all_tasks() {
     return all_tasks(get_running_loop());
 }
 std::vector<task_ref> all_tasks(abstract_event_loop& loop) {
+    auto& b = loop.base();
     std::vector<task_ref> out;
-    detail::for_each_registered(
-        loop.base(),
-        [](abstract_task& t, void* v) {
-            if (!t.done()) static_cast<std::vector<task_ref>*>(v)->emplace_back(t);
-        },
-        &out);
+    out.reserve(b.duet_tasks_.size());
+    for (detail::task_core* t : b.duet_tasks_)
+        if (!t->done()) out.emplace_back(basic_task(detail::intrusive_ptr<detail::future_core>(t)));
+    for (detail::task_link* l = b.tasks_.next; l != &b.tasks_; l = l->next) {
+        abstract_task& t = detail::task_registry::from(l);
+        if (!t.done()) out.emplace_back(t);
+    }
     return out;
 }
 
 void register_task(const task_ref& t) {
-    auto& at = as_task(t);
-    detail::task_registry::link(at.get_loop().base(), at);
+    check_not_null(t);
+    if (auto* tc = duet_core(t))
+        detail::task_registry::link(tc->loop(), *tc);
+    else
+        detail::task_registry::link(t.get()->get_loop().base(), *t.get());
 }
 void unregister_task(const task_ref& t) {
-    detail::task_registry::unlink(as_task(t));
+    check_not_null(t);
+    if (auto* tc = duet_core(t))
+        detail::task_registry::unlink(tc->loop(), *tc);
+    else
+        detail::task_registry::unlink(*t.get());
 }
+
 void enter_task(abstract_event_loop& loop, const task_ref& t) {
-    auto& at = as_task(t);
+    check_not_null(t);
     auto& b = loop.base();
-    abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;
-    if (cur)
-        throw std::runtime_error("Cannot enter into task " + at.get_name() + " while another task " + cur->get_name() +
+    if (auto cur = running_task_of(b))
+        throw std::runtime_error("Cannot enter into task " + t.get_name() + " while another task " + cur->get_name() +
                                  " is being executed.");
     // duet's own tasks go where awaits look for them; the others only answer current_task.
-    if (auto* tc = detail::duet_core_of(at))
+    if (auto* tc = duet_core(t))
         b.current_task_ = tc;
     else
-        b.entered_task_ = &at;
+        b.entered_task_ = t.get();
 }
 void leave_task(abstract_event_loop& loop, const task_ref& t) {
-    auto& at = as_task(t);
+    check_not_null(t);
     auto& b = loop.base();
-    abstract_task* cur = b.current_task_ ? b.current_task_ : b.entered_task_;
-    if (cur != &at)
-        throw std::runtime_error("Leaving task " + at.get_name() + " does not match the current task " +
+    auto cur = running_task_of(b);
+    if (!cur || !(*cur == t))
+        throw std::runtime_error("Leaving task " + t.get_name() + " does not match the current task " +
                                  (cur ? cur->get_name() : std::string("None")) + ".");
     b.current_task_ = nullptr;
     b.entered_task_ = nullptr;

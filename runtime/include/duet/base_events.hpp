@@ -33,16 +33,15 @@ namespace detail {
 // The loop running on this thread (see running_loop()); readable inline, as every await
 // asks for its current task.
 inline thread_local base_event_loop* running_base_loop = nullptr;
-void link_task(base_event_loop& loop, task_core* t) noexcept;
+// Puts a task in its loop's registry (may throw std::bad_alloc); unlink_task takes it
+// out; both do nothing if there is nothing to do.
+void link_task(base_event_loop& loop, task_core* t);
 void unlink_task(base_event_loop& loop, task_core* t) noexcept;
-// Calls fn on each task in the loop's registry (fn may unregister it).
-void for_each_registered(base_event_loop& loop, void (*fn)(abstract_task&, void*), void* arg);
-// The duet task behind an abstract_task, or null for a third-party one.
-task_core* duet_core_of(abstract_task& t) noexcept;
+// Empties the registry (the loop is going away).
+void forget_registry(base_event_loop& loop) noexcept;
 // duet's spelling of BaseException (see exceptions.hpp): neither a std::exception nor a
 // cancelled_error. Such an exception, raised in a callback or a task, leaves the run.
 bool is_base_tier(const std::exception_ptr& e) noexcept;
-void unlink_any(abstract_task& t) noexcept;
 struct fd_callback;
 }  // namespace detail
 
@@ -221,7 +220,8 @@ public:
     void raise_base_exception(std::exception_ptr e) noexcept;
     detail::task_core* current_task_ = nullptr;  // the duet task being stepped
     abstract_task* entered_task_ = nullptr;      // a third-party task between enter/leave_task
-    detail::task_link tasks_{&tasks_, &tasks_};  // the registry's sentinel
+    std::vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)
+    detail::task_link tasks_{&tasks_, &tasks_};   // and the registered third-party ones
     // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.
     static bool alive(const base_event_loop* loop) noexcept {
         // Repeated checks of one loop (a JS promise settling a future on every await) are

@@ -3,6 +3,9 @@
 // context passed to create_task), so set() in one task is invisible to the others.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -22,9 +25,37 @@ using context_map = std::vector<context_entry>;
 
 struct context_state {
     std::shared_ptr<const context_map> map;
+    std::atomic<std::uint32_t> refs{1};  // a context may be shared across threads
     bool entered = false;
 };
-using context_slot = std::shared_ptr<context_state>;
+
+// An owning pointer to a context state: one word, as every task holds one.
+class context_slot {
+public:
+    context_slot() noexcept = default;
+    context_slot(std::nullptr_t) noexcept {}  // NOLINT: implicit, as a null pointer
+    static context_slot make() { return context_slot(new context_state); }
+    context_slot(const context_slot& o) noexcept : p_(o.p_) {
+        if (p_) p_->refs.fetch_add(1, std::memory_order_relaxed);
+    }
+    context_slot(context_slot&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    context_slot& operator=(context_slot o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~context_slot() {
+        if (p_ && p_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p_;
+    }
+    context_state* get() const noexcept { return p_; }
+    context_state* operator->() const noexcept { return p_; }
+    context_state& operator*() const noexcept { return *p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    friend bool operator==(const context_slot& a, const context_slot& b) noexcept { return a.p_ == b.p_; }
+
+private:
+    explicit context_slot(context_state* p) noexcept : p_(p) {}
+    context_state* p_ = nullptr;
+};
 
 // The thread's own slot (outside tasks and context::run).
 context_slot* thread_context_slot() noexcept;
@@ -64,7 +95,7 @@ private:
 
 class context {
 public:
-    context() : st_(std::make_shared<detail::context_state>()) {}
+    context() : st_(detail::context_slot::make()) {}
 
     // Runs f() with this context current (Context.run); std::runtime_error if this
     // context is already entered.
@@ -140,7 +171,7 @@ public:
 
     context_token<T> set(T value) {
         detail::context_slot& slot = *detail::current_context_slot();
-        if (!slot) slot = std::make_shared<detail::context_state>();
+        if (!slot) slot = detail::context_slot::make();
         auto old = replace(slot, std::make_shared<const T>(std::move(value)));
         return context_token<T>(this, slot, std::move(old));
     }

@@ -202,6 +202,13 @@ protected:
     bool log_exception_ : 1 = false;
     bool reported_ : 1 = false;
     bool marked_ : 1 = false;
+    // task_core's state, kept in this word's spare bits and bytes (a task costs its size
+    // in memory; see task_core).
+    bool must_cancel_ : 1 = false;
+    bool inject_cancel_ : 1 = false;
+    bool started_ : 1 = false;
+    bool loop_owned_ : 1 = false;  // the loop holds a reference until the task ends
+    std::uint16_t num_cancels_requested_ = 0;
 
     friend class task_core;
 };

@@ -52,13 +52,14 @@ struct task_registry;
 
 }  // namespace detail
 
-// What a task implementation provides so that its loop can list it (all_tasks) and name
-// it as the running task (current_task): its loop, whether it is done, and a name; its
-// address is its identity. duet's own tasks implement it. A third-party task (one that
-// create_task did not make: a state machine driven by callbacks, say) derives from it
-// and calls register_task / enter_task / leave_task / unregister_task as asyncio's
-// "Task lifetime support" asks. Registration never outlives the object: the destructor
-// unregisters it, as does destroying its loop.
+// What a third-party task implementation (one that create_task did not make: a state
+// machine driven by callbacks, say) provides so that its loop can list it (all_tasks) and
+// name it as the running task (current_task): its loop, whether it is done, and a name;
+// its address is its identity. It derives from this and calls register_task /
+// enter_task / leave_task / unregister_task as asyncio's "Task lifetime support" asks.
+// Registration never outlives the object: the destructor unregisters it, as does
+// destroying its loop. (duet's own tasks answer the same questions through task_ref,
+// without this interface's vtable and links: a task costs its size in memory.)
 class abstract_task : private detail::task_link {
 public:
     abstract_task() = default;
@@ -73,27 +74,26 @@ public:
     bool registered() const noexcept { return linked(); }
 
 private:
-    // duet's own tasks answer themselves (internal: task_ref keeps those alive).
-    virtual detail::task_core* duet_task_core() noexcept { return nullptr; }
     friend struct detail::task_registry;
-    friend class detail::task_core;
 };
 
 namespace detail {
 
 // The non-template part of a task: its step (asyncio's Task.__step), cancellation
-// bookkeeping, name and registry entry; its private done_link is what a future it awaits
-// keeps in its registration list.
-class task_core : public future_core, public abstract_task, private done_link {
+// bookkeeping, name and registry entry (an index into its loop's list of tasks); its
+// private done_link is what a future it awaits keeps in its registration list. Its flags
+// and cancel count live in future_core's spare bytes.
+class task_core : public future_core, private done_link {
 public:
     task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept;
     ~task_core() override;
 
-    // abstract_task. final: calls through a task_core need no virtual dispatch.
-    bool done() const noexcept final { return future_core::done(); }
-    abstract_event_loop& get_loop() const noexcept final;
-    std::string get_name() const final { return name(); }
-    bool registered() const noexcept { return abstract_task::registered(); }
+    abstract_event_loop& get_loop() const noexcept;
+    std::string get_name() const { return name(); }
+    // In its loop's registry (all_tasks lists it while it is not done).
+    bool registered() const noexcept { return reg_index_ != not_registered; }
+    bool loop_owned() const noexcept { return loop_owned_; }
+    void set_loop_owned(bool on) noexcept { loop_owned_ = on; }
 
     bool cancel(std::string msg) override;
     int cancelling() const noexcept { return static_cast<int>(num_cancels_requested_); }
@@ -134,7 +134,7 @@ protected:
     void last_release() noexcept override;
 
 private:
-    task_core* duet_task_core() noexcept final { return this; }
+    friend struct task_registry;
     void finish_from_root() noexcept;
     // A step scheduled before something completed the task from outside (a future-level
     // set_result): reported once, then the coroutine is released.
@@ -171,15 +171,8 @@ private:
         }
     }
     std::uint32_t id_;
-    std::uint16_t num_cancels_requested_ = 0;
-    // Bit-fields: a task is allocated per spawned coroutine, and its size is most of the
-    // memory a suspended task costs.
-    bool must_cancel_ : 1 = false;
-    bool inject_cancel_ : 1 = false;
-    bool started_ : 1 = false;
-
-public:
-    bool loop_owned_ : 1 = false;  // the loop holds a reference until the task ends
+    static constexpr std::uint32_t not_registered = ~std::uint32_t{0};
+    std::uint32_t reg_index_ = not_registered;  // its place in its loop's registry
 };
 
 template <class T>
@@ -260,31 +253,37 @@ public:
 // A reference to any task a loop knows about (what all_tasks and current_task return):
 // one of duet's own, which it keeps alive and which is then also a basic_task (cancel(),
 // cancelling(), co_await, ...), or a third-party abstract_task, which must outlive the
-// reference. done(), get_name(), get_loop() and == work for both; the basic_task
-// operations need a duet task (is_duet_task()).
+// reference. done(), get_name(), get_loop(), registered() and == work for both; the
+// basic_task operations need a duet task (is_duet_task()).
 class task_ref : public basic_task {
 public:
     task_ref() = default;
     task_ref(basic_task t) noexcept;  // NOLINT: implicit, a duet task is a task
     template <class T>
     task_ref(const task<T>& t) noexcept : task_ref(basic_task(t)) {}  // NOLINT
-    task_ref(abstract_task& t) noexcept;                              // NOLINT
+    task_ref(abstract_task& t) noexcept : t_(&t) {}                   // NOLINT
 
+    // The third-party task referred to; null for one of duet's own.
     abstract_task* get() const noexcept { return t_; }
     bool is_duet_task() const noexcept { return core_ != nullptr; }
-    explicit operator bool() const noexcept { return t_ != nullptr; }
-    bool done() const noexcept { return t_->done(); }
-    std::string get_name() const { return t_->get_name(); }
-    abstract_event_loop& get_loop() const noexcept { return t_->get_loop(); }
+    explicit operator bool() const noexcept { return core_ || t_; }
+    bool done() const noexcept { return core_ ? core_->done() : t_->done(); }
+    std::string get_name() const { return core_ ? duet_core()->name() : t_->get_name(); }
+    abstract_event_loop& get_loop() const noexcept { return core_ ? duet_core()->get_loop() : t_->get_loop(); }
+    // In its loop's registry (see register_task).
+    bool registered() const noexcept { return core_ ? duet_core()->registered() : t_->registered(); }
     // Cancels a duet task; std::invalid_argument for a third-party one.
     bool cancel(std::string msg = {});
 
-    friend bool operator==(const task_ref& a, const task_ref& b) noexcept { return a.t_ == b.t_; }
+    friend bool operator==(const task_ref& a, const task_ref& b) noexcept {
+        return a.core() == b.core() && a.t_ == b.t_;
+    }
     friend bool operator==(const task_ref& a, const basic_future& b) noexcept {
-        return a.core() == b.core() && (a.core() || !a.t_);
+        return a.core() == b.core() && !a.t_;
     }
 
 private:
+    detail::task_core* duet_core() const noexcept { return static_cast<detail::task_core*>(core_.get()); }
     abstract_task* t_ = nullptr;
 };
 
