@@ -320,6 +320,53 @@ TEST(ConditionSteps, WaitingOrNotifyingWithoutTheLockIsAnError) {
     EXPECT_THROW(cv.notify_all(), std::runtime_error);
 }
 
+// wait_for returns the predicate's last value, not just "true" (asyncio's test_wait_for
+// checks the returned value): a count, an optional.
+TEST(ConditionSteps, WaitForReturnsThePredicatesLastValue) {
+    test_loop loop;
+    condition cv;
+    int items = 0;
+    std::optional<std::string> message;
+    int calls = 0;
+    auto counter = [&]() -> coro<int> {
+        auto held = co_await cv.scoped();
+        auto count = [&] {
+            ++calls;
+            return items;
+        };
+        co_return co_await cv.wait_for(count);
+    };
+    auto reader = [&]() -> coro<std::string> {
+        auto held = co_await cv.scoped();
+        auto has_message = [&] { return message; };
+        auto m = co_await cv.wait_for(has_message);
+        co_return *m;
+    };
+    loop.run_until_complete([&]() -> coro<void> {
+        auto c = create_task(counter());
+        auto r = create_task(reader());
+        co_await sleep(0);
+        EXPECT_EQ(calls, 1);
+        {
+            auto held = co_await cv.scoped();
+            cv.notify_all();  // nothing to see yet: both wait again
+        }
+        co_await sleep(0);
+        co_await sleep(0);
+        EXPECT_EQ(calls, 2);
+        EXPECT_FALSE(c.done());
+        {
+            auto held = co_await cv.scoped();
+            items = 3;
+            message = "hello";
+            cv.notify_all();
+        }
+        EXPECT_EQ(co_await c, 3);
+        EXPECT_EQ(co_await r, "hello");
+        EXPECT_FALSE(cv.locked());
+    }());
+}
+
 // A cancellation received while waiting to be notified, and one received while
 // re-acquiring, both reach the task with their message.
 TEST(ConditionSteps, CancellationKeepsItsMessageWhereverItArrives) {

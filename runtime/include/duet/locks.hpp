@@ -6,6 +6,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include <duet/detail/waiter.hpp>
 #include <duet/events.hpp>
@@ -237,14 +238,16 @@ public:
     // before the cancellation propagates). std::runtime_error without the lock. No frame:
     // see condition_wait.
     condition_wait wait() noexcept { return condition_wait(*this); }
+    // Waits (lock held, as wait()) until pred() is truthy and returns its last value, as
+    // asyncio does: a count, a pointer or an optional comes back as it was tested.
     template <class Pred>
-    coro<bool> wait_for(Pred pred) {
+    coro<std::decay_t<std::invoke_result_t<Pred&>>> wait_for(Pred pred) {
         auto r = pred();
         while (!r) {
             co_await wait();
             r = pred();
         }
-        co_return static_cast<bool>(r);
+        co_return r;
     }
     void notify(std::size_t n = 1);
     void notify_all() { notify(static_cast<std::size_t>(-1)); }
