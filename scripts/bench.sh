@@ -31,7 +31,7 @@ for arg in "$@"; do
 done
 need_wasm=1
 if [ -n "$targets" ] && [[ ",$targets," != *,wasm-node,* ]]; then need_wasm=0; fi
-if [ -n "$only" ]; then
+if [ "$need_wasm" = 1 ] && [ -n "$only" ]; then
   need_wasm=0
   IFS=, read -ra fams <<< "$only"
   for f in "${fams[@]}"; do
