@@ -218,8 +218,8 @@ public:
     // the entry that raised it (the rest of the ready queue stays queued) and run_forever
     // rethrows it.
     void raise_base_exception(std::exception_ptr e) noexcept;
-    detail::task_core* current_task_ = nullptr;  // the duet task being stepped
-    abstract_task* entered_task_ = nullptr;      // a third-party task between enter/leave_task
+    detail::task_core* current_task_ = nullptr;   // the duet task being stepped
+    abstract_task* entered_task_ = nullptr;       // a third-party task between enter/leave_task
     std::vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)
     detail::task_link tasks_{&tasks_, &tasks_};   // and the registered third-party ones
     // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.

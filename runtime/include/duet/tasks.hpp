@@ -278,9 +278,7 @@ public:
     friend bool operator==(const task_ref& a, const task_ref& b) noexcept {
         return a.core() == b.core() && a.t_ == b.t_;
     }
-    friend bool operator==(const task_ref& a, const basic_future& b) noexcept {
-        return a.core() == b.core() && !a.t_;
-    }
+    friend bool operator==(const task_ref& a, const basic_future& b) noexcept { return a.core() == b.core() && !a.t_; }
 
 private:
     detail::task_core* duet_core() const noexcept { return static_cast<detail::task_core*>(core_.get()); }
