@@ -678,6 +678,46 @@ TEST(TaskSteps, ResultStaysInTheTaskAfterRunUntilComplete) {
     EXPECT_TRUE(&t.get_loop() == &loop.base());
 }
 
+// A task's result() and exception() in each state (asyncio's Future rules, which
+// test_tasks relies on throughout): pending, invalid_state_error with asyncio's messages;
+// succeeded, the value and no exception; failed, the error both ways; cancelled,
+// cancelled_error from both.
+TEST(TaskSteps, ResultAndExceptionInEveryState) {
+    test_loop loop;
+    auto ok = []() -> coro<int> {
+        co_await sleep(1);
+        co_return 7;
+    };
+    auto bad = []() -> coro<int> {
+        co_await sleep(1);
+        throw std::domain_error("bad");
+    };
+    auto t_ok = loop.create_task(ok());
+    auto t_bad = loop.create_task(bad());
+    auto t_cancelled = loop.create_task(ok());
+    auto invalid_state_of = [](auto&& f) -> std::string {
+        try {
+            f();
+        } catch (const invalid_state_error& e) {
+            return e.what();
+        }
+        return "no error";
+    };
+    EXPECT_EQ(invalid_state_of([&] { (void)t_ok.result(); }), "Result is not ready.");
+    EXPECT_EQ(invalid_state_of([&] { (void)t_ok.exception(); }), "Exception is not set.");
+    t_cancelled.cancel();
+    EXPECT_FALSE(t_cancelled.done()) << "cancel() is a request: the task is not done yet";
+    EXPECT_EQ(invalid_state_of([&] { (void)t_cancelled.result(); }), "Result is not ready.");
+    loop.run_until_complete(sleep(2));
+    EXPECT_EQ(t_ok.result(), 7);
+    EXPECT_EQ(t_ok.exception(), nullptr);
+    EXPECT_THROW((void)t_bad.result(), std::domain_error);
+    EXPECT_EQ(error_of(t_bad.exception()), "bad");
+    EXPECT_TRUE(t_cancelled.cancelled());
+    EXPECT_THROW((void)t_cancelled.result(), cancelled_error);
+    EXPECT_THROW((void)t_cancelled.exception(), cancelled_error);
+}
+
 // test_task_cancel_waiter_future, with a message: cancel(msg) cancels the future the task
 // awaits with that message, and the task ends cancelled with it.
 TEST(TaskSteps, CancelMessageReachesTheAwaitedFuture) {
@@ -1315,6 +1355,26 @@ TEST(WaitSteps, AsCompletedUnusedTimeoutLeavesNoTimerBehind) {
     EXPECT_DOUBLE_EQ(loop.time(), 0.01);
 }
 
+// as_completed (test_as_completed's contract) hands out a cancelled item like any other:
+// in completion order, its result() raising cancelled_error.
+TEST(WaitSteps, AsCompletedHandsOutACancelledItemInItsTurn) {
+    test_loop loop;
+    auto foo = [&]() -> coro<void> {
+        auto a = create_task(value_after(0.2, 1));
+        auto b = create_task(value_after(1, 2));
+        get_running_loop().call_later(0.1, [&b] { b.cancel(); });
+        auto ac = as_completed(std::vector<task<int>>{a, b});
+        auto first = co_await ac.next();
+        EXPECT_TRUE(first && *first == b);
+        EXPECT_THROW((void)first->result(), cancelled_error);
+        EXPECT_DOUBLE_EQ(get_running_loop().time(), 0.1);
+        auto second = co_await ac.next();
+        EXPECT_TRUE(second && *second == a);
+        EXPECT_EQ(second->result(), 1);
+    };
+    loop.run_until_complete(foo());
+}
+
 // ================================================================ ShieldSteps
 
 // test_shield_result: the shield of a future gets the result set on the future later.
@@ -1372,6 +1432,30 @@ TEST(ShieldSteps, CancellingTheOuterLeavesTheInnerAlone) {
         EXPECT_EQ(inner.result(), 7);
     }
     EXPECT_TRUE(log.calls.empty());
+}
+
+// test_shield_effect, with a message: cancel(msg) of the task awaiting a shield cancels
+// the outer with that message, which the task sees; the inner runs on untouched.
+TEST(ShieldSteps, CancelMessageReachesTheAwaiterNotTheInner) {
+    test_loop loop;
+    auto waiter = loop.create_future<void>();
+    int proof = 0;
+    auto inner = [&]() -> coro<void> {
+        co_await waiter;
+        proof += 1;
+    };
+    auto outer = [&]() -> coro<void> {
+        co_await shield(inner());
+        proof += 100;
+    };
+    auto f = loop.create_task(outer());
+    run_once(loop);
+    EXPECT_TRUE(f.cancel("stop waiting"));
+    EXPECT_EQ(cancel_message_of([&] { loop.run_until_complete(f); }), "stop waiting");
+    EXPECT_FALSE(waiter.cancelled());
+    waiter.set_result();
+    drain(loop);
+    EXPECT_EQ(proof, 1);
 }
 
 // test_shield_shortcut: the shield of a done future is that future.
