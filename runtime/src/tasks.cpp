@@ -110,7 +110,14 @@ bool task_core::cancel(std::string msg) {
     log_exception_ = false;
     if (done()) return false;
     ++num_cancels_requested_;
-    if (future_core* f = fut_waiter(); f && f->cancel(msg)) return true;
+    if (future_core* f = fut_waiter()) {
+        if (f->cancel(msg)) return true;
+        // Cancelled already (by an earlier cancel() or by its owner): the task wakes with
+        // the future's own cancellation and message, as asyncio's step throws it as it is.
+        if (f->cancelled()) return true;
+    }
+    // A cancellation already delivered to a direct wait: it is what the task will throw.
+    if (inject_cancel_) return true;
     must_cancel_ = true;
     if (!msg.empty() || cold_) cold().pending_cancel = std::move(msg);
     // Suspended on a direct waiter: stop waiting and wake up to throw the cancellation
@@ -124,6 +131,11 @@ void task_core::interrupt_direct_wait() noexcept {
     // The wait may keep the task (it then wakes it itself).
     if (w->on_signal(w, direct_wait::signal::cancel)) return;
     waiter_ = 0;
+    // Delivered, as asyncio's cancel of the awaited future is: the task throws it when it
+    // resumes, whatever uncancel() or another cancel() does before that (the wait is gone:
+    // resuming without the exception would pass a sleep early or a lock not acquired).
+    must_cancel_ = false;
+    inject_cancel_ = true;
     wake_soon();
 }
 
@@ -153,7 +165,10 @@ void task_core::step() noexcept {
     base_event_loop& lp = *loop_;
     if (must_cancel_) {
         must_cancel_ = false;
-        inject_cancel_ = true;
+        // An awaited future cancelled meanwhile (by its owner) wakes the task with its own
+        // cancellation, as asyncio's step keeps the CancelledError it was woken with.
+        future_core* f = fut_waiter();
+        if (!(f && f->cancelled())) inject_cancel_ = true;
     }
     leave_fut_waiter();
     // No direct waiter is left here: wake_direct() and interrupt_direct_wait() clear it

@@ -69,21 +69,20 @@ public:
     virtual void run_forever() = 0;
     // Runs until f is done; returns its result or rethrows its exception. As run_forever, plus
     // std::invalid_argument (a null future, or another loop's) and std::runtime_error if stopped first.
+    // The result is copied: the caller's future or task keeps it (asyncio's result() can be asked
+    // again); only a value that cannot be copied is moved out.
     template <class T>
     T run_until_complete(future<T> f) {
-        run_until_done(f);
-        if constexpr (std::is_void_v<T>)
-            f.result();
-        else
-            return f.take_result();
+        return run_until_complete_impl(std::move(f), false);
     }
     // Wraps the coroutine in a task and runs until it is done; raises as run_until_complete(f). A loop that
     // cannot run (closed, running) refuses before making the task: the coroutine never starts.
     template <coroutine_arg C>
     coroutine_result_t<C> run_until_complete(C&& c, call_site site = {}) {
         check_can_run();
-        return run_until_complete(
-            future<coroutine_result_t<C>>(create_task(std::forward<C>(c), {}, detail::context_choice{}, site)));
+        // The task is ours alone: its value is moved out.
+        return run_until_complete_impl(
+            future<coroutine_result_t<C>>(create_task(std::forward<C>(c), {}, detail::context_choice{}, site)), true);
     }
     // Makes run_forever return after the current iteration (called before it: after one); loop thread; never raises.
     virtual void stop() = 0;
@@ -377,6 +376,11 @@ protected:
     virtual handle call_soon_threadsafe_cb(callback cb) = 0;
     virtual timer_handle call_at_node(double when, detail::handle_node* n) = 0;
     virtual void run_until_done(basic_future f) = 0;
+    template <class T>
+    T run_until_complete_impl(future<T> f, bool owned) {
+        run_until_done(f);
+        return detail::result_from(f, owned);
+    }
     // `which`: 1 reader, 2 writer (fd_readable / fd_writable in base_events.hpp).
     virtual void add_fd_callback(int fd, unsigned which, callback cb) = 0;
     virtual void start_task(detail::task_core* t) = 0;
