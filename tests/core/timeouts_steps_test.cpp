@@ -293,6 +293,69 @@ TEST(WaitForSteps, AnAlreadyDoneFutureGivesItsOutcomeAtOnce) {
     }());
 }
 
+// Not a CPython case; asyncio 3.12's rule for two cancellation requests: the deadline
+// cancels the inner coroutine, and while its cleanup runs the task is cancelled from
+// outside too. The scope sees a request that is not its own (cancelling() stays 1 after
+// it takes its own back): the cancellation propagates, not timeout_error.
+TEST(WaitForSteps, AnOutsideCancellationDuringTheTimeoutsCleanupWins) {
+    test_loop loop;
+    auto inner = []() -> coro<int> {
+        std::exception_ptr cancelled;
+        try {
+            co_await sleep(10);
+        } catch (const cancelled_error&) {
+            cancelled = std::current_exception();
+        }
+        co_await sleep(1);  // cleanup, interrupted by the outside cancellation
+        std::rethrow_exception(cancelled);
+    };
+    std::string raised = "nothing";
+    auto body = [&]() -> coro<int> {
+        try {
+            co_return co_await wait_for(inner(), 0.1);
+        } catch (const timeout_error&) {
+            raised = "timeout_error";
+            throw;
+        } catch (const cancelled_error&) {
+            raised = "cancelled_error";
+            throw;
+        }
+    };
+    auto t = loop.create_task(body());
+    loop.call_at(0.5, [&] { t.cancel(); });
+    EXPECT_THROW((void)loop.run_until_complete(t), cancelled_error);
+    EXPECT_EQ(raised, "cancelled_error");
+    EXPECT_TRUE(t.cancelled());
+    EXPECT_EQ(t.cancelling(), 1);
+    EXPECT_DOUBLE_EQ(loop.time(), 0.5);
+}
+
+// Not a CPython case; the other side of _test_cancel_wait_for: the waited-for task
+// swallows the cancellation that the waiting task passed on, and returns a value. The
+// waiting task then ends with that value, not cancelled (its request still counted).
+TEST(WaitForSteps, ATaskThatSwallowsThePassedOnCancellationGivesItsValue) {
+    test_loop loop;
+    auto inner = []() -> coro<int> {
+        try {
+            co_await sleep(10);
+        } catch (const cancelled_error&) {
+        }
+        co_return 42;
+    };
+    auto run_case = [&](optional_seconds timeout) {
+        auto it = loop.create_task(inner());
+        auto body = [&]() -> coro<int> { co_return co_await wait_for(it, timeout); };
+        auto t = loop.create_task(body());
+        loop.run_until_complete(sleep(0.1));
+        t.cancel();
+        EXPECT_EQ(loop.run_until_complete(t), 42);
+        EXPECT_FALSE(t.cancelled());
+        EXPECT_EQ(t.cancelling(), 1);
+    };
+    run_case(5.0);
+    run_case(std::nullopt);
+}
+
 // ---------------------------------------------------------------- timeout scopes
 
 // test_timeout_disabled / test_timeout_at_disabled: no deadline, never expires.
