@@ -291,6 +291,47 @@ TEST(FutureSteps, RemovingCallbacksFromARunningCallbackIsTooLate) {
     EXPECT_EQ(bag, (std::vector<int>{7, 7}));
 }
 
+// A callable whose comparison changes the future it is registered on: while removal
+// compares it, it adds a callback and removes every other registration.
+struct meddling_callback {
+    future<int>* f;
+    std::vector<int>* bag;
+    std::size_t* removed_inside;
+    void operator()(basic_future&) const { bag->push_back(0); }
+    bool operator==(const meddling_callback&) const {
+        f->add_done_callback(bag_appender{bag, 2});
+        *removed_inside += f->remove_done_callback(bag_appender{bag, 1});
+        return false;
+    }
+};
+
+// test_remove_done_callbacks_list_mutation / _list_clear /
+// test_schedule_callbacks_list_mutation_2: a removal whose comparison adds and removes
+// registrations of the same future neither crashes nor loses track: what the inner
+// removal reports removed does not run, what was added does, and the compared callback
+// (unequal) stays.
+TEST(FutureSteps, ARemovalWhoseComparisonChangesTheFutureStaysConsistent) {
+    test_loop loop;
+    std::vector<int> bag;
+    std::size_t removed_inside = 0;
+    auto f = loop.create_future<int>();
+    for (int i = 0; i < 63; ++i) f.add_done_callback(bag_appender{&bag, 1});
+    meddling_callback evil{&f, &bag, &removed_inside};
+    f.add_done_callback(evil);
+    f.add_done_callback(bag_appender{&bag, 3});
+    EXPECT_EQ(f.remove_done_callback(evil), 0u);
+    EXPECT_EQ(f.remove_done_callback(bag_appender{&bag, 3}), 1u);
+    f.set_result(1);
+    run_briefly(loop);
+    std::size_t ones = 0, twos = 0, zeros = 0;
+    for (int v : bag) (v == 1 ? ones : v == 2 ? twos : zeros) += 1;
+    EXPECT_EQ(removed_inside, 63u) << "the registrations compared before it were taken";
+    EXPECT_EQ(ones, 63u - removed_inside);
+    EXPECT_EQ(twos, 1u);
+    EXPECT_EQ(zeros, 1u);
+    EXPECT_EQ(bag.size(), ones + twos + zeros) << "nothing else ran";
+}
+
 // test_yield_from_twice: a future awaited a second time gives the same result without
 // suspending.
 TEST(FutureSteps, AFutureAwaitedTwiceGivesItsResultTwice) {
