@@ -231,10 +231,15 @@ void future_core::report_unretrieved() noexcept {
     exception_context ctx;
     ctx.message = is_task_ ? "Task exception was never retrieved" : "Future exception was never retrieved";
     ctx.exception = *error_slot();
-    if (is_task_)
+    if (is_task_) {
         ctx.task = basic_task(intrusive_ptr<future_core>(this));
-    else
-        ctx.future = basic_future(intrusive_ptr<future_core>(this));
+        // A task's report runs in the task's context, as asyncio's does (gh-96704): the
+        // handler sees the values the task had set.
+        context_scope in_task_context(&static_cast<task_core*>(this)->ctx_);
+        loop_->call_exception_handler(ctx);
+        return;
+    }
+    ctx.future = basic_future(intrusive_ptr<future_core>(this));
     loop_->call_exception_handler(ctx);
 }
 
