@@ -257,6 +257,8 @@ base_event_loop::wake_plan base_event_loop::process() {
         bool& f;
         ~reset() { f = false; }
     } r{in_process_};
+    // Callbacks run in their own contexts, never in the thread's (see handle_node::run).
+    detail::context_scope in_callback_context(&callback_context_);
     if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
     // The clock is read at the start of a turn only if timers are pending, then every 64
     // iterations (a clock read costs more than an iteration; in wasm it is a call into

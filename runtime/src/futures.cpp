@@ -21,21 +21,33 @@ void callback_node::run_thunk(void* self, bool run) noexcept {
     auto* n = static_cast<callback_node*>(self);
     future_core* f = n->fut;
     if (run) {
-        try {
-            n->fn(*f);
-        } catch (...) {
-            exception_context ctx;
-            ctx.message = "Exception in callback";
-            ctx.exception = std::current_exception();
-            if (f->is_task())
-                ctx.task = basic_task(intrusive_ptr<future_core>(f));
-            else
-                ctx.future = basic_future(intrusive_ptr<future_core>(f));
-            f->loop().call_exception_handler(ctx);
+        // In its captured context, or (none captured) in the loop's callback context,
+        // emptied after it (see handle_node::run).
+        if (n->ctx) [[unlikely]] {
+            context_scope in_own_context(&n->ctx);
+            n->invoke();
+        } else {
+            n->invoke();
+            f->loop().forget_callback_context();
         }
     }
     delete n;  // its captures go before the future's reference
     f->release();
+}
+
+void callback_node::invoke() noexcept {
+    try {
+        fn(*fut);
+    } catch (...) {
+        exception_context report;
+        report.message = "Exception in callback";
+        report.exception = std::current_exception();
+        if (fut->is_task())
+            report.task = basic_task(intrusive_ptr<future_core>(fut));
+        else
+            report.future = basic_future(intrusive_ptr<future_core>(fut));
+        fut->loop().call_exception_handler(report);
+    }
 }
 
 future_core::~future_core() {

@@ -18,6 +18,18 @@ void handle_node::cancel() noexcept {
 
 void handle_node::run() {
     if (cancelled()) return;
+    if (ctx_) [[unlikely]] {
+        context_scope in_own_context(&ctx_);
+        invoke();
+        return;
+    }
+    // No captured values: the loop's callback context is current (it is empty), and
+    // whatever the callback set there goes with it.
+    invoke();
+    loop_->forget_callback_context();
+}
+
+void handle_node::invoke() noexcept {
     try {
         fn_();
         // A handle runs once: its captures go now, not when the last handle dies (a

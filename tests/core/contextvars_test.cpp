@@ -1,4 +1,8 @@
 // Task-local context variables and the eager task factory.
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "test_loop.hpp"
 
 namespace duet::test {
@@ -80,6 +84,60 @@ TEST(ContextVar, CopyContextAndRun) {
     EXPECT_EQ(snapshot.size(), 1u);
     EXPECT_THROW(snapshot.run([&] { snapshot.run([] {}); }), std::runtime_error);
 }
+
+// asyncio's Handle: call_soon / call_later callbacks run in a copy of the context current
+// when they were scheduled (a task's, or the thread's), and nothing one sets reaches the
+// scheduler, the next callback or the thread.
+TEST(ContextVar, CallbacksRunInACopyOfTheSchedulersContext) {
+    context outside;  // keeps the thread's own context clean whatever happens
+    outside.run([&] {
+        test_loop loop;
+        std::vector<std::string> seen;
+        auto record = [&] { seen.push_back(request_id.get("none")); };
+        auto scheduler = [&]() -> coro<void> {
+            request_id.set("task");
+            auto& lp = get_running_loop();
+            lp.call_soon(record);
+            lp.call_later(0.5, record);
+            lp.call_soon([&] { request_id.set("leak"); });
+            lp.call_soon(record);
+            co_await sleep(1);
+            seen.push_back("after:" + request_id.get("none"));
+        };
+        loop.run_until_complete(scheduler());
+        // Scheduled from outside any task, with no value set: run in an empty copy.
+        loop.call_soon([&] {
+            record();
+            request_id.set("callback's own");
+            record();
+        });
+        loop.call_soon(record);
+        loop.run_until_complete(sleep(0));
+        EXPECT_EQ(seen,
+                  (std::vector<std::string>{"task", "task", "task", "after:task", "none", "callback's own", "none"}));
+        EXPECT_EQ(request_id.get("none"), "none") << "nothing a callback set reached the thread";
+    });
+}
+
+#ifdef DUET_TEST_HAS_THREADS
+// call_soon_threadsafe captures the calling thread's context, as asyncio's does.
+TEST(ContextVar, ThreadsafeCallbackRunsInTheCallingThreadsContext) {
+    test_loop loop;
+    std::string seen;
+    auto f = loop.create_future<void>();
+    std::thread other([&] {
+        request_id.set("from the other thread");
+        loop.call_soon_threadsafe([&] {
+            seen = request_id.get("none");
+            f.set_result();
+        });
+    });
+    other.join();
+    loop.run_until_complete(f);
+    EXPECT_EQ(seen, "from the other thread");
+    EXPECT_EQ(request_id.get("none"), "none");
+}
+#endif
 
 TEST(EagerTaskFactory, TaskFinishingWithoutSuspendingIsDoneAtOnce) {
     test_loop loop;

@@ -406,13 +406,7 @@ TEST(FutureSteps, AnUnretrievedTaskErrorIsReportedInTheTasksContext) {
 // add_done_callback / call_soon rule behind it: a callback runs in a copy of the context
 // current when it was registered (it sees the registrar's values, and its own set() stays
 // in that copy), and the exception handler for a failing callback runs in that copy too.
-// DISABLED: duet gives contexts to tasks only. Done callbacks and call_soon callbacks run
-// in whatever context is current on the thread when the loop runs them, and a set()
-// inside one changes that context for everything run after it (so the CPython test's
-// handler does see the callback's value, but only because it leaked). Giving each handle
-// and callback node a context would grow them by a word: a design decision, not a small
-// fix.
-TEST(FutureSteps, DISABLED_CallbacksRunInTheContextTheyWereRegisteredIn) {
+TEST(FutureSteps, CallbacksRunInTheContextTheyWereRegisteredIn) {
     context fresh;  // keeps this test's leaks out of the thread's own context
     fresh.run([&] {
         test_loop loop;

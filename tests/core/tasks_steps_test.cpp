@@ -880,12 +880,7 @@ TEST(TaskSteps, CancelsAfterAResultBeforeTheStepDeliverTheLastMessage) {
 // test_context_2: a done callback registered by a task runs in a copy of the task's
 // context (asyncio's add_done_callback copies the current context): what it sets reaches
 // neither the task nor anything else.
-// DISABLED: duet's callbacks (done callbacks, and call_soon / call_later, which have no
-// context argument either) capture no context: they run in the loop thread's own context,
-// so the callback's set() lands there and is still visible after the loop ran (the last
-// check fails; the task's own context is untouched). Capturing one per callback is a
-// design change (a context slot in every callback and handle), left open.
-TEST(TaskSteps, DISABLED_DoneCallbackChangesDoNotReachTheTasksContext) {
+TEST(TaskSteps, DoneCallbackChangesDoNotReachTheTasksContext) {
     test_loop loop;
     auto main_coro = [&]() -> coro<void> {
         EXPECT_EQ(step_var.get(), "nope");

@@ -218,6 +218,14 @@ public:
     // the entry that raised it (the rest of the ready queue stays queued) and run_forever
     // rethrows it.
     void raise_base_exception(std::exception_ptr e) noexcept;
+    // The context a callback runs in when it captured none (its scheduler's had no
+    // values): current while the loop runs its ready queue, emptied after each such
+    // callback that set something, so that nothing a callback sets outlives it.
+    detail::context_slot callback_context_;
+    void forget_callback_context() noexcept {
+        if (callback_context_) [[unlikely]]
+            callback_context_ = nullptr;
+    }
     detail::task_core* current_task_ = nullptr;   // the duet task being stepped
     abstract_task* entered_task_ = nullptr;       // a third-party task between enter/leave_task
     std::vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <duet/contextvars.hpp>
 #include <duet/detail/pool.hpp>
 #include <duet/exceptions.hpp>
 #include <duet/handles.hpp>
@@ -64,13 +65,16 @@ using done_fn = small_callable<void(future_core&), 24>;
 
 // A done callback registered with add_done_callback: a pooled link holding the callable.
 // Scheduled, it holds a reference to its future until it has run.
+// It runs in a copy of the context current when it was registered (asyncio's).
 struct callback_node : done_link {
-    explicit callback_node(done_fn f, std::uint32_t i) noexcept : done_link(callback), fn(std::move(f)), id(i) {}
+    callback_node(done_fn f, std::uint32_t i) : done_link(callback), fn(std::move(f)), ctx(capture_context()), id(i) {}
     done_fn fn;
+    context_slot ctx;
     future_core* fut = nullptr;
     std::uint32_t id;
 
     static void run_thunk(void* self, bool run) noexcept;
+    void invoke() noexcept;
     static void* operator new(std::size_t);
     static void operator delete(void* p) noexcept;
 };

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 
+#include <duet/contextvars.hpp>
 #include <duet/detail/intrusive.hpp>
 #include <duet/detail/small_callable.hpp>
 
@@ -22,9 +23,11 @@ namespace detail {
 class handle_node {
 public:
     // The callable is constructed in place (a callback, or any callable that converts).
+    // The callback will run in a copy of the context current here (asyncio's Handle): it
+    // sees the values set by whoever scheduled it, and what it sets stays its own.
     template <class F>
     handle_node(base_event_loop* loop, F&& fn, bool threadsafe)
-        : loop_(loop), fn_(std::forward<F>(fn)), threadsafe_(threadsafe) {}
+        : loop_(loop), fn_(std::forward<F>(fn)), ctx_(capture_context()), threadsafe_(threadsafe) {}
 
     void add_ref() noexcept {
         if (threadsafe_)
@@ -47,10 +50,13 @@ public:
 
 private:
     [[gnu::noinline, gnu::cold]] void failed(std::exception_ptr e) noexcept;
+    void invoke() noexcept;
 
 public:
     base_event_loop* loop_;
     callback fn_;
+    // Null until something is set in it (or the scheduler's context had values).
+    context_slot ctx_;
     double when_ = 0;
     std::uint32_t refs_ = 1;
     std::atomic<bool> cancelled_{false};
