@@ -546,9 +546,12 @@ void base_event_loop::shutdown_default_executor() {
 
 namespace detail {
 // One registered reader or writer. Each readiness queues a handle that calls it if it is
-// still the active one, so removal or replacement drops a callback already queued.
+// still the active one, so removal or replacement drops a callback already queued. It
+// runs, every time, in the copy of the context current at add_reader / add_writer (as
+// asyncio's Handle for the fd): what one run sets, the next one sees.
 struct fd_callback {
     callback fn;
+    context_slot ctx;
     unsigned refs = 1;
     bool active = true;
     void add_ref() noexcept { ++refs; }
@@ -571,7 +574,7 @@ unsigned base_event_loop::fd_interest(int fd) const noexcept {
 }
 
 void base_event_loop::fd_install(int fd, unsigned which, callback cb) {
-    auto* c = new detail::fd_callback{std::move(cb)};
+    auto* c = new detail::fd_callback{std::move(cb), detail::capture_context()};
     fd_watch& w = fd_watches_[fd];
     detail::fd_callback*& slot = which == fd_readable ? w.reader : w.writer;
     if (slot) {
@@ -611,7 +614,9 @@ void base_event_loop::fd_ready(int fd, unsigned events) {
         // An ordinary handle: the callback runs with the running loop set, its exceptions
         // go to the exception handler, after what was already queued.
         auto run = [c = detail::intrusive_ptr<detail::fd_callback>(c)] {
-            if (c->active) c->fn();
+            if (!c->active) return;
+            detail::context_scope in_its_context(&c->ctx);
+            c->fn();
         };
         auto* n = new detail::handle_node(this, std::move(run), false);
         push_handle(n);

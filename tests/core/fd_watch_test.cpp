@@ -132,6 +132,37 @@ TYPED_TEST(FdWatch, ReaderRunsAsALoopCallbackWithItsArguments) {
     EXPECT_FALSE(loop.remove_reader(p.a));
 }
 
+context_var<std::string> watch_var("watch_var");
+
+// As asyncio's fd Handle: the reader runs in a copy of the context current at
+// add_reader (here a task's), every time; what one run sets the next run sees, and none
+// of it reaches the task or the thread.
+TYPED_TEST(FdWatch, ReaderRunsInTheContextOfItsRegistration) {
+    DUET_SKIP_WITHOUT_FD_WATCHING();
+    TypeParam loop;
+    auto p = fd_pair::pipe();
+    std::vector<std::string> seen;
+    auto registrar = [&]() -> coro<void> {
+        watch_var.set("registrar");
+        get_running_loop().add_reader(p.a, [&] {
+            fd_pair::take(p.a);
+            seen.push_back(watch_var.get("none"));
+            watch_var.set("reader run " + std::to_string(seen.size()));
+            if (seen.size() == 2) get_running_loop().stop();
+        });
+        co_return;
+    };
+    loop.run_until_complete(registrar());
+    watchdog dog(loop, 5);
+    fd_pair::put(p.b, "1");
+    loop.call_later(0.01, [&] { fd_pair::put(p.b, "2"); });
+    loop.run_forever();
+    EXPECT_FALSE(dog.fired);
+    EXPECT_EQ(seen, (std::vector<std::string>{"registrar", "reader run 1"}));
+    EXPECT_EQ(watch_var.get("none"), "none");
+    EXPECT_TRUE(loop.remove_reader(p.a));
+}
+
 TYPED_TEST(FdWatch, WriterRunsWhileWritableUntilRemoved) {
     DUET_SKIP_WITHOUT_FD_WATCHING();
     TypeParam loop;
