@@ -130,6 +130,43 @@ TEST_F(Streams, EchoOverTcp) {
     EXPECT_TRUE(handler_calls_.empty());
 }
 
+context_var<std::string> conn_var("conn_var");
+
+// asyncio's contexts for a server: its connections run in a copy of the context current
+// at start_server (the handler's task sees the starter's values) and what a handler sets
+// stays in its connection; the client side's protocol runs in its opener's context.
+TEST_F(Streams, ConnectionsRunInACopyOfTheStartersContext) {
+    std::vector<std::string> seen;
+    auto handler = [&](stream_reader r, stream_writer w) -> coro<void> {
+        seen.push_back(conn_var.get("none"));
+        conn_var.set("set by a handler");
+        std::string line = co_await r.readline();
+        w.write(line);
+        co_await w.drain();
+        w.close();
+        co_await w.wait_closed();
+    };
+    run([&]() -> coro<void> {
+        conn_var.set("starter");
+        auto srv = co_await start_server(handler, "127.0.0.1", 0);
+        conn_var.set("changed after start");  // the server keeps its copy
+        for (int i = 0; i < 2; ++i) {
+            auto [r, w] = co_await open_connection("127.0.0.1", port_of(srv));
+            w.write("x\n");
+            co_await w.drain();
+            EXPECT_EQ(co_await r.readline(), "x\n");
+            w.close();
+            co_await w.wait_closed();
+        }
+        EXPECT_EQ(conn_var.get("none"), "changed after start");
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+    EXPECT_EQ(seen, (std::vector<std::string>{"starter", "starter"}));
+    EXPECT_EQ(conn_var.get("none"), "none") << "nothing leaked into the thread's context";
+    EXPECT_TRUE(handler_calls_.empty());
+}
+
 TEST_F(Streams, EchoOverUnixSockets) {
     const std::string sock = path("echo.sock");
     run([&]() -> coro<void> {

@@ -15,7 +15,12 @@
 namespace duet::uvs {
 
 stream_server::stream_server(stream_part& part, protocol_factory f, bool unix_socket, int backlog)
-    : part_(&part), loop_(&part.loop), factory_(std::move(f)), backlog_(backlog), unix_socket_(unix_socket) {}
+    : part_(&part),
+      loop_(&part.loop),
+      factory_(std::move(f)),
+      backlog_(backlog),
+      unix_socket_(unix_socket),
+      ctx_(detail::capture_context()) {}
 
 stream_server::~stream_server() = default;
 
@@ -81,6 +86,7 @@ void stream_server::on_connection(uv_stream_t* s, int status) {
     auto* l = static_cast<listener*>(s->data);
     stream_server* srv = l->owner;
     if (!srv->part_ || srv->closed_) return;
+    detail::context_scope in_ctx(&srv->ctx_);
     if (status < 0) {
         // EMFILE & co.: libuv already keeps the backlog from spinning; the handler hears.
         report_failure(srv->part_->loop, "accept failed",

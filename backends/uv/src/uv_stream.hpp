@@ -313,6 +313,9 @@ private:
     bool direct_ = false;     // ... or a detail::direct_read_protocol
     bool last_full_ = false;  // the last read filled its buffer: data keeps coming (bulk)
     bool lent_ = false;       // the read in progress goes into the direct protocol's room
+    // The protocol's callbacks run in a copy of the context current when the transport was
+    // made (asyncio: its reader handle's), so a server's connections see its creator's.
+    detail::context_slot ctx_;
 };
 
 // A listening server over one or more listening stream handles.
@@ -378,6 +381,9 @@ private:
     bool closed_ = false;  // close() was called (sockets() empty)
     bool woken_ = false;   // the waiters were released: wait_closed returns at once
     bool serving_ = false;
+    // Accepting runs in a copy of the context current at create_server (asyncio: its
+    // listening sockets' reader handles): each connection's transport copies it.
+    detail::context_slot ctx_;
     bool in_factory_ = false;  // the factory is running: close() must not destroy it
 };
 

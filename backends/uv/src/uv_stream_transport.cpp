@@ -123,6 +123,7 @@ stream_transport::~stream_transport() = default;
 
 std::shared_ptr<stream_transport> stream_transport::create(stream_part& part, kind k) {
     auto t = std::make_shared<stream_transport>(part, k);
+    t->ctx_ = detail::capture_context();
     int rc = k == kind::tcp ? uv_tcp_init(part.uv, &t->h_.tcp) : uv_pipe_init(part.uv, &t->h_.pipe, 0);
     if (rc < 0) throw uv_error(rc, "creating a stream handle");
     t->h_.handle.data = t.get();
@@ -199,6 +200,7 @@ void stream_transport::set_protocol(std::shared_ptr<base_protocol> p) {
 }
 
 void stream_transport::start(std::shared_ptr<base_protocol> p) {
+    detail::context_scope in_ctx(&ctx_);
     set_protocol(std::move(p));
     started_ = true;
     try {
@@ -287,6 +289,7 @@ bool stream_transport::is_reading() const noexcept {
 
 void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t* buf) {
     auto* t = static_cast<stream_transport*>(h->data);
+    detail::context_scope in_ctx(&t->ctx_);
     if (buffered_protocol* bp = t->buffered_proto()) {
         // Zero-copy: the kernel writes straight into the protocol's buffer.
         try {
@@ -316,6 +319,7 @@ void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t*
 
 void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
     auto* t = static_cast<stream_transport*>(s->data);
+    detail::context_scope in_ctx(&t->ctx_);
     if (nread >= 0) t->last_full_ = static_cast<std::size_t>(nread) == buf->len;
     if (t->lent_) {
         t->lent_ = false;
@@ -469,6 +473,7 @@ void stream_transport::start_write() {
 
 void stream_transport::on_write(uv_write_t* req, int status) {
     auto* t = static_cast<stream_transport*>(req->data);
+    detail::context_scope in_ctx(&t->ctx_);
     t->write_in_flight_ = false;
     t->wb_->inflight.clear();
     if (status == UV_ECANCELED || t->lost_) return;
@@ -531,6 +536,7 @@ void stream_transport::on_shutdown(uv_shutdown_t* req, int status) {
     // Always called (ECANCELED if the handle closed first), before the handle's close callback.
     auto* t = static_cast<stream_transport*>(req->data);
     delete req;
+    detail::context_scope in_ctx(&t->ctx_);
     if (status == UV_ECANCELED || t->lost_) return;
     if (status < 0)
         t->fatal_error(std::make_exception_ptr(uv_error(status, "shutdown " + t->label())), "Fatal error on transport");
@@ -616,6 +622,7 @@ void stream_transport::close_handles() noexcept {
 
 void stream_transport::on_close(uv_handle_t* h) {
     auto* t = static_cast<stream_transport*>(h->data);
+    detail::context_scope in_ctx(&t->ctx_);
     --t->open_handles_;
     t->maybe_finish();
 }
@@ -640,7 +647,9 @@ void stream_transport::maybe_finish() noexcept {
 void stream_transport::on_reader_poll(uv_poll_t* p, int status, int events) {
     (void)status;
     (void)events;
-    static_cast<reader_watch*>(p->data)->owner->reader_closed();
+    stream_transport* t = static_cast<reader_watch*>(p->data)->owner;
+    detail::context_scope in_ctx(&t->ctx_);
+    t->reader_closed();
 }
 
 void stream_transport::reader_closed() {
