@@ -92,6 +92,29 @@ TEST_F(Signals, RaisedSignalRunsTheCallbackOnTheLoopThreadWithItsArguments) {
     EXPECT_TRUE(loop().remove_signal_handler(SIGUSR1));
 }
 
+context_var<std::string> signal_var("signal_var");
+
+// As asyncio's handler handle: the callback runs in a copy of the context current at
+// add_signal_handler (here a task's), and what it sets does not reach the thread.
+TEST_F(Signals, CallbackRunsInTheContextOfItsRegistration) {
+    std::string seen;
+    auto registrar = [&]() -> coro<void> {
+        signal_var.set("registrar");
+        get_running_loop().add_signal_handler(SIGUSR1, [&] {
+            seen = signal_var.get("none");
+            signal_var.set("set by the handler");
+            loop().stop();
+        });
+        co_return;
+    };
+    loop().run_until_complete(registrar());
+    loop().call_soon([] { ::raise(SIGUSR1); });
+    run_until_stopped();
+    EXPECT_EQ(seen, "registrar");
+    EXPECT_EQ(signal_var.get("none"), "none");
+    EXPECT_TRUE(loop().remove_signal_handler(SIGUSR1));
+}
+
 // The callback is a loop callback: queued with call_soon, so an exception from it goes to
 // the exception handler as any callback's does.
 TEST_F(Signals, ExceptionFromTheCallbackGoesToTheHandler) {

@@ -164,6 +164,43 @@ TEST_F(Udp, EchoBetweenAServerAndAClientEndpoint) {
     run_until([&] { return client_p->lost == 1 && server_p->lost == 1; });
 }
 
+context_var<std::string> udp_var("udp_var");
+
+// The protocol's callbacks run in a copy of the context current at
+// create_datagram_endpoint (asyncio: the endpoint's reader handle), whoever sends.
+TEST_F(Udp, ProtocolCallbacksRunInTheCreatorsContext) {
+    struct seeing_protocol : recording_protocol {
+        std::vector<std::string> seen;
+        void connection_made(std::shared_ptr<datagram_transport> t) override {
+            seen.push_back("made:" + udp_var.get("none"));
+            recording_protocol::connection_made(std::move(t));
+        }
+        void datagram_received(std::string_view data, const socket_address& from) override {
+            seen.push_back(udp_var.get("none"));
+            udp_var.set("set by the protocol");
+            recording_protocol::datagram_received(data, from);
+        }
+    };
+    std::shared_ptr<seeing_protocol> server_p;
+    std::shared_ptr<datagram_transport> server_t;
+    auto creator = [&]() -> coro<void> {
+        udp_var.set("creator");
+        auto ep = co_await get_running_loop().create_datagram_endpoint(
+            [&] { return server_p = std::make_shared<seeing_protocol>(); }, local());
+        server_t = ep.first;
+    };
+    run(creator());
+    auto client_ep = open(remote(sockname(*server_t)));
+    client_ep.first->sendto("a");
+    client_ep.first->sendto("b");
+    run_until([&] { return server_p->datagrams.size() == 2; });
+    EXPECT_EQ(server_p->seen, (std::vector<std::string>{"made:creator", "creator", "set by the protocol"}));
+    EXPECT_EQ(udp_var.get("none"), "none");
+    client_ep.first->close();
+    server_t->close();
+    run_until([&] { return client_ep.second->lost == 1 && server_p->lost == 1; });
+}
+
 TEST_F(Udp, SendtoWithAnExplicitAddress) {
     auto server_ep = open(local());
     auto& server_t = server_ep.first;

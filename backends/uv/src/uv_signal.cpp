@@ -35,6 +35,9 @@ struct signal_entry {
     // that was queued before it (as asyncio queues the handle it had).
     std::shared_ptr<callback> cb;
     base_event_loop* loop = nullptr;
+    // The context current at add_signal_handler: each delivery runs in a copy of it (as
+    // asyncio's handler handle runs in the context it captured).
+    detail::context_slot ctx;
 };
 
 std::string signal_name(int sig) {
@@ -58,6 +61,7 @@ struct uv_network::signal_part {
         auto* e = static_cast<signal_entry*>(h->data);
         if (!e || e->loop->is_closed()) return;
         (void)signum;
+        detail::context_scope in_registration_context(&e->ctx);  // the queued handle copies it
         e->loop->call_soon([cb = e->cb] { (*cb)(); });
     }
 
@@ -91,6 +95,7 @@ void uv_network::add_signal_handler(int sig, callback cb) {
     auto shared = std::make_shared<callback>(std::move(cb));
     if (auto it = part.entries.find(sig); it != part.entries.end()) {
         it->second.cb = std::move(shared);  // a second add replaces the callback
+        it->second.ctx = detail::capture_context();
         return;
     }
     // Undoes the user's claim on SIGCHLD when the handler could not be installed.
@@ -103,7 +108,7 @@ void uv_network::add_signal_handler(int sig, callback cb) {
         unclaim();
         throw std::runtime_error("add_signal_handler: " + signal_name(sig) + ": " + uv_strerror(rc));
     }
-    auto [it, fresh] = part.entries.emplace(sig, signal_entry{h, std::move(shared), &loop_});
+    auto [it, fresh] = part.entries.emplace(sig, signal_entry{h, std::move(shared), &loop_, detail::capture_context()});
     (void)fresh;
     h->data = &it->second;
     if (int rc = uv_signal_start(h, &signal_part::on_signal, sig); rc < 0) {

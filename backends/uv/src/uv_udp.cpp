@@ -103,7 +103,10 @@ namespace {
 
 class udp_endpoint final : public datagram_transport, public std::enable_shared_from_this<udp_endpoint> {
 public:
-    udp_endpoint(uv_network& net, uv_network::datagram_part& part) : net_(net), part_(part) {}
+    // The protocol's callbacks run in a copy of the context current here (asyncio: its
+    // reader handle's).
+    udp_endpoint(uv_network& net, uv_network::datagram_part& part)
+        : net_(net), part_(part), ctx_(detail::capture_context()) {}
 
     // ---- datagram_transport
     void sendto(std::string_view data, const socket_address& to) override {
@@ -192,6 +195,7 @@ public:
     // Calls connection_made and starts receiving. An exception from connection_made
     // closes the endpoint and is raised to the caller of create_datagram_endpoint.
     void start(std::shared_ptr<base_protocol> p) {
+        detail::context_scope in_ctx(&ctx_);
         set_protocol(std::move(p));
         try {
             dproto_->connection_made(std::static_pointer_cast<datagram_transport>(shared_from_this()));
@@ -250,6 +254,7 @@ private:
         (void)flags;  // UV_UDP_PARTIAL: a datagram longer than the buffer arrives truncated
         auto& ep = of(reinterpret_cast<uv_handle_t*>(h));
         if (ep.closing_ || !ep.dproto_) return;
+        detail::context_scope in_ctx(&ep.ctx_);
         if (nread < 0) {
             // ICMP errors arrive here on a connected socket (port unreachable: ECONNREFUSED).
             ep.report_error(static_cast<int>(-nread), "recvfrom on " + ep.sockname_.to_string());
@@ -265,6 +270,7 @@ private:
         std::unique_ptr<send_request> req(static_cast<send_request*>(r->data));
         udp_endpoint& ep = *req->self;
         if (status == UV_ECANCELED) return;  // aborted (or closed with the loop)
+        detail::context_scope in_ctx(&ep.ctx_);
         if (status < 0 && !ep.lost_) ep.report_error(-status, "sendto " + ep.destination(req->to));
         ep.update_flow();
         if (ep.closing_ && ep.handle_open_ && uv_udp_get_send_queue_count(&ep.handle_) == 0) ep.shut(nullptr);
@@ -362,6 +368,7 @@ private:
     bool connected_ = false;
     socket_address remote_;
     socket_address sockname_;  // kept for messages and get_extra_info after close
+    detail::context_slot ctx_;
 };
 
 // A socket of `family` with the endpoint's options, bound to `local` and connected to
