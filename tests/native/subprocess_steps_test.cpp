@@ -606,9 +606,8 @@ TEST_F(SubprocessSteps, EnvExec) {
 }
 
 // env= with a PATH: a bare program name is looked up in the child's PATH (Popen searches
-// os.get_exec_path(env)), not the parent's. DISABLED: duet's posix_spawnp searches the
-// parent's PATH, so the program is not found (ENOENT).
-TEST_F(SubprocessSteps, DISABLED_EnvPathFindsTheProgram) {
+// os.get_exec_path(env)), not the parent's.
+TEST_F(SubprocessSteps, EnvPathFindsTheProgram) {
     const std::filesystem::path h(helper);
     const std::string dir = h.parent_path().string();
     const std::string name = h.filename().string();
@@ -624,6 +623,11 @@ TEST_F(SubprocessSteps, DISABLED_EnvPathFindsTheProgram) {
             what = e.what();
         }
         EXPECT_EQ(out, "/nonexistent:" + dir + "\n") << what;
+        // An env without PATH: the default path (/bin:/usr/bin) finds sh.
+        subprocess_options n = piped(false, true);
+        n.env = std::map<std::string, std::string>{{"FOO", "bar"}};
+        auto q = co_await create_subprocess_exec("sh", "-c", "echo $FOO", n);
+        EXPECT_EQ((co_await q.communicate()).first, "bar\n");
     }());
 }
 
