@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -211,6 +212,9 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     std::vector<std::string> env_strings;
     std::vector<char*> env;
     char** envp = environ;
+    // The child's own PATH when it differs from ours (Popen: os.get_exec_path(env), with
+    // os.defpath for an env without PATH); posix_spawnp would search ours.
+    std::optional<std::string> child_path;
     if (opts.env || !opts.extra_env.empty()) {
         std::map<std::string, std::string> vars;
         if (opts.env) {
@@ -224,6 +228,10 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
             }
         }
         for (const auto& [k, v] : opts.extra_env) vars[k] = v;
+        if (opts.env || opts.extra_env.count("PATH")) {
+            const auto it = vars.find("PATH");
+            child_path = it != vars.end() ? it->second : std::string("/bin:/usr/bin");
+        }
         env_strings.reserve(vars.size());
         for (const auto& [k, v] : vars) {
             if (k.empty() || k.find('=') != std::string::npos)
@@ -237,8 +245,27 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
 
     pid_t pid = -1;
     const bool search = program.find('/') == std::string::npos;
-    const int e = search ? posix_spawnp(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp)
-                         : posix_spawn(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp);
+    int e = 0;
+    if (search && child_path) {
+        // Each directory in turn; the first error other than "not there" wins, as Popen's.
+        int first_other = 0;
+        e = ENOENT;
+        std::string_view dirs = *child_path;
+        for (;;) {
+            const auto colon = dirs.find(':');
+            const std::string_view dir = dirs.substr(0, colon);
+            const std::string candidate = dir.empty() ? program : std::string(dir) + "/" + program;
+            e = posix_spawn(&pid, candidate.c_str(), &fa.fa, &attr.attr, args.data(), envp);
+            if (e == 0) break;
+            if (e != ENOENT && e != ENOTDIR && first_other == 0) first_other = e;
+            if (colon == std::string_view::npos) break;
+            dirs.remove_prefix(colon + 1);
+        }
+        if (e != 0 && first_other != 0) e = first_other;
+    } else {
+        e = search ? posix_spawnp(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp)
+                   : posix_spawn(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp);
+    }
     if (e != 0) throw os_error(e, std::string(method) + ": cannot start " + program);
     // The child has its ends: the lists close the child's side; the parent's side is the caller's now.
     parent_side.fds.clear();

@@ -120,7 +120,15 @@ std::optional<int> process::returncode() const noexcept {
     return transport_->get_returncode();
 }
 
+namespace {
+coro<int> known_code(int rc) {
+    co_return rc;
+}
+}  // namespace
+
 coro<int> process::wait() const {
+    // asyncio's _wait: the code at once once the exit is known, a pipe still open or not.
+    if (auto rc = transport_->get_returncode()) return known_code(*rc);
     return transport_->wait();
 }
 

@@ -7,7 +7,13 @@
 //   lines N      N numbered lines on stdout
 //   err TEXT     TEXT on stderr, "out" on stdout
 //   exit N       exits with N without reading stdin
+//   count        reads stdin to EOF, prints how many bytes it read
+//   write N C    N bytes ('x') on stdout, then exits with C
+//   tee2         stdin to both stdout and stderr
+//   closein      closes stdin, prints "closed", lingers 200 ms, exits 0
+//   block        prints "ready", then sleeps until a signal ends it
 #include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +22,20 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+namespace {
+
+bool write_all(int fd, const char* p, std::size_t n) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w <= 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     if (argc < 2) return 100;
@@ -62,6 +82,31 @@ int main(int argc, char** argv) {
         std::printf("out");
     } else if (mode == "exit" && argc > 2) {
         return std::atoi(argv[2]);
+    } else if (mode == "count") {
+        char buf[65536];
+        long long total = 0;
+        for (ssize_t n; (n = ::read(0, buf, sizeof buf)) > 0;) total += n;
+        std::printf("%lld\n", total);
+    } else if (mode == "write" && argc > 3) {
+        const std::string data(static_cast<std::size_t>(std::atol(argv[2])), 'x');
+        if (!write_all(1, data.data(), data.size())) return 105;
+        return std::atoi(argv[3]);
+    } else if (mode == "tee2") {
+        char buf[65536];
+        for (ssize_t n; (n = ::read(0, buf, sizeof buf)) > 0;) {
+            if (!write_all(1, buf, static_cast<std::size_t>(n)) || !write_all(2, buf, static_cast<std::size_t>(n)))
+                return 106;
+        }
+    } else if (mode == "closein") {
+        ::close(0);
+        std::printf("closed\n");
+        std::fflush(stdout);
+        const timespec ts{0, 200 * 1000 * 1000};
+        ::nanosleep(&ts, nullptr);
+    } else if (mode == "block") {
+        std::printf("ready\n");
+        std::fflush(stdout);
+        for (;;) ::pause();
     } else {
         return 104;
     }

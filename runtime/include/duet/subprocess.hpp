@@ -73,8 +73,9 @@ public:
     int pid() const noexcept;
     // Empty until the child is reaped; then its exit status, or -N for signal N.
     std::optional<int> returncode() const noexcept;
-    // Waits for the child to exit (and its pipes to close); its returncode. Cancelling one
-    // wait leaves the child and other waiters as they were.
+    // Waits for the child to exit (and its pipes to close); its returncode. Once the exit
+    // is known (returncode() set) it returns at once, even with a pipe still open (asyncio's
+    // _wait). Cancelling one wait leaves the child and other waiters as they were.
     coro<int> wait() const;
     // Writes `input` to stdin (if piped), closes stdin, reads stdout and stderr (if piped) to
     // EOF, waits for the exit; (stdout, stderr), empty for a stream not piped. A child that
