@@ -637,6 +637,101 @@ TEST_F(StreamsSteps, ReadexactlyAfterAnException) {
     }());
 }
 
+// StreamReader's order of checks (readexactly, read, readuntil in streams.py): a bad
+// argument is refused before the exception is looked at, and the exception comes before
+// the zero-count shortcut, so read(0) and readexactly(0) raise it too.
+TEST_F(StreamsSteps, ExceptionComesBeforeZeroCountsButAfterBadArguments) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        co_await reset_from_server(l);
+        int raised = 0;
+        try {
+            co_await l.cr.read(0);
+        } catch (const std::system_error&) {
+            ++raised;
+        }
+        try {
+            co_await l.cr.readexactly(0);
+        } catch (const std::system_error&) {
+            ++raised;
+        }
+        EXPECT_EQ(raised, 2);
+        bool refused = false;
+        try {
+            co_await l.cr.readexactly(-1);
+        } catch (const std::invalid_argument&) {
+            refused = true;
+        }
+        EXPECT_TRUE(refused);
+        refused = false;
+        try {
+            co_await l.cr.readuntil("");
+        } catch (const std::invalid_argument&) {
+            refused = true;
+        }
+        EXPECT_TRUE(refused);
+        co_await finish(l);
+    }());
+}
+
+// readline's overrun while it waits (test_readline_limit's first case, as the chunks come
+// in): once more than the limit has come without a "\n" it raises at once and drops what
+// it had; the tail of that long line, arriving later, is then read as a line of its own.
+TEST_F(StreamsSteps, ReadlineOverrunWhileWaiting) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect(4);
+        auto t = create_task(l.cr.readline());
+        std::vector<std::string> chunks{"ab", "cdefgh"};
+        co_await trickle(l.sw, chunks);
+        EXPECT_TRUE(t.done());
+        std::string what;
+        try {
+            co_await t;
+        } catch (const std::invalid_argument& e) {
+            what = e.what();
+        }
+        EXPECT_EQ(what, "Separator is not found, and chunk exceed the limit");
+        EXPECT_EQ(l.cr.buffered(), 0u);
+        l.sw.write("ij\n");
+        EXPECT_EQ(co_await l.cr.readline(), "ij\n");
+        co_await finish(l);
+    }());
+}
+
+// test_read_all_from_pipe_reader's point, over a socket: with limit 1 (reading paused over
+// 2 bytes) read(-1) still gets everything up to EOF.
+TEST_F(StreamsSteps, ReadAllWithATinyLimit) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect(1);
+        std::string data;
+        for (int i = 0; i < 20000; ++i) data += static_cast<char>('a' + i % 26);
+        l.sw.write(data);
+        l.sw.write_eof();
+        EXPECT_EQ(co_await l.cr.read(-1), data);
+        EXPECT_TRUE(l.cr.at_eof());
+        co_await finish(l);
+    }());
+}
+
+// readline over the limit (test_readline_limit) raises ValueError carrying
+// LimitOverrunError's message; the "found" case.
+TEST_F(StreamsSteps, ReadlineOverrunMessage) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect(3);
+        std::vector<std::string> chunks{"abcd\nx\n"};
+        co_await feed(l, chunks);
+        std::string what;
+        try {
+            co_await l.cr.readline();
+        } catch (const std::invalid_argument& e) {
+            what = e.what();
+        }
+        EXPECT_EQ(what, "Separator is found, but chunk is longer than limit");
+        EXPECT_EQ(co_await l.cr.readline(), "x\n");
+        co_await finish(l);
+    }());
+}
+
 // ---------------------------------------------------------------- the writer
 
 // test_wait_closed_on_close (and _with_unread_data): is_closing turns true at close();
@@ -727,6 +822,123 @@ TEST_F(StreamsSteps, DrainWaitsForTheHighWaterMark) {
         EXPECT_EQ(got.size(), sent);
         co_await d;
         EXPECT_FALSE(l.cw.protocol()->is_writing_paused());
+        co_await finish(l);
+    }());
+}
+
+// A connection reset by the peer: drain raises the reader's exception (ECONNRESET) and
+// wait_closed raises the connection's error (StreamWriter.drain / wait_closed).
+TEST_F(StreamsSteps, AfterAResetDrainAndWaitClosedRaiseIt) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        co_await reset_from_server(l);
+        std::exception_ptr drained;
+        try {
+            co_await l.cw.drain();
+        } catch (const std::system_error&) {
+            drained = std::current_exception();
+        }
+        EXPECT_EQ(code_of(drained), std::errc::connection_reset) << what_of(drained);
+        std::exception_ptr closed;
+        try {
+            co_await l.cw.wait_closed();
+        } catch (const std::system_error&) {
+            closed = std::current_exception();
+        }
+        EXPECT_EQ(code_of(closed), std::errc::connection_reset) << what_of(closed);
+        EXPECT_TRUE(l.cw.is_closing());
+        co_await finish(l);
+    }());
+}
+
+// The socket transport's write after write_eof raises RuntimeError; write_eof twice and
+// an empty write before it are fine.
+TEST_F(StreamsSteps, WriteAfterWriteEofRaises) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        l.cw.write("");
+        l.cw.write_eof();
+        l.cw.write_eof();
+        bool raised = false;
+        try {
+            l.cw.write("late");
+        } catch (const std::runtime_error&) {
+            raised = true;
+        }
+        EXPECT_TRUE(raised);
+        EXPECT_EQ(co_await l.sr.read(), "");
+        co_await finish(l);
+    }());
+}
+
+// FlowControlMixin: a drain waiting when the connection is lost without an error (our own
+// abort) returns normally; the next drain raises ConnectionResetError("Connection lost").
+TEST_F(StreamsSteps, DrainWaitingAtACleanLossReturnsThenTheNextRaises) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        l.sw.transport()->pause_reading();
+        l.cw.transport()->set_write_buffer_limits(std::size_t{16} * 1024);
+        const std::string block(std::size_t{256} * 1024, 'x');
+        for (int i = 0; i < 64 && !l.cw.protocol()->is_writing_paused(); ++i) l.cw.write(block);
+        EXPECT_TRUE(l.cw.protocol()->is_writing_paused());
+        auto d = create_task(l.cw.drain());
+        co_await duet::sleep(0.01);
+        EXPECT_FALSE(d.done());
+        l.cw.transport()->abort();
+        std::exception_ptr first;
+        try {
+            co_await d;
+        } catch (...) {
+            first = std::current_exception();
+        }
+        EXPECT_FALSE(first) << what_of(first);
+        std::exception_ptr second;
+        try {
+            co_await l.cw.drain();
+        } catch (const std::system_error&) {
+            second = std::current_exception();
+        }
+        EXPECT_EQ(code_of(second), std::errc::connection_reset) << what_of(second);
+        EXPECT_TRUE(contains(what_of(second), "Connection lost")) << what_of(second);
+        co_await finish(l);
+    }());
+}
+
+// close() with data still buffered: it is all sent before the connection goes (the peer,
+// reading late, gets every byte then EOF), and wait_closed waits for that.
+TEST_F(StreamsSteps, CloseFlushesBufferedData) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        l.sw.transport()->pause_reading();
+        std::string data(std::size_t{4} << 20, 'z');
+        l.cw.write(data);
+        EXPECT_GT(l.cw.transport()->get_write_buffer_size(), 0u);
+        l.cw.close();
+        EXPECT_TRUE(l.cw.is_closing());
+        auto closed = create_task(l.cw.wait_closed());
+        co_await duet::sleep(0.02);
+        EXPECT_FALSE(closed.done());
+        l.sw.transport()->resume_reading();
+        const std::string got = co_await l.sr.read();
+        EXPECT_EQ(got.size(), data.size());
+        EXPECT_TRUE(l.sr.at_eof());
+        co_await closed;
+        co_await finish(l);
+    }());
+}
+
+// StreamReaderProtocol.eof_received keeps the transport open: after the peer's EOF our
+// writer is not closing and can still send.
+TEST_F(StreamsSteps, PeerEofLeavesOurWriterOpen) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        l.sw.write_eof();
+        EXPECT_EQ(co_await l.cr.read(), "");
+        EXPECT_TRUE(l.cr.at_eof());
+        EXPECT_FALSE(l.cw.is_closing());
+        l.cw.write("still talking");
+        co_await l.cw.drain();
+        EXPECT_EQ(co_await l.sr.readexactly(13), "still talking");
         co_await finish(l);
     }());
 }
@@ -883,6 +1095,58 @@ TEST_F(StreamsSteps, UnixStartServingThenServeForever) {
     }());
 }
 
+// Server.serve_forever (3.12+): closing the server from outside ends serve_forever with
+// CancelledError, but only once the open connection is gone (it waits in wait_closed).
+TEST_F(StreamsSteps, ServeForeverEndsAfterCloseOnceClientsAreGone) {
+    run([&]() -> coro<void> {
+        auto l = co_await connect();
+        auto forever = create_task(l.srv->serve_forever());
+        co_await duet::sleep(0);
+        EXPECT_TRUE(l.srv->is_serving());
+        l.srv->close();
+        co_await duet::sleep(0.02);
+        EXPECT_FALSE(forever.done());  // the connection is still open
+        l.cw.close();
+        l.sw.close();
+        bool cancelled = false;
+        try {
+            co_await forever;
+        } catch (const cancelled_error&) {
+            cancelled = true;
+        }
+        EXPECT_TRUE(cancelled);
+        co_await finish(l);
+    }());
+}
+
+// serve_forever twice at once: the second raises RuntimeError ("already being awaited").
+TEST_F(StreamsSteps, ServeForeverTwiceRaises) {
+    run([&]() -> coro<void> {
+        auto cb = [](stream_reader, stream_writer) {};
+        auto srv = co_await start_server(cb, "127.0.0.1", 0);
+        auto forever = create_task(srv->serve_forever());
+        co_await duet::sleep(0);
+        std::string what;
+        try {
+            co_await srv->serve_forever();
+        } catch (const std::runtime_error& e) {
+            what = e.what();
+        }
+        EXPECT_TRUE(contains(what, "already being awaited")) << what;
+        EXPECT_FALSE(forever.done());
+        forever.cancel();
+        bool cancelled = false;
+        try {
+            co_await forever;
+        } catch (const cancelled_error&) {
+            cancelled = true;
+        }
+        EXPECT_TRUE(cancelled);
+        EXPECT_FALSE(srv->is_serving());
+        co_await srv->wait_closed();
+    }());
+}
+
 // The handler of test_server's TestServer2: reads to EOF, then closes.
 coro<void> read_then_close(stream_reader rd, stream_writer wr) {
     try {
@@ -1028,6 +1292,33 @@ TEST_F(StreamsSteps, UnixServerCleanupGoneOrReplaced) {
         EXPECT_TRUE(std::filesystem::exists(sock));
         ::close(fd);
         co_await s2->wait_closed();
+    }());
+}
+
+// create_unix_server (test_unix_events' existing-socket case): a stale socket file left
+// at the path is removed and the server binds there.
+TEST_F(StreamsSteps, UnixServerReplacesAStaleSocketFile) {
+    const std::string sock = path("stale.sock");
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    sock.copy(a.sun_path, sizeof a.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ::close(fd);
+    ASSERT_TRUE(std::filesystem::exists(sock));
+    auto echo = [](stream_reader r, stream_writer w) -> coro<void> {
+        w.write(co_await r.readline());
+        w.close();
+    };
+    run([&]() -> coro<void> {
+        auto srv = co_await start_unix_server(echo, sock);
+        auto [r, w] = co_await open_unix_connection(sock);
+        w.write("fresh\n");
+        EXPECT_EQ(co_await r.readline(), "fresh\n");
+        w.close();
+        co_await w.wait_closed();
+        srv->close();
+        co_await srv->wait_closed();
     }());
 }
 
