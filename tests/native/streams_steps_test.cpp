@@ -1253,6 +1253,14 @@ TEST_F(StreamsSteps, AbortClientsWithPendingWrites) {
         EXPECT_TRUE(t.done());
         co_await t;
         EXPECT_TRUE(l.sw.protocol()->is_connection_lost());
+        // An abort is a loss without an error: the server side's wait_closed returns.
+        std::exception_ptr e;
+        try {
+            co_await l.sw.wait_closed();
+        } catch (...) {
+            e = std::current_exception();
+        }
+        EXPECT_FALSE(e) << what_of(e);
         co_await finish(l);
     }());
 }
@@ -1317,6 +1325,64 @@ TEST_F(StreamsSteps, UnixServerReplacesAStaleSocketFile) {
         EXPECT_EQ(co_await r.readline(), "fresh\n");
         w.close();
         co_await w.wait_closed();
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
+// start_serving=False (Server._start_serving calls listen()): until start_serving() the
+// socket does not listen, so a connection is refused; afterwards it is served.
+TEST_F(StreamsSteps, NotServingYetRefusesConnections) {
+    auto echo = [](stream_reader r, stream_writer w) -> coro<void> {
+        w.write(co_await r.readline());
+        w.close();
+    };
+    run([&]() -> coro<void> {
+        server_options opts;
+        opts.start_serving = false;
+        auto srv = co_await start_server(echo, "127.0.0.1", 0, stream_default_limit, opts);
+        EXPECT_FALSE(srv->is_serving());
+        std::error_code code;
+        try {
+            auto rw = co_await open_connection("127.0.0.1", port_of(srv));
+            rw.second.close();
+        } catch (const std::system_error& e) {
+            code = e.code();
+        }
+        EXPECT_EQ(code, std::errc::connection_refused);
+        co_await srv->start_serving();
+        auto [r, w] = co_await open_connection("127.0.0.1", port_of(srv));
+        w.write("now\n");
+        EXPECT_EQ(co_await r.readline(), "now\n");
+        w.close();
+        co_await w.wait_closed();
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
+// get_extra_info on a Unix connection: the client's peername and the server side's
+// sockname are the path.
+TEST_F(StreamsSteps, UnixPeernameAndSockname) {
+    const std::string sock = path("names.sock");
+    auto got = std::make_shared<std::vector<peer>>();
+    auto cb = [got](stream_reader r, stream_writer w) { got->push_back({std::move(r), std::move(w)}); };
+    run([&]() -> coro<void> {
+        auto srv = co_await start_unix_server(cb, sock);
+        auto [r, w] = co_await open_unix_connection(sock);
+        co_await until([&] { return !got->empty(); });
+        auto c_peer = w.get_extra_info<socket_address>("peername");
+        auto s_sock = got->front().w.get_extra_info<socket_address>("sockname");
+        EXPECT_TRUE(c_peer && s_sock);
+        if (c_peer && s_sock) {
+            EXPECT_EQ(c_peer->family, socket_address::family_type::unix_domain);
+            EXPECT_EQ(c_peer->path, sock);
+            EXPECT_EQ(s_sock->path, sock);
+        }
+        got->front().w.close();
+        w.close();
+        co_await w.wait_closed();
+        got->clear();
         srv->close();
         co_await srv->wait_closed();
     }());
