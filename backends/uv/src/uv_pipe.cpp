@@ -124,7 +124,12 @@ coro<std::shared_ptr<server>> uv_network::create_unix_server(protocol_factory f,
     const socklen_t len = detail::to_sockaddr(addr, ss);
     fd_guard fd{::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
     if (fd.fd < 0) throw os_error(errno, "socket for " + addr.to_string());
-    // An existing file makes bind fail with EADDRINUSE: the caller decides whether to remove it.
+    // As asyncio: a socket file already at the path (a stale one, left by a server that
+    // died) is removed first; any other file makes bind fail with EADDRINUSE.
+    if (path[0] != '\0') {
+        struct stat old {};
+        if (::stat(path.c_str(), &old) == 0 && S_ISSOCK(old.st_mode)) ::unlink(path.c_str());
+    }
     if (::bind(fd.fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0)
         throw os_error(errno, "bind " + addr.to_string());
     auto srv = std::make_shared<uvs::stream_server>(sp, std::move(f), true, opts.backlog);

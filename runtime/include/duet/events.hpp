@@ -206,7 +206,8 @@ public:
         co_return transport_and_protocol<transport, protocol_of_t<F>>{
             std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
     }
-    // Listens on the Unix socket `path`; an existing file there is an error (EADDRINUSE).
+    // Listens on the Unix socket `path`. A socket file already there (a stale one) is removed
+    // first, as asyncio does; any other existing file is an error (EADDRINUSE).
     template <protocol_factory_of F>
     coro<std::shared_ptr<server>> create_unix_server(F factory, std::string path, server_options opts = {}) {
         static_assert(is_stream_protocol<protocol_of_t<F>>, "create_unix_server needs a stream protocol");
