@@ -551,13 +551,21 @@ void stream_reader_protocol::connection_made(std::shared_ptr<transport> t) {
     if (!cb_) return;
     abstract_event_loop& loop = reader_.get_loop();
     coro<void> c = (*cb_)(reader_, stream_writer(t, shared_from_this(), reader_, loop));
-    if (!c) return;  // a plain function: nothing to run
+    if (!c) {
+        // A plain function: nothing to run, and the callable is not needed any more. Let
+        // it go: a callable that keeps this connection's writer (and so this protocol)
+        // would otherwise make a cycle that nothing breaks.
+        cb_.reset();
+        return;
+    }
     auto task = loop.create_task(std::move(c));
     // The callable stays alive until its task ends (a lambda coroutine's frame points at
     // its captures).
     // One pointer captured (an idle connection's memory counts): the protocol holds the
     // callable, the loop and, until the connection is lost, the transport.
     task.add_done_callback([self = shared_from_this()](basic_future& f) {
+        // The task's frame is gone: the callable may go too (see above).
+        self->cb_.reset();
         if (f.cancelled()) {
             if (self->transport_) self->transport_->close();
             return;

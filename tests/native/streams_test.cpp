@@ -167,6 +167,45 @@ TEST_F(Streams, ConnectionsRunInACopyOfTheStartersContext) {
     EXPECT_TRUE(handler_calls_.empty());
 }
 
+// A handler keeping its connection's writer (in something its callable captures) makes
+// no cycle that outlives the connection: each connection lets the callable go once its
+// task has ended (or at once, for a plain function). asyncio's GC would collect it.
+TEST_F(Streams, AHandlerKeepingItsWriterLeaksNothing) {
+    std::weak_ptr<std::vector<stream_writer>> watch_plain, watch_coro;
+    run([&]() -> coro<void> {
+        auto kept_plain = std::make_shared<std::vector<stream_writer>>();
+        auto kept_coro = std::make_shared<std::vector<stream_writer>>();
+        watch_plain = kept_plain;
+        watch_coro = kept_coro;
+        std::function<void(stream_reader, stream_writer)> plain = [kept_plain](stream_reader, stream_writer w) {
+            kept_plain->push_back(std::move(w));
+        };
+        auto with_task = [kept_coro](stream_reader, stream_writer w) -> coro<void> {
+            kept_coro->push_back(w);
+            co_return;
+        };
+        auto srv1 = co_await start_server(plain, "127.0.0.1", 0);
+        auto srv2 = co_await start_server(with_task, "127.0.0.1", 0);
+        for (auto* srv : {&srv1, &srv2}) {
+            auto [r, w] = co_await open_connection("127.0.0.1", port_of(*srv));
+            co_await sleep(0.01);
+            w.close();
+            co_await w.wait_closed();
+        }
+        EXPECT_EQ(kept_plain->size(), 1u);
+        EXPECT_EQ(kept_coro->size(), 1u);
+        // The server ends are closed, but still kept by what the callables captured.
+        for (auto& w : *kept_plain) w.close();
+        for (auto& w : *kept_coro) w.close();
+        for (auto* srv : {&srv1, &srv2}) {
+            (*srv)->close();
+            co_await (*srv)->wait_closed();
+        }
+    }());
+    EXPECT_TRUE(watch_plain.expired()) << "the plain handler's captures outlived everything";
+    EXPECT_TRUE(watch_coro.expired()) << "the coroutine handler's captures outlived everything";
+}
+
 TEST_F(Streams, EchoOverUnixSockets) {
     const std::string sock = path("echo.sock");
     run([&]() -> coro<void> {

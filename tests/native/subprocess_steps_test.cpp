@@ -673,9 +673,9 @@ TEST_F(SubprocessSteps, PassFdsCarriesData) {
 // error) and nothing is left behind.
 TEST_F(SubprocessSteps, PassFdsClosedFd) {
     // A number no fd of the test takes meanwhile (a reused number would be passed).
-    const int fd = 1000;
+    constexpr int fd = 1000;
     ASSERT_EQ(::fcntl(fd, F_GETFD), -1);
-    run([fd]() -> coro<void> {
+    run([]() -> coro<void> {
         subprocess_options o = piped(true, true);
         o.pass_fds = {fd};
         std::error_code code;
