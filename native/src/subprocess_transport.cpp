@@ -38,6 +38,9 @@ class process_transport;
 class pipe_protocol final : public protocol {
 public:
     pipe_protocol(std::shared_ptr<process_transport> proc, int fd) : proc_(std::move(proc)), fd_(fd) {}
+    ~pipe_protocol() override;
+    pipe_protocol(const pipe_protocol&) = delete;
+    pipe_protocol& operator=(const pipe_protocol&) = delete;
     void data_received(std::string_view data) override;
     void connection_lost(std::exception_ptr error) override;
     void pause_writing() override;
@@ -88,6 +91,19 @@ public:
         } else {
             call([this, fd, d = std::string(data)] { protocol_->pipe_data_received(fd, d); }, "pipe_data_received");
         }
+    }
+    // The pipe's transport let its protocol go without connection_lost: the loop closed
+    // under an open pipe. Nothing will come from the pipes or the loop any more, so the
+    // cycle through the protocol (which holds this transport) ends here.
+    void pipe_abandoned(int fd) noexcept {
+        pipe_open_[fd] = false;
+        if (!loop_.is_closed()) return;
+        // The protocol hears nothing more (as for a spawn closed before connection_made).
+        made_ = false;
+        dropped_ = true;
+        finished_ = finished_done_ = true;
+        pending_.clear();
+        auto p = std::move(protocol_);
     }
     void pipe_connection_lost(int fd, std::exception_ptr error) {
         pipe_open_[fd] = false;
@@ -250,6 +266,9 @@ private:
     bool finished_done_ = false;  // connection_lost delivered: wait() returns
 };
 
+pipe_protocol::~pipe_protocol() {
+    if (proc_) proc_->pipe_abandoned(fd_);
+}
 void pipe_protocol::data_received(std::string_view data) {
     proc_->pipe_data_received(fd_, data);
 }

@@ -471,6 +471,30 @@ TEST_F(SubprocessSteps, WaitAfterExitWhilePipeIsOpen) {
     }());
 }
 
+// The same, then the process dropped and its loop closed with the pipe still unread:
+// everything goes (the process transport and its protocol held each other until their
+// pipe said it was lost, which a closed loop never delivers).
+TEST_F(SubprocessSteps, ALoopClosedUnderAnUnreadPipeLetsTheProcessGo) {
+    std::weak_ptr<subprocess_transport> watch;
+    run([&]() -> coro<void> {
+        subprocess_options o = piped(false, true);
+        o.limit = 10;
+        auto p = co_await create_subprocess_exec(helper, args("write", "1000", "5"), o);
+        watch = p.transport();
+        auto exited = [&p] { return p.returncode().has_value(); };
+        EXPECT_TRUE(co_await until(exited));
+        EXPECT_EQ(co_await p.wait(), 5);
+        EXPECT_FALSE(p.std_out().at_eof());
+    }());
+    EXPECT_FALSE(watch.expired()) << "the pipe is still open: the transport is alive";
+    loop().close();
+    EXPECT_TRUE(watch.expired()) << "the process transport outlived its loop";
+    // Closing a loop under an open transport is reported, as asyncio warns.
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("unclosed transport"), std::string::npos) << errors[0];
+    errors.clear();
+}
+
 // communicate a second time: stdin is closed and stdout at EOF already: empty results,
 // the same code.
 TEST_F(SubprocessSteps, CommunicateTwice) {
