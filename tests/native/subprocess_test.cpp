@@ -21,58 +21,10 @@
 
 #include <duet/duet.hpp>
 
-#include "fd_count.hpp"
-
-#ifndef DUET_CHILD_HELPER
-#error "DUET_CHILD_HELPER must name the child_helper program"
-#endif
+#include "subprocess_test_util.hpp"
 
 namespace duet::subtest {
 namespace {
-
-using nettest::count_fds;
-
-const std::string helper = DUET_CHILD_HELPER;
-
-// ASSERT_* return from the function, which a coroutine may not: this co_returns.
-#define CO_ASSERT_TRUE(c)                                  \
-    do {                                                   \
-        if (!(c)) {                                        \
-            ADD_FAILURE() << "assertion failed: " << (#c); \
-            co_return;                                     \
-        }                                                  \
-    } while (0)
-
-// Whether this process has a child (running or a zombie), without reaping it.
-bool has_children() {
-    siginfo_t si{};
-    return ::waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
-}
-
-std::string what_of(const std::exception_ptr& e) {
-    try {
-        if (e) std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-        return x.what();
-    } catch (...) {
-        return "(not a std::exception)";
-    }
-    return "(none)";
-}
-
-// The arguments as a named call (g++ 12 cannot compile a braced list inside co_await).
-template <class... S>
-std::vector<std::string> args(S... s) {
-    return std::vector<std::string>{std::string(s)...};
-}
-
-subprocess_options piped(bool in, bool out, bool err = false) {
-    subprocess_options o;
-    if (in) o.std_in = subprocess::pipe;
-    if (out) o.std_out = subprocess::pipe;
-    if (err) o.std_err = subprocess::pipe;
-    return o;
-}
 
 class Subprocess : public ::testing::TestWithParam<std::string> {
 protected:
