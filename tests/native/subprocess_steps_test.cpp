@@ -74,52 +74,13 @@ coro<bool> until(P pred) {
     co_return pred();
 }
 
-class SubprocessSteps : public ::testing::Test {
+class SubprocessSteps : public subprocess_fixture<::testing::Test> {
 protected:
-    void SetUp() override {
-        // libuv opens a process-wide pipe with its first loop (for signals): open it first.
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.close();
-            return true;
-        }();
-        ASSERT_FALSE(has_children()) << "a child was left by an earlier test";
-        fds_before_ = count_fds();
-        loop_ = std::make_unique<event_loop>();
-        loop_->set_exception_handler([this](abstract_event_loop&, const exception_context& c) {
-            errors.push_back(c.message + (c.exception ? " | " + what_of(c.exception) : std::string()));
-        });
-        set_event_loop(loop_.get());
-    }
+    void SetUp() override { open_loop(); }
     void TearDown() override {
-        if (loop_ && has_children()) {
-            try {
-                loop_->run_until_complete(wait_for(settle(), 5.0));
-            } catch (...) {
-            }
-        }
-        set_event_loop(nullptr);
-        if (loop_) loop_->close();
-        loop_.reset();
-        EXPECT_EQ(count_fds(), fds_before_) << "file descriptors leaked";
-        EXPECT_FALSE(has_children()) << "a child was left behind";
-        for (const auto& e : errors) ADD_FAILURE() << "exception handler: " << e;
+        settle_children();
+        close_loop();
     }
-    static coro<void> settle() {
-        while (has_children()) co_await duet::sleep(0.002);
-        for (int i = 0; i < 5; ++i) co_await duet::sleep(0);
-    }
-    template <class C>
-    auto run(C&& c, double timeout = 20) {
-        return loop_->run_until_complete(duet::wait_for(std::forward<C>(c), timeout));
-    }
-    event_loop& loop() { return *loop_; }
-
-    std::vector<std::string> errors;
-
-private:
-    std::unique_ptr<event_loop> loop_;
-    int fds_before_ = 0;
 };
 
 // ---- pipes and communicate

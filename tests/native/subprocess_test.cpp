@@ -26,63 +26,27 @@
 namespace duet::subtest {
 namespace {
 
-class Subprocess : public ::testing::TestWithParam<std::string> {
+class Subprocess : public subprocess_fixture<::testing::TestWithParam<std::string>> {
 protected:
+    Subprocess() { run_limit = 10; }
     void SetUp() override {
-        // libuv opens a process-wide pipe with its first loop (for signals): open it first.
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.close();
-            return true;
-        }();
-        ASSERT_FALSE(has_children()) << "a child was left by an earlier test";
-        fds_before_ = count_fds();
-        loop_ = std::make_unique<event_loop>();
-        loop_->set_exception_handler([this](abstract_event_loop&, const exception_context& c) {
-            errors.push_back(c.message + (c.exception ? " | " + what_of(c.exception) : std::string()));
-        });
-        set_event_loop(loop_.get());
+        open_loop();
+        if (HasFatalFailure()) return;
         watcher_ = make_child_watcher(GetParam());
         ASSERT_TRUE(watcher_) << GetParam();
         set_child_watcher(watcher_);
-        watcher_->attach_loop(loop_.get());
+        watcher_->attach_loop(&loop());
     }
     void TearDown() override {
         if (watcher_) {
-            // Let a child killed at the end of a test be reaped.
-            if (loop_ && has_children()) {
-                try {
-                    loop_->run_until_complete(wait_for(settle(), 5.0));
-                } catch (...) {
-                }
-            }
+            settle_children();
             set_child_watcher(nullptr);  // closes it
             watcher_.reset();
         }
-        set_event_loop(nullptr);
-        if (loop_) loop_->close();
-        loop_.reset();
-        EXPECT_EQ(count_fds(), fds_before_) << "file descriptors leaked";
-        EXPECT_FALSE(has_children()) << "a child was left behind";
-        for (const auto& e : errors) ADD_FAILURE() << "exception handler: " << e;
+        close_loop();
     }
-    static coro<void> settle() {
-        while (has_children()) co_await duet::sleep(0.002);
-        // The watchers deliver exits as loop callbacks; the transports then close pipes.
-        for (int i = 0; i < 5; ++i) co_await duet::sleep(0);
-    }
-    template <class C>
-    auto run(C&& c, double timeout = 10) {
-        return loop_->run_until_complete(duet::wait_for(std::forward<C>(c), timeout));
-    }
-    event_loop& loop() { return *loop_; }
 
-    std::vector<std::string> errors;
     std::shared_ptr<abstract_child_watcher> watcher_;
-
-private:
-    std::unique_ptr<event_loop> loop_;
-    int fds_before_ = 0;
 };
 
 // ---- the pipes
