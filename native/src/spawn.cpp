@@ -1,17 +1,27 @@
-// posix_spawn with asyncio's options: pipes made O_CLOEXEC and dup2'd onto 0-2 by the file
-// actions, every other fd closed in the child (closefrom), pass_fds kept at their numbers,
-// cwd, a new session, the environment, and SIGPIPE/SIGXFSZ back to their defaults.
+// Starting a child: clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD), as glibc's posix_spawn
+// does but with the child's pidfd from the clone itself (glibc 2.36 has no pidfd_spawn, and
+// pidfd_open on a new process costs ~6 µs, a sixth of the spawn). Where that clone is refused
+// (a kernel before 5.2, seccomp, valgrind) posix_spawn and pidfd_open do the same.
+//
+// Both run one plan made in the parent: pipes O_CLOEXEC and dup2'd onto 0-2, every other fd
+// closed in the child, pass_fds kept at their numbers, cwd, a new session, the environment,
+// an empty signal mask and no handler left installed (SIGPIPE/SIGXFSZ at their defaults).
 #include "spawn.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -40,6 +50,190 @@ struct fd_list {
     }
 };
 
+// What the child does to its fds, in order.
+struct fd_action {
+    enum kind_t : int { dup2, devnull, close } kind;
+    int src;  // dup2's source (dup2 onto itself: keep it across exec)
+    int dst;  // dup2's and devnull's target, close's fd
+};
+
+// Everything the child needs, made in the parent: the child shares the parent's memory and
+// may not allocate, lock or touch errno-dependent library state.
+struct child_plan {
+    const fd_action* actions = nullptr;
+    std::size_t action_count = 0;
+    int close_from = 3;
+    const char* cwd = nullptr;
+    bool new_session = false;
+    const char* const* paths = nullptr;  // execve candidates, in order
+    std::size_t path_count = 0;
+    char* const* argv = nullptr;
+    char* const* envp = nullptr;
+    volatile int error = 0;  // the errno that stopped the child (0: it exec'd)
+};
+
+// The kernel's struct sigaction, large enough on every Linux ABI (only the handler, its
+// first member, is read).
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    std::uint64_t mask[2];
+};
+constexpr long kernel_sigset_size = 8;
+
+#define DUET_CHILD_CODE __attribute__((no_sanitize("address", "undefined", "thread"), noinline))
+
+// The child, on its own stack in the parent's memory until execve: raw system calls only
+// (no interceptor, no allocation). Returns only if something failed.
+DUET_CHILD_CODE int child_fail(child_plan& p, long e) {
+    p.error = static_cast<int>(e);
+    ::syscall(SYS_exit_group, 127);
+    return 127;
+}
+
+DUET_CHILD_CODE long child_errno(long rc) {
+    return rc < 0 ? errno : 0;
+}
+
+DUET_CHILD_CODE int child_main(void* arg) {
+    child_plan& p = *static_cast<child_plan*>(arg);
+    // Every signal is blocked (the parent blocked them before the clone). No handler may run
+    // in the child while it shares the parent's memory, nor survive as anything but the
+    // default: each installed handler goes back to SIG_DFL, as do SIGPIPE and SIGXFSZ.
+    kernel_sigaction dfl{};
+    dfl.handler = SIG_DFL;
+    for (int sig = 1; sig <= 64; ++sig) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (sig != SIGPIPE && sig != SIGXFSZ) {
+            kernel_sigaction old{};
+            if (::syscall(SYS_rt_sigaction, sig, nullptr, &old, kernel_sigset_size) != 0) continue;
+            if (old.handler == SIG_DFL || old.handler == SIG_IGN) continue;
+        }
+        ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kernel_sigset_size);
+    }
+    if (p.new_session && ::syscall(SYS_setsid) < 0) return child_fail(p, errno);
+    for (std::size_t i = 0; i < p.action_count; ++i) {
+        const fd_action& a = p.actions[i];
+        long rc = 0;
+        switch (a.kind) {
+            case fd_action::dup2:
+                rc = a.src == a.dst ? ::syscall(SYS_fcntl, a.src, F_SETFD, 0) : ::syscall(SYS_dup3, a.src, a.dst, 0);
+                break;
+            case fd_action::devnull: {
+                rc = ::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+                if (rc >= 0 && rc != a.dst) {
+                    const long fd = rc;
+                    rc = ::syscall(SYS_dup3, fd, a.dst, 0);
+                    ::syscall(SYS_close, fd);
+                }
+                break;
+            }
+            case fd_action::close:
+                ::syscall(SYS_close, a.dst);  // an fd closed meanwhile is fine
+                break;
+        }
+        if (rc < 0) return child_fail(p, child_errno(rc));
+    }
+#ifdef SYS_close_range
+    if (::syscall(SYS_close_range, p.close_from, ~0U, 0) != 0)
+#endif
+    {
+        // Before Linux 5.9: every fd up to the limit.
+        const long last = ::sysconf(_SC_OPEN_MAX);
+        for (long fd = p.close_from; fd < last; ++fd) ::syscall(SYS_close, fd);
+    }
+    if (p.cwd && ::syscall(SYS_chdir, p.cwd) != 0) return child_fail(p, errno);
+    const std::uint64_t none = 0;
+    ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, kernel_sigset_size);
+    // Each candidate in turn; the first error other than "not there" wins, as Popen's.
+    long first_other = 0, last = ENOENT;
+    for (std::size_t i = 0; i < p.path_count; ++i) {
+        ::syscall(SYS_execve, p.paths[i], p.argv, p.envp);
+        last = errno;
+        if (last != ENOENT && last != ENOTDIR && first_other == 0) first_other = last;
+    }
+    return child_fail(p, first_other != 0 ? first_other : last);
+}
+
+// The child's stack: one per spawning thread, with a guard page below it.
+struct child_stack {
+    static constexpr std::size_t size = 64 * 1024;
+    void* base = nullptr;
+    child_stack() = default;
+    child_stack(const child_stack&) = delete;
+    child_stack& operator=(const child_stack&) = delete;
+    ~child_stack() {
+        if (base) ::munmap(base, size);
+    }
+    void* top() {
+        if (!base) {
+            void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+            if (m == MAP_FAILED) return nullptr;
+            ::mprotect(m, 4096, PROT_NONE);
+            base = m;
+        }
+        return static_cast<char*>(base) + size;
+    }
+};
+
+// Whether to clone: cleared on the first refusal, or from the start by DUET_SPAWN=posix_spawn
+// (a sandbox that allows only posix_spawn's own flags; the tests run that path with it).
+bool clone_wanted() {
+    const char* v = ::getenv("DUET_SPAWN");
+    return !(v && std::string_view(v) == "posix_spawn");
+}
+std::atomic<bool> clone_pidfd_usable{clone_wanted()};
+
+// Starts the plan's child with clone. pid > 0: started (pidfd set); pid == 0: the clone was
+// refused (use posix_spawn); else throws with the child's errno.
+int clone_child(child_plan& plan, int& pidfd, const char* method, const std::string& program) {
+    static thread_local child_stack stack;
+    void* top = stack.top();
+    if (!top) return 0;
+    // No handler may run in the child before it resets them; the parent's mask comes back.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_BLOCK, &all, &old);
+    int fd = -1;
+    const int pid = ::clone(child_main, top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &plan, &fd);
+    const int e = errno;
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (pid < 0) {
+        if (e == EINVAL || e == ENOSYS || e == EPERM) {
+            clone_pidfd_usable.store(false, std::memory_order_relaxed);
+            return 0;
+        }
+        throw os_error(e, std::string(method) + ": cannot start " + program);
+    }
+    if (plan.error != 0) {
+        // It never exec'd and has exited: reap it here.
+        const int child_error = plan.error;
+        ::close(fd);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        throw os_error(child_error, std::string(method) + ": cannot start " + program);
+    }
+    pidfd = fd;
+    return pid;
+}
+
+// The fds open in this process (from /proc/self/fd), ascending.
+std::vector<int> open_fds() {
+    std::vector<int> fds;
+    DIR* d = ::opendir("/proc/self/fd");
+    if (!d) return fds;
+    const int self = ::dirfd(d);
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        const int fd = std::atoi(e->d_name);
+        if (fd != self) fds.push_back(fd);
+    }
+    ::closedir(d);
+    std::sort(fds.begin(), fds.end());
+    return fds;
+}
+
 struct file_actions {
     posix_spawn_file_actions_t fa{};
     file_actions() {
@@ -60,8 +254,66 @@ struct spawn_attr {
     ~spawn_attr() { posix_spawnattr_destroy(&attr); }
 };
 
-void check(int e, const char* method, const std::string& what) {
+void check(int e, const char* method, const char* what) {
     if (e != 0) throw os_error(e, std::string(method) + ": " + what);
+}
+
+// The same plan through posix_spawn (dup2 onto itself clears FD_CLOEXEC: POSIX 2024,
+// glibc >= 2.29), and the pidfd from pidfd_open.
+int posix_spawn_child(const child_plan& plan, int& pidfd, const char* method, const std::string& program) {
+    file_actions fa;
+    spawn_attr attr;
+    for (std::size_t i = 0; i < plan.action_count; ++i) {
+        const fd_action& a = plan.actions[i];
+        switch (a.kind) {
+            case fd_action::dup2:
+                check(posix_spawn_file_actions_adddup2(&fa.fa, a.src, a.dst), method, "adddup2");
+                break;
+            case fd_action::devnull:
+                check(posix_spawn_file_actions_addopen(&fa.fa, a.dst, "/dev/null", O_RDWR, 0), method, "addopen");
+                break;
+            case fd_action::close:
+                check(posix_spawn_file_actions_addclose(&fa.fa, a.dst), method, "addclose");
+                break;
+        }
+    }
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    check(posix_spawn_file_actions_addclosefrom_np(&fa.fa, plan.close_from), method, "addclosefrom_np");
+#else
+    // Without closefrom: close each fd open now that is not close-on-exec anyway.
+    for (int fd : open_fds()) {
+        if (fd < plan.close_from) continue;
+        const int flags = ::fcntl(fd, F_GETFD);
+        if (flags >= 0 && !(flags & FD_CLOEXEC))
+            check(posix_spawn_file_actions_addclose(&fa.fa, fd), method, "addclose");
+    }
+#endif
+    if (plan.cwd) check(posix_spawn_file_actions_addchdir_np(&fa.fa, plan.cwd), method, "addchdir_np");
+
+    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+    if (plan.new_session) flags |= POSIX_SPAWN_SETSID;
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGXFSZ);
+    check(posix_spawnattr_setsigmask(&attr.attr, &none), method, "setsigmask");
+    check(posix_spawnattr_setsigdefault(&attr.attr, &defaults), method, "setsigdefault");
+    check(posix_spawnattr_setflags(&attr.attr, flags), method, "setflags");
+
+    pid_t pid = -1;
+    int first_other = 0, e = ENOENT;
+    for (std::size_t i = 0; i < plan.path_count; ++i) {
+        e = posix_spawn(&pid, plan.paths[i], &fa.fa, &attr.attr, plan.argv, plan.envp);
+        if (e == 0) break;
+        if (e != ENOENT && e != ENOTDIR && first_other == 0) first_other = e;
+    }
+    if (e != 0) throw os_error(first_other != 0 ? first_other : e, std::string(method) + ": cannot start " + program);
+#ifdef SYS_pidfd_open
+    pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // close-on-exec; -1 without pidfd support
+    if (pidfd < 0) pidfd = -1;
+#endif
+    return pid;
 }
 
 // fd moved to a number above 2 (so that no dup2 onto 0-2 overwrites it), close-on-exec.
@@ -72,22 +324,6 @@ int lift(int fd, const char* method, const std::string& program) {
     ::close(fd);
     if (hi < 0) throw os_error(e, std::string(method) + ": pipe for " + program);
     return hi;
-}
-
-// The fds open in this process (from /proc/self/fd), ascending.
-std::vector<int> open_fds() {
-    std::vector<int> fds;
-    DIR* d = ::opendir("/proc/self/fd");
-    if (!d) return fds;
-    const int self = ::dirfd(d);
-    while (dirent* e = ::readdir(d)) {
-        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-        const int fd = std::atoi(e->d_name);
-        if (fd != self) fds.push_back(fd);
-    }
-    ::closedir(d);
-    std::sort(fds.begin(), fds.end());
-    return fds;
 }
 
 }  // namespace
@@ -105,11 +341,11 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     if (opts.std_in.get_kind() == redirect::kind::to_stdout || opts.std_out.get_kind() == redirect::kind::to_stdout)
         throw std::invalid_argument(std::string(method) + ": subprocess::to_stdout is only for stderr");
 
-    file_actions fa;
-    spawn_attr attr;
     fd_list child_side;  // closed in the parent once the child has them (or on failure)
     fd_list parent_side;
     spawned_child c;
+    std::vector<fd_action> actions;
+    actions.reserve(4);
 
     const redirect specs[3] = {opts.std_in, opts.std_out, opts.std_err};
     for (int target = 0; target < 3; ++target) {
@@ -130,14 +366,14 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
                 child_end = lift(std::exchange(child_end, -1), method, program);
                 parent_end = lift(std::exchange(parent_end, -1), method, program);
                 c.pipes[target] = parent_end;
-                check(posix_spawn_file_actions_adddup2(&fa.fa, child_end, target), method, "adddup2");
+                actions.push_back({fd_action::dup2, child_end, target});
                 break;
             }
             case redirect::kind::devnull:
-                check(posix_spawn_file_actions_addopen(&fa.fa, target, "/dev/null", O_RDWR, 0), method, "addopen");
+                actions.push_back({fd_action::devnull, -1, target});
                 break;
             case redirect::kind::to_stdout:
-                check(posix_spawn_file_actions_adddup2(&fa.fa, 1, 2), method, "adddup2");
+                actions.push_back({fd_action::dup2, 1, 2});
                 break;
             case redirect::kind::fd: {
                 int src = r.fd();
@@ -149,13 +385,13 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
                                        std::string(method) + ": fd " + std::to_string(r.fd()) + " for " + program);
                     child_side.fds.push_back(src);
                 }
-                check(posix_spawn_file_actions_adddup2(&fa.fa, src, target), method, "adddup2");
+                actions.push_back({fd_action::dup2, src, target});
                 break;
             }
         }
     }
 
-    // pass_fds: dup2 onto itself clears FD_CLOEXEC in the child (POSIX 2024, glibc >= 2.29).
+    // pass_fds: kept at their numbers (dup2 onto itself: no close-on-exec).
     std::vector<int> keep;
     for (int fd : opts.pass_fds) {
         if (fd < 0) throw std::invalid_argument(std::string(method) + ": negative fd in pass_fds");
@@ -163,45 +399,17 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     }
     std::sort(keep.begin(), keep.end());
     keep.erase(std::unique(keep.begin(), keep.end()), keep.end());
-    for (int fd : keep) check(posix_spawn_file_actions_adddup2(&fa.fa, fd, fd), method, "adddup2");
+    for (int fd : keep) actions.push_back({fd_action::dup2, fd, fd});
 
-    // Every other fd above 2 is closed in the child.
+    // Every other fd above 2 is closed in the child: below the highest kept fd one by one,
+    // from there on at once.
     const int close_from = keep.empty() ? 3 : keep.back() + 1;
     if (!keep.empty()) {
-        // Below the highest kept fd: close the others one by one (an fd closed meanwhile
-        // is fine: glibc ignores EBADF from a close action).
         for (int fd : open_fds()) {
             if (fd < 3 || fd >= close_from) continue;
-            if (!std::binary_search(keep.begin(), keep.end(), fd))
-                check(posix_spawn_file_actions_addclose(&fa.fa, fd), method, "addclose");
+            if (!std::binary_search(keep.begin(), keep.end(), fd)) actions.push_back({fd_action::close, -1, fd});
         }
     }
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    check(posix_spawn_file_actions_addclosefrom_np(&fa.fa, close_from), method, "addclosefrom_np");
-#else
-    // Without closefrom: close each fd open now that is not close-on-exec anyway.
-    for (int fd : open_fds()) {
-        if (fd < close_from) continue;
-        const int flags = ::fcntl(fd, F_GETFD);
-        if (flags >= 0 && !(flags & FD_CLOEXEC))
-            check(posix_spawn_file_actions_addclose(&fa.fa, fd), method, "addclose");
-    }
-#endif
-
-    if (!opts.cwd.empty()) check(posix_spawn_file_actions_addchdir_np(&fa.fa, opts.cwd.c_str()), method, "addchdir_np");
-
-    // An empty signal mask, and SIGPIPE/SIGXFSZ at their defaults (the parent may ignore
-    // them; CPython's restore_signals does the same).
-    short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    if (opts.start_new_session) flags |= POSIX_SPAWN_SETSID;
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGXFSZ);
-    check(posix_spawnattr_setsigmask(&attr.attr, &none), method, "setsigmask");
-    check(posix_spawnattr_setsigdefault(&attr.attr, &defaults), method, "setsigdefault");
-    check(posix_spawnattr_setflags(&attr.attr, flags), method, "setflags");
 
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
@@ -213,7 +421,7 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     std::vector<char*> env;
     char** envp = environ;
     // The child's own PATH when it differs from ours (Popen: os.get_exec_path(env), with
-    // os.defpath for an env without PATH); posix_spawnp would search ours.
+    // os.defpath for an env without PATH).
     std::optional<std::string> child_path;
     if (opts.env || !opts.extra_env.empty()) {
         std::map<std::string, std::string> vars;
@@ -243,37 +451,42 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
         envp = env.data();
     }
 
-    pid_t pid = -1;
-    const bool search = program.find('/') == std::string::npos;
-    int e = 0;
-    if (search && child_path) {
-        // Each directory in turn; the first error other than "not there" wins, as Popen's.
-        int first_other = 0;
-        e = ENOENT;
-        std::string_view dirs = *child_path;
+    // The programs to try: the path itself, or each PATH directory's (the child's PATH, else
+    // ours, else /bin:/usr/bin).
+    std::vector<std::string> candidates;
+    std::vector<const char*> paths;
+    if (program.find('/') != std::string::npos) {
+        paths.push_back(program.c_str());
+    } else {
+        const char* ours = ::getenv("PATH");
+        std::string_view dirs = child_path ? std::string_view(*child_path) : ours ? ours : "/bin:/usr/bin";
         for (;;) {
             const auto colon = dirs.find(':');
             const std::string_view dir = dirs.substr(0, colon);
-            const std::string candidate = dir.empty() ? program : std::string(dir) + "/" + program;
-            e = posix_spawn(&pid, candidate.c_str(), &fa.fa, &attr.attr, args.data(), envp);
-            if (e == 0) break;
-            if (e != ENOENT && e != ENOTDIR && first_other == 0) first_other = e;
+            candidates.push_back(dir.empty() ? program : std::string(dir) + "/" + program);
             if (colon == std::string_view::npos) break;
             dirs.remove_prefix(colon + 1);
         }
-        if (e != 0 && first_other != 0) e = first_other;
-    } else {
-        e = search ? posix_spawnp(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp)
-                   : posix_spawn(&pid, program.c_str(), &fa.fa, &attr.attr, args.data(), envp);
+        for (const auto& s : candidates) paths.push_back(s.c_str());
     }
-    if (e != 0) throw os_error(e, std::string(method) + ": cannot start " + program);
+
+    child_plan plan;
+    plan.actions = actions.data();
+    plan.action_count = actions.size();
+    plan.close_from = close_from;
+    plan.cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
+    plan.new_session = opts.start_new_session;
+    plan.paths = paths.data();
+    plan.path_count = paths.size();
+    plan.argv = args.data();
+    plan.envp = envp;
+
+    int pid = 0;
+    if (clone_pidfd_usable.load(std::memory_order_relaxed)) pid = clone_child(plan, c.pidfd, method, program);
+    if (pid == 0) pid = posix_spawn_child(plan, c.pidfd, method, program);
     // The child has its ends: the lists close the child's side; the parent's side is the caller's now.
     parent_side.fds.clear();
     c.pid = pid;
-#ifdef SYS_pidfd_open
-    c.pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));  // close-on-exec; -1 without pidfd support
-    if (c.pidfd < 0) c.pidfd = -1;
-#endif
     return c;
 }
 

@@ -1,5 +1,6 @@
-// Starting a child with posix_spawn (never uv_spawn: it reaps its children itself, behind
-// the child watcher's back). Private to native/.
+// Starting a child with a vfork-speed clone, or posix_spawn where that clone is refused
+// (never uv_spawn: it reaps its children itself, behind the child watcher's back). Private
+// to native/.
 #pragma once
 
 #include <string>
@@ -13,7 +14,8 @@ namespace duet::native {
 // pipe transports make them non-blocking).
 struct spawned_child {
     int pid = -1;
-    // A pidfd for signalling without racing the reap (-1 where the kernel has none).
+    // A pidfd for signalling without racing the reap, from the clone itself (-1 where the
+    // kernel has none).
     int pidfd = -1;
     // [0]: the write end to the child's stdin; [1], [2]: the read ends of its stdout and
     // stderr; -1 where that fd is not piped.

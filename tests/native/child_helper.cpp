@@ -3,6 +3,8 @@
 //   cwd          the working directory
 //   env NAME     $NAME, or "<unset>"
 //   sid          "leader" if it leads its own session, else "member"
+//   signals      its signal mask and dispositions: "blocked=none|some pipe=... xfsz=...
+//                usr2=... hup=..." (each "default", "ignored" or "handled")
 //   cat          stdin to stdout
 //   lines N      N numbered lines on stdout
 //   err TEXT     TEXT on stderr, "out" on stdout
@@ -13,6 +15,7 @@
 //   closein      closes stdin, prints "closed", lingers 200 ms, exits 0
 //   block        prints "ready", then sleeps until a signal ends it
 #include <dirent.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +66,18 @@ int main(int argc, char** argv) {
         std::printf("%s\n", v ? v : "<unset>");
     } else if (mode == "sid") {
         std::printf("%s\n", ::getsid(0) == ::getpid() ? "leader" : "member");
+    } else if (mode == "signals") {
+        sigset_t blocked;
+        sigprocmask(SIG_BLOCK, nullptr, &blocked);
+        bool any = false;
+        for (int sig = 1; sig < NSIG; ++sig) any = any || sigismember(&blocked, sig) == 1;
+        auto disposition = [](int sig) {
+            struct sigaction sa {};
+            sigaction(sig, nullptr, &sa);
+            return sa.sa_handler == SIG_DFL ? "default" : sa.sa_handler == SIG_IGN ? "ignored" : "handled";
+        };
+        std::printf("blocked=%s pipe=%s xfsz=%s usr2=%s hup=%s\n", any ? "some" : "none", disposition(SIGPIPE),
+                    disposition(SIGXFSZ), disposition(SIGUSR2), disposition(SIGHUP));
     } else if (mode == "cat") {
         char buf[65536];
         for (;;) {

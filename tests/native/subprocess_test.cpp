@@ -545,6 +545,35 @@ TEST_P(Subprocess, CwdEnvSession) {
     }());
 }
 
+// The child starts with an empty signal mask and SIGPIPE/SIGXFSZ at their defaults whatever
+// the parent did (Popen's restore_signals); other ignored signals stay ignored (POSIX exec),
+// handled ones are back to their defaults.
+TEST_P(Subprocess, ChildSignalMaskAndDispositions) {
+    struct saved_signal {
+        int sig;
+        struct sigaction old {};
+        saved_signal(int s, void (*h)(int)) : sig(s) {
+            struct sigaction sa {};
+            sa.sa_handler = h;
+            sigaction(sig, &sa, &old);
+        }
+        ~saved_signal() { sigaction(sig, &old, nullptr); }
+    };
+    const saved_signal pipe(SIGPIPE, SIG_IGN), xfsz(SIGXFSZ, SIG_IGN), usr2(SIGUSR2, SIG_IGN), hup(SIGHUP, [](int) {});
+    sigset_t block, old_mask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+    run([]() -> coro<void> {
+        auto p = co_await create_subprocess_exec(helper, args("signals"), piped(false, true));
+        EXPECT_EQ((co_await p.communicate()).first,
+                  "blocked=none pipe=default xfsz=default usr2=ignored hup=default\n");
+        EXPECT_EQ(co_await p.wait(), 0);
+    }());
+    ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+}
+
 INSTANTIATE_TEST_SUITE_P(Watchers, Subprocess, ::testing::Values("pidfd", "threaded", "safe", "fast", "multi_loop"),
                          [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
 
