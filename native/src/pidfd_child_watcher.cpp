@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <duet/child_watchers_native.hpp>
+#include <duet/contextvars.hpp>
 #include <duet/sockets.hpp>
 
 #include "watcher_util.hpp"
@@ -100,7 +101,9 @@ std::shared_ptr<poller> poller_for(const std::shared_ptr<pidfd_child_watcher::st
     p->loop = &loop;
     p->epfd = ::epoll_create1(EPOLL_CLOEXEC);
     if (p->epfd < 0) throw os_error(errno, "pidfd_child_watcher: epoll_create1");
-    // The callback holds the poller: the loop's copy decides how long it lives.
+    // The callback holds the poller: the loop's copy decides how long it lives. It serves
+    // every spawner on this loop, so it runs in none's context (each transport has its own).
+    const detail::no_context_scope shared;
     loop.add_reader(p->epfd, [st, p, epfd = p->epfd] { on_poller_ready(st, epfd); });
     st->pollers[&loop] = p;
     return p;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <duet/child_watchers.hpp>
+#include <duet/contextvars.hpp>
 #include <duet/detail/stream_waiter.hpp>
 #include <duet/events.hpp>
 #include <duet/sockets.hpp>
@@ -75,9 +76,11 @@ public:
         if (!made_done_) co_await detail::stream_waiter(made_waiters_);
     }
 
-    // ---- the watcher's side (on the loop thread)
+    // ---- the watcher's side (on the loop thread), in the spawner's context whatever the
+    // watcher's (the pipes' callbacks run in it too: their transports were made there)
     void process_exited(int rc) {
         if (returncode_) return;
+        const detail::context_scope in_ctx(&ctx_);
         returncode_ = rc;
         close_pidfd();
         call([this] { protocol_->process_exited(); }, "process_exited");
@@ -248,6 +251,7 @@ private:
     }
 
     abstract_event_loop& loop_;
+    detail::context_slot ctx_ = detail::capture_context();
     int pid_;
     int pidfd_;
     std::string program_;

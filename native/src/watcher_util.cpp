@@ -10,6 +10,7 @@
 #include <string>
 
 #include <duet/child_watchers_native.hpp>
+#include <duet/contextvars.hpp>
 #include <duet/detail/sigchld_owner.hpp>
 #include <duet/sockets.hpp>
 
@@ -82,6 +83,7 @@ void move_sigchld_handler(const void* token, const char* watcher, abstract_event
         sc::claim_for_watcher(token, watcher);
         try {
             sc::install_scope s(token);
+            const detail::no_context_scope shared;  // serves every spawner on the loop
             to->add_signal_handler(SIGCHLD, std::move(on_sigchld));
         } catch (...) {
             if (!from) sc::release_watcher(token);

@@ -378,6 +378,56 @@ TEST_P(Subprocess, ProtocolOrder) {
     }());
 }
 
+context_var<std::string> spawn_var("spawn_var");
+
+// asyncio's subprocess transport calls its protocol through handles made in the spawner's
+// context: every call, process_exited included, sees the spawner's values, whichever
+// watcher reports the exit and whichever task spawned first on the loop.
+TEST_P(Subprocess, ProtocolCallsRunInTheSpawnersContext) {
+    struct context_protocol : subprocess_protocol {
+        std::vector<std::string> seen;
+        std::shared_ptr<subprocess_transport> tr;
+        void note(const char* what) { seen.push_back(std::string(what) + ":" + spawn_var.get("none")); }
+        void connection_made(std::shared_ptr<subprocess_transport> t) override {
+            tr = std::move(t);
+            note("made");
+        }
+        void pipe_data_received(int, std::string_view) override {}
+        void pipe_connection_lost(int, std::exception_ptr) override { note("pipe_lost"); }
+        void process_exited() override { note("exited"); }
+        void connection_lost(std::exception_ptr) override {
+            note("lost");
+            tr.reset();
+        }
+    };
+    std::vector<std::shared_ptr<context_protocol>> protos;
+    auto factory = [&] {
+        protos.push_back(std::make_shared<context_protocol>());
+        return protos.back();
+    };
+    auto spawn = [&](std::string value) -> coro<int> {
+        spawn_var.set(value);
+        auto tp = co_await get_running_loop().subprocess_exec(factory, helper, args("lines", "1"), piped(false, true));
+        co_return co_await tp.first->wait();
+    };
+    run([&]() -> coro<void> {
+        auto first = get_running_loop().create_task(spawn("first"));
+        EXPECT_EQ(co_await first, 0);
+        auto second = get_running_loop().create_task(spawn("second"));
+        EXPECT_EQ(co_await second, 0);
+    }());
+    ASSERT_EQ(protos.size(), 2u);
+    const char* values[2] = {"first", "second"};
+    for (int i = 0; i < 2; ++i) {
+        std::vector<std::string> seen = protos[i]->seen, expected;
+        for (const char* what : {"exited", "lost", "made", "pipe_lost"})
+            expected.push_back(std::string(what) + ":" + values[i]);
+        std::sort(seen.begin(), seen.end());  // the order is ProtocolOrder's business
+        EXPECT_EQ(seen, expected) << values[i];
+    }
+    EXPECT_EQ(spawn_var.get("none"), "none");
+}
+
 TEST_P(Subprocess, TransportCloseKillsARunningChild) {
     run([]() -> coro<void> {
         auto factory = [] { return std::make_shared<counting_protocol>(); };

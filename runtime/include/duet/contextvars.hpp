@@ -91,6 +91,19 @@ private:
     context_slot* prev_;
 };
 
+// For a registration made on the runtime's own behalf and shared by every task (a
+// watcher's poller, its SIGCHLD handler): it runs in no task's context and keeps none alive.
+class no_context_scope {
+public:
+    no_context_scope() noexcept = default;
+    no_context_scope(const no_context_scope&) = delete;
+    no_context_scope& operator=(const no_context_scope&) = delete;
+
+private:
+    context_slot none_;
+    context_scope scope_{&none_};
+};
+
 }  // namespace detail
 
 class context {
