@@ -22,7 +22,6 @@ struct reader_state {
     reader_state(const reader_state&) = delete;
     reader_state& operator=(const reader_state&) = delete;
     ~reader_state() {
-        if (parked) parked->linked_ = false;
         if (holder) holder->linked_ = false;
     }
 
@@ -34,20 +33,21 @@ struct reader_state {
     // itself (no second copy).
     std::string buf;
     std::size_t head = 0;
-    bool eof = false;
-    bool paused = false;
     std::exception_ptr error;
     std::shared_ptr<transport> tr;
-    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) (`parked`),
-    // or a coroutine (readuntil, read(-1)) in `waiter`. A frameless read is also the
-    // `holder` from when it parks until it runs: new bytes go straight into it (the buffer
-    // is empty meanwhile), up to n, while `holder_open`.
-    read_awaiter* parked = nullptr;
+    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) (the
+    // `holder`, while `parked`), or a coroutine (readuntil, read(-1)) in `waiter`. A
+    // frameless read is the holder from when it parks until it runs: new bytes go straight
+    // into it (the buffer is empty meanwhile), up to n, while `holder_open`.
     read_awaiter* holder = nullptr;
+    stream_waiter_list waiter;
+    // The flags together (an idle connection's memory counts).
+    bool eof = false;
+    bool paused = false;
+    bool parked = false;  // the holder waits (it was not woken yet)
     bool holder_open = false;
     enum class lent_to : std::uint8_t { none, holder, buffer };
     lent_to lent = lent_to::none;  // a direct read is in progress (see read_buffer)
-    stream_waiter_list waiter;
 
     std::size_t size() const noexcept { return buf.size() - head; }
     std::string_view data() const noexcept { return std::string_view(buf).substr(head); }
@@ -126,7 +126,7 @@ struct reader_state {
             d.remove_prefix(k);
             const bool full = a->taken_.size() == want;
             if (full) holder_open = false;
-            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
+            if (parked && (full || a->op_ == read_op::some)) release_parked(nullptr);
         }
         if (d.empty()) return;
         append(d);
@@ -173,7 +173,7 @@ struct reader_state {
             if (n == 0) return;
             const bool full = a->taken_.size() == static_cast<std::size_t>(a->n_);
             if (full) holder_open = false;
-            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
+            if (parked && (full || a->op_ == read_op::some)) release_parked(nullptr);
         } else if (was == lent_to::buffer) {
             buf.resize(buf.size() - bulk_run + n);
             if (n == 0) {
@@ -198,9 +198,10 @@ struct reader_state {
         }
     }
     void release_parked(const std::exception_ptr& e) noexcept {
-        read_awaiter* a = std::exchange(parked, nullptr);
+        read_awaiter* a = holder;
+        parked = false;
         a->error_ = e;
-        a->w_.set_result();
+        a->set_result();
     }
 
     // asyncio's _maybe_resume_transport: the buffer is back at or under the limit.
@@ -445,25 +446,30 @@ bool read_awaiter::await_ready() {
 void read_awaiter::await_suspend(co::coroutine_handle<> h) {
     if (op_ == read_op::line || n_ < 0) {
         // May wait several times: the coroutine does it, run inline from here.
-        slow_ = op_ == read_op::line ? readuntil_impl(*owner_, "\n", {}, until_mode::line) : read_all_impl(*owner_);
+        coro<std::string> c =
+            op_ == read_op::line ? readuntil_impl(*owner_, "\n", {}, until_mode::line) : read_all_impl(*owner_);
+        error_.~exception_ptr();
+        new (&slow_) coro<std::string>(std::move(c));
+        slow_mode_ = true;
         (void)slow_.await_ready();
         slow_.await_suspend(h);
         return;
     }
     reader_state& st = **owner_;
     st.prepare_wait(op_ == read_op::exactly ? "readexactly" : "read");
-    w_.wait().await_suspend(h);  // throws outside a task, before anything is parked
+    wait().await_suspend(h);  // throws outside a task, before anything is parked
     // readexactly: what is buffered (fewer than n bytes) is the start of its result; from
     // here on the buffer stays empty while it waits (bytes go to taken_).
     if (st.size() > 0) taken_ = st.take_all();
     if (st.holder) st.holder->linked_ = false;  // a woken read that has not run: keeps its bytes
-    st.parked = st.holder = this;
+    st.holder = this;
+    st.parked = true;
     st.holder_open = true;
     linked_ = suspended_ = true;
 }
 
 std::string read_awaiter::await_resume() {
-    if (slow_) return slow_.await_resume();
+    if (slow_mode_) return slow_.await_resume();
     reader_state& st = **owner_;
     if (!suspended_) {
         // Answered from the buffer, without waiting.
@@ -490,7 +496,7 @@ std::string read_awaiter::await_resume() {
     }
     unlink();
     try {
-        w_.wait().await_resume();  // the task's cancellation, if that is what woke it
+        wait().await_resume();  // the task's cancellation, if that is what woke it
         if (error_) std::rethrow_exception(error_);
     } catch (...) {
         // A read that raises consumes nothing: its bytes go back in front.
@@ -509,10 +515,9 @@ std::string read_awaiter::await_resume() {
 
 void read_awaiter::unlink_slow() noexcept {
     reader_state& st = **owner_;
-    if (st.parked == this) st.parked = nullptr;
     if (st.holder == this) {
         st.holder = nullptr;
-        st.holder_open = false;
+        st.parked = st.holder_open = false;
     }
     linked_ = false;
 }
@@ -530,6 +535,21 @@ coro<std::string> stream_reader::readuntil(std::vector<std::string> separators) 
 }
 
 // ---- stream_reader_protocol
+
+struct stream_reader_protocol::waits_state {
+    detail::stream_waiter_list drain;
+    detail::stream_waiter_list closed;
+    std::exception_ptr lost_error;
+};
+
+stream_reader_protocol::waits_state& stream_reader_protocol::waits() {
+    if (!waits_) waits_ = std::make_unique<waits_state>();
+    return *waits_;
+}
+
+std::exception_ptr stream_reader_protocol::lost_error() const noexcept {
+    return waits_ ? waits_->lost_error : nullptr;
+}
 
 stream_reader_protocol::stream_reader_protocol(stream_reader reader) : reader_(std::move(reader)) {}
 
@@ -607,11 +627,13 @@ void stream_reader_protocol::connection_lost(std::exception_ptr error) {
             reader_.feed_eof();
     }
     lost_ = true;
-    lost_error_ = error;
-    closed_waiters_.wake_all(error);
-    // Paused drains wake: with the error, or normally if the close was clean.
+    if (error) waits().lost_error = error;
     paused_ = false;
-    drain_waiters_.wake_all(error);
+    if (waits_) {
+        waits_->closed.wake_all(error);
+        // Paused drains wake: with the error, or normally if the close was clean.
+        waits_->drain.wake_all(error);
+    }
     transport_.reset();
 }
 
@@ -621,24 +643,24 @@ void stream_reader_protocol::pause_writing() {
 
 void stream_reader_protocol::resume_writing() {
     paused_ = false;
-    drain_waiters_.wake_all();
+    if (waits_) waits_->drain.wake_all();
 }
 
 coro<void> stream_reader_protocol::drain_helper() {
     // The frame keeps the protocol alive while it waits.
     auto self = shared_from_this();
     if (lost_) {
-        if (lost_error_) std::rethrow_exception(lost_error_);
+        if (auto e = lost_error()) std::rethrow_exception(e);
         throw os_error(ECONNRESET, "Connection lost");
     }
     if (!paused_) co_return;
-    co_await detail::stream_waiter(drain_waiters_);
+    co_await detail::stream_waiter(waits().drain);
 }
 
 coro<void> stream_reader_protocol::wait_closed() {
     auto self = shared_from_this();
-    if (!lost_) co_await detail::stream_waiter(closed_waiters_);
-    if (lost_error_) std::rethrow_exception(lost_error_);
+    if (!lost_) co_await detail::stream_waiter(waits().closed);
+    if (auto e = lost_error()) std::rethrow_exception(e);
 }
 
 // ---- stream_writer

@@ -22,7 +22,10 @@ stream_server::stream_server(stream_part& part, protocol_factory f, bool unix_so
       unix_socket_(unix_socket),
       ctx_(detail::capture_context()) {}
 
-stream_server::~stream_server() = default;
+stream_server::~stream_server() {
+    // Its clients do not keep it alive: they forget it (nothing to detach from any more).
+    for (auto* h = clients_.head.next; h != &clients_.head; h = h->next) h->owner->forget_server();
+}
 
 void stream_server::add_listener(int fd, socket_address addr) {
     auto* l = new listener;
@@ -129,7 +132,7 @@ void stream_server::accept_one(listener& l) {
     in_factory_ = false;
     if (closed_) release_factory();
     clients_.push_back(t->server_hook, t.get());
-    t->set_server(self);
+    t->set_server(this);
     try {
         t->start(std::move(p));
     } catch (...) {
@@ -198,14 +201,14 @@ void stream_server::close() {
 
 void stream_server::close_clients() {
     clients_.for_each([](stream_transport& t) {
-        auto keep = t.shared_from_this();
+        auto keep = t.self();
         t.close();
     });
 }
 
 void stream_server::abort_clients() {
     clients_.for_each([](stream_transport& t) {
-        auto keep = t.shared_from_this();
+        auto keep = t.self();
         t.abort();
     });
 }

@@ -83,14 +83,20 @@ enum class read_op : std::uint8_t { some, exactly, line };
 // from the transport's read into the string returned) and is woken only once it can finish
 // (read: any byte; readexactly: all n; either: EOF or an error). readline() and read(-1),
 // which may need several waits, run as a coroutine when they have to wait.
-class read_awaiter : public awaiter_tag {
+class read_awaiter : public awaiter_tag, private waiter {
 public:
     read_awaiter(const std::shared_ptr<reader_state>* owner, read_op op, std::ptrdiff_t n) noexcept
-        : owner_(owner), n_(n), op_(op) {}
+        : op_(op), owner_(owner), n_(n) {}
     // A copy is not parked (only the awaiter that suspends parks itself).
-    read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_), n_(o.n_), op_(o.op_) {}
+    read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), waiter(), op_(o.op_), owner_(o.owner_), n_(o.n_) {}
     read_awaiter& operator=(const read_awaiter&) = delete;
-    ~read_awaiter() { unlink(); }
+    ~read_awaiter() {
+        unlink();
+        if (slow_mode_)
+            slow_.~coro();
+        else
+            error_.~exception_ptr();
+    }
 
     bool await_ready();
     void await_suspend(co::coroutine_handle<> h);
@@ -103,15 +109,20 @@ private:
     }
     void unlink_slow() noexcept;
 
+    // In the waiter's tail padding (the awaiter sits in the awaiting frame, whose size
+    // counts for every idle connection).
+    read_op op_;
+    bool linked_ = false;                         // the reader points at it (waiting, or woken and not run yet)
+    bool suspended_ = false;                      // it waited (its result is taken_)
+    bool slow_mode_ = false;                      // it became a coroutine (slow_, not error_, is alive)
     const std::shared_ptr<reader_state>* owner_;  // the handle awaited on (outlives this)
     std::ptrdiff_t n_;
-    read_op op_;
-    bool linked_ = false;     // the reader points at it (waiting, or woken and not run yet)
-    bool suspended_ = false;  // it waited (its result is taken_)
-    waiter w_;
-    std::exception_ptr error_;  // what woke it, if an error did
-    coro<std::string> slow_;    // the coroutine it became, if it had to
-    std::string taken_;         // the bytes it received while it waited
+    // Never both: what woke a frameless wait, if an error did; or the coroutine it became.
+    union {
+        std::exception_ptr error_{};
+        coro<std::string> slow_;
+    };
+    std::string taken_;  // the bytes it received while it waited
 };
 
 // stream_writer::drain() in a coroutine: returns at once, with no frame, unless writing is
@@ -290,9 +301,12 @@ private:
     stream_reader reader_;
     std::shared_ptr<const client_connected_callback> cb_;
     std::shared_ptr<transport> transport_;
-    detail::stream_waiter_list drain_waiters_;
-    detail::stream_waiter_list closed_waiters_;
-    std::exception_ptr lost_error_;
+    // The drains and close waiters and connection_lost's error: made when first needed
+    // (an idle connection's memory counts).
+    struct waits_state;
+    std::unique_ptr<waits_state> waits_;
+    waits_state& waits();
+    std::exception_ptr lost_error() const noexcept;
     bool lost_ = false;
     bool paused_ = false;
 };
