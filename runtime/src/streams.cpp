@@ -350,25 +350,29 @@ coro<std::string> readuntil_impl(reader_ptr st, std::string one, std::vector<std
 
 // ---- the writer's state
 
+// A writer nobody closed closes its transport when its last handle goes, so a forgotten
+// connection does not stay open (asyncio's StreamWriter.__del__).
+inline void close_forgotten(const std::shared_ptr<transport>& tr) noexcept {
+    try {
+        if (tr && !tr->is_closing()) tr->close();
+    } catch (...) {  // a destructor cannot report to anyone (the loop may be gone)
+    }
+}
+
+// A writer's state when it is not the protocol's embedded one (see stream_writer).
 struct writer_state {
     std::shared_ptr<transport> tr;
     std::shared_ptr<stream_reader_protocol> proto;
     stream_reader reader;
     abstract_event_loop* loop;
+    std::uint32_t refs = 1;  // the stream_writer handles
 
     writer_state(std::shared_ptr<transport> t, std::shared_ptr<stream_reader_protocol> p, stream_reader r,
                  abstract_event_loop& l)
         : tr(std::move(t)), proto(std::move(p)), reader(std::move(r)), loop(&l) {}
     writer_state(const writer_state&) = delete;
     writer_state& operator=(const writer_state&) = delete;
-    // The last handle is gone: a writer nobody closed closes its transport, so a
-    // forgotten connection does not stay open.
-    ~writer_state() {
-        try {
-            if (tr && !tr->is_closing()) tr->close();
-        } catch (...) {  // a destructor cannot report to anyone (the loop may be gone)
-        }
-    }
+    ~writer_state() { close_forgotten(tr); }
 };
 
 }  // namespace detail
@@ -634,7 +638,8 @@ void stream_reader_protocol::connection_lost(std::exception_ptr error) {
         // Paused drains wake: with the error, or normally if the close was clean.
         waits_->drain.wake_all(error);
     }
-    transport_.reset();
+    // transport_ stays: the embedded writer's transport() is it (no cycle remains: the
+    // transport let go of this protocol before calling this).
 }
 
 void stream_reader_protocol::pause_writing() {
@@ -668,58 +673,100 @@ coro<void> stream_reader_protocol::wait_closed() {
 stream_writer::stream_writer(std::shared_ptr<duet::transport> t, std::shared_ptr<stream_reader_protocol> p,
                              stream_reader reader, abstract_event_loop& loop) {
     if (!t || !p) throw std::invalid_argument("stream_writer: the transport and the protocol must not be null");
-    st_ = std::make_shared<detail::writer_state>(std::move(t), std::move(p), std::move(reader), loop);
+    stream_reader_protocol& proto = *p;
+    if (proto.writers_ == 0 && reader && reader == proto.reader_ && &loop == &reader.get_loop() &&
+        t == proto.transport_) {
+        // The connection's own writer: the protocol holds what it needs.
+        proto.writer_self_ = std::move(p);
+        proto.writers_ = 1;
+        h_ = reinterpret_cast<std::uintptr_t>(&proto) | 1;
+        return;
+    }
+    h_ =
+        reinterpret_cast<std::uintptr_t>(new detail::writer_state(std::move(t), std::move(p), std::move(reader), loop));
+}
+
+void stream_writer::add_ref() const noexcept {
+    if (stream_reader_protocol* p = embedded())
+        ++p->writers_;
+    else if (h_)
+        ++own()->refs;
+}
+
+void stream_writer::release() noexcept {
+    if (stream_reader_protocol* p = embedded()) {
+        h_ = 0;
+        if (--p->writers_ != 0) return;
+        detail::close_forgotten(p->transport_);
+        auto last = std::move(p->writer_self_);  // may be the protocol's last reference
+    } else if (h_) {
+        detail::writer_state* s = own();
+        h_ = 0;
+        if (--s->refs == 0) delete s;
+    }
 }
 
 void stream_writer::write(std::string_view data) const {
-    st_->tr->write(data);
+    transport()->write(data);
 }
 void stream_writer::write_owned(std::string&& data) const {
-    st_->tr->write_owned(std::move(data));
+    transport()->write_owned(std::move(data));
 }
 void stream_writer::write_eof() const {
-    st_->tr->write_eof();
+    transport()->write_eof();
 }
 bool stream_writer::can_write_eof() const noexcept {
-    return st_->tr->can_write_eof();
+    return transport()->can_write_eof();
 }
 void stream_writer::close() const {
-    st_->tr->close();
+    transport()->close();
 }
 bool stream_writer::is_closing() const noexcept {
-    return st_->tr->is_closing();
+    return transport()->is_closing();
 }
 std::any stream_writer::get_extra_info(std::string_view name) const {
-    return st_->tr->get_extra_info(name);
+    return transport()->get_extra_info(name);
 }
 const std::shared_ptr<transport>& stream_writer::transport() const noexcept {
-    return st_->tr;
+    if (stream_reader_protocol* p = embedded()) return p->transport_;
+    return own()->tr;
 }
 const std::shared_ptr<stream_reader_protocol>& stream_writer::protocol() const noexcept {
-    return st_->proto;
+    if (stream_reader_protocol* p = embedded()) return p->writer_self_;
+    return own()->proto;
+}
+const stream_reader& stream_writer::reader() const noexcept {
+    if (stream_reader_protocol* p = embedded()) return p->reader_;
+    return own()->reader;
 }
 abstract_event_loop& stream_writer::get_loop() const noexcept {
-    return *st_->loop;
+    if (stream_reader_protocol* p = embedded()) return p->reader_.get_loop();
+    return *own()->loop;
 }
 
-namespace {
+namespace detail {
 
-coro<void> drain_impl(std::shared_ptr<detail::writer_state> st) {
-    if (st->reader) {
-        if (auto e = st->reader.exception()) std::rethrow_exception(e);
+// The frame holds a handle: the writer (and so its transport) stays open while it runs.
+coro<void> drain_awaiter::run(stream_writer w) {
+    if (const stream_reader& r = w.reader()) {
+        if (auto e = r.exception()) std::rethrow_exception(e);
     }
-    if (st->tr->is_closing()) {
+    if (w.is_closing()) {
         // Let connection_lost run first, so that its error is the one raised; a writer
         // that is closing has nothing left to drain for (write(); drain() in a loop ends
         // instead of spinning).
         co_await sleep(0);
-        if (!st->proto->is_connection_lost()) throw os_error(ECONNRESET, "Connection lost");
+        if (!w.protocol()->is_connection_lost()) throw os_error(ECONNRESET, "Connection lost");
     }
-    co_await st->proto->drain_helper();
+    co_await w.protocol()->drain_helper();
 }
 
-coro<void> wait_closed_impl(std::shared_ptr<detail::writer_state> st) {
-    co_await st->proto->wait_closed();
+}  // namespace detail
+
+namespace {
+
+coro<void> wait_closed_impl(stream_writer w) {
+    co_await w.protocol()->wait_closed();
 }
 
 }  // namespace
@@ -727,16 +774,17 @@ coro<void> wait_closed_impl(std::shared_ptr<detail::writer_state> st) {
 namespace detail {
 
 bool drain_awaiter::await_ready() {
-    writer_state& st = **owner_;
-    if (st.reader) {
-        if (auto e = st.reader.exception()) std::rethrow_exception(e);
+    const stream_writer& w = *owner_;
+    if (const stream_reader& r = w.reader()) {
+        if (auto e = r.exception()) std::rethrow_exception(e);
     }
     // The common case: nothing to wait for, nothing to raise.
-    return !st.proto->is_writing_paused() && !st.proto->is_connection_lost() && !st.tr->is_closing();
+    const stream_reader_protocol& p = *w.protocol();
+    return !p.is_writing_paused() && !p.is_connection_lost() && !w.is_closing();
 }
 
 void drain_awaiter::await_suspend(co::coroutine_handle<> h) {
-    slow_ = drain_impl(*owner_);
+    slow_ = run(*owner_);
     (void)slow_.await_ready();
     slow_.await_suspend(h);
 }
@@ -748,11 +796,11 @@ void drain_awaiter::await_resume() {
 }  // namespace detail
 
 coro<void> stream_drain::as_coro() && {
-    return drain_impl(*st_);
+    return detail::drain_awaiter::run(*st_);
 }
 
 coro<void> stream_writer::wait_closed() const {
-    return wait_closed_impl(st_);
+    return wait_closed_impl(*this);
 }
 
 // ---- the openers

@@ -70,6 +70,8 @@ private:
     std::optional<std::size_t> expected_;
 };
 
+class stream_writer;
+
 namespace detail {
 struct reader_state;
 struct writer_state;
@@ -129,16 +131,18 @@ private:
 // paused or the connection is closing; then it runs as a coroutine.
 class drain_awaiter : public awaiter_tag {
 public:
-    explicit drain_awaiter(const std::shared_ptr<writer_state>* owner) noexcept : owner_(owner) {}
+    explicit drain_awaiter(const stream_writer* owner) noexcept : owner_(owner) {}
     drain_awaiter(const drain_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_) {}
     drain_awaiter& operator=(const drain_awaiter&) = delete;
 
     bool await_ready();
     void await_suspend(co::coroutine_handle<> h);
     void await_resume();
+    // The drain as a coroutine (when it has to wait, and for stream_drain::as_coro).
+    static coro<void> run(stream_writer w);
 
 private:
-    const std::shared_ptr<writer_state>* owner_;
+    const stream_writer* owner_;
     coro<void> slow_;
 };
 }  // namespace detail
@@ -175,8 +179,8 @@ public:
 
 private:
     friend class stream_writer;
-    explicit stream_drain(const std::shared_ptr<detail::writer_state>* st) noexcept : st_(st) {}
-    const std::shared_ptr<detail::writer_state>* st_;
+    explicit stream_drain(const stream_writer* st) noexcept : st_(st) {}
+    const stream_writer* st_;
 };
 
 // asyncio.StreamReader: a buffer fed by a protocol (or by hand) and read by coroutines.
@@ -307,6 +311,11 @@ private:
     std::unique_ptr<waits_state> waits_;
     waits_state& waits();
     std::exception_ptr lost_error() const noexcept;
+    // The embedded writer (see stream_writer): its handles' reference to this protocol
+    // and their count.
+    friend class stream_writer;
+    std::shared_ptr<stream_reader_protocol> writer_self_;
+    std::uint32_t writers_ = 0;
     bool lost_ = false;
     bool paused_ = false;
 };
@@ -320,6 +329,13 @@ public:
     // `reader` (may be empty) is the connection's reader, whose exception drain raises.
     stream_writer(std::shared_ptr<duet::transport> t, std::shared_ptr<stream_reader_protocol> p, stream_reader reader,
                   abstract_event_loop& loop);
+    stream_writer(const stream_writer& o) noexcept : h_(o.h_) { add_ref(); }
+    stream_writer(stream_writer&& o) noexcept : h_(std::exchange(o.h_, 0)) {}
+    stream_writer& operator=(stream_writer o) noexcept {
+        std::swap(h_, o.h_);
+        return *this;
+    }
+    ~stream_writer() { release(); }
 
     // Forwarded to the transport (write copies: the data need not outlive the call).
     void write(std::string_view data) const;
@@ -346,7 +362,7 @@ public:
     // lost or the transport is closing, the connection's error (or, if none,
     // std::system_error ECONNRESET "Connection lost"), so a write/drain loop against a
     // dead peer ends. Any number of coroutines may drain at once; all resume together.
-    stream_drain drain() const { return stream_drain(&st_); }
+    stream_drain drain() const { return stream_drain(this); }
     std::any get_extra_info(std::string_view name) const;
     template <class T>
     std::optional<T> get_extra_info(std::string_view name) const {
@@ -358,12 +374,25 @@ public:
     const std::shared_ptr<stream_reader_protocol>& protocol() const noexcept;
     abstract_event_loop& get_loop() const noexcept;
 
-    explicit operator bool() const noexcept { return static_cast<bool>(st_); }
-    friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept { return a.st_ == b.st_; }
+    explicit operator bool() const noexcept { return h_ != 0; }
+    friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept { return a.h_ == b.h_; }
 
 private:
+    friend class detail::drain_awaiter;
     void write_owned(std::string&& data) const;
-    std::shared_ptr<detail::writer_state> st_;
+    const stream_reader& reader() const noexcept;
+    // The state the handles share, counted by them (the last one gone closes a transport
+    // nobody closed): a detail::writer_state of its own, or (low bit set) the protocol's
+    // embedded writer, for the writer made with the connection (start_server's callback,
+    // open_connection), whose transport, reader and loop are the protocol's own: no
+    // allocation of its own (an idle connection's memory counts).
+    std::uintptr_t h_ = 0;
+    stream_reader_protocol* embedded() const noexcept {
+        return (h_ & 1) ? reinterpret_cast<stream_reader_protocol*>(h_ & ~std::uintptr_t{1}) : nullptr;
+    }
+    detail::writer_state* own() const noexcept { return reinterpret_cast<detail::writer_state*>(h_); }
+    void add_ref() const noexcept;
+    void release() noexcept;
 };
 
 namespace detail {
