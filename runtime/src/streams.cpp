@@ -529,7 +529,7 @@ void read_awaiter::unlink_slow() noexcept {
 }  // namespace detail
 
 coro<std::string> stream_read::as_coro() && {
-    return detail::read_coro(*st_, op_, n_);
+    return detail::read_coro(*st(), op(), n_);
 }
 coro<std::string> stream_reader::readuntil(std::string separator) const {
     return detail::readuntil_impl(st_, std::move(separator), {}, detail::until_mode::one);

@@ -154,17 +154,22 @@ private:
 class [[nodiscard]] stream_read {
 public:
     using coro_type = coro<std::string>;
-    detail::read_awaiter awaiter() const noexcept { return detail::read_awaiter(st_, op_, n_); }
+    detail::read_awaiter awaiter() const noexcept { return detail::read_awaiter(st(), op(), n_); }
     coro<std::string> as_coro() &&;
     operator coro<std::string>() && { return std::move(*this).as_coro(); }
 
 private:
     friend class stream_reader;
-    stream_read(const std::shared_ptr<detail::reader_state>* st, detail::read_op op, std::ptrdiff_t n) noexcept
-        : st_(st), n_(n), op_(op) {}
-    const std::shared_ptr<detail::reader_state>* st_;
+    using state_ptr = std::shared_ptr<detail::reader_state>;
+    static_assert(alignof(state_ptr) >= 4);
+    stream_read(const state_ptr* st, detail::read_op op, std::ptrdiff_t n) noexcept
+        : st_op_(reinterpret_cast<std::uintptr_t>(st) | static_cast<std::uintptr_t>(op)), n_(n) {}
+    const state_ptr* st() const noexcept { return reinterpret_cast<const state_ptr*>(st_op_ & ~std::uintptr_t{3}); }
+    detail::read_op op() const noexcept { return static_cast<detail::read_op>(st_op_ & 3); }
+    // The handle and (in its low bits) the operation: 16 bytes, as it stays in the awaiting
+    // frame while the read waits (an idle connection's memory counts).
+    std::uintptr_t st_op_;
     std::ptrdiff_t n_;
-    detail::read_op op_;
 };
 
 // What stream_writer::drain returns: `co_await` it (no frame when there is nothing to wait
