@@ -24,7 +24,7 @@ stream_server::stream_server(stream_part& part, protocol_factory f, bool unix_so
 
 stream_server::~stream_server() {
     // Its clients do not keep it alive: they forget it (nothing to detach from any more).
-    for (auto* h = clients_.head.next; h != &clients_.head; h = h->next) h->owner->forget_server();
+    for (auto* h = clients_.head.next; h != &clients_.head; h = h->next) h->owner().forget_server();
 }
 
 void stream_server::add_listener(int fd, socket_address addr) {
@@ -44,7 +44,7 @@ void stream_server::add_listener(int fd, socket_address addr) {
     if (!keep_alive_) {
         // Serving keeps the server alive (the user may drop it, as in asyncio).
         keep_alive_ = shared_from_this();
-        part_->servers.push_back(part_hook, this);
+        part_->servers.push_back(*this);
     }
     rc = unix_socket_ ? uv_pipe_open(&l->h.pipe, fd) : uv_tcp_open(&l->h.tcp, fd);
     if (rc < 0) {
@@ -131,7 +131,7 @@ void stream_server::accept_one(listener& l) {
     }
     in_factory_ = false;
     if (closed_) release_factory();
-    clients_.push_back(t->server_hook, t.get());
+    clients_.push_back(*t);
     t->set_server(this);
     try {
         t->start(std::move(p));
@@ -144,8 +144,8 @@ void stream_server::accept_one(listener& l) {
 }
 
 void stream_server::detach(stream_transport& t) noexcept {
-    if (!t.server_hook.linked()) return;
-    t.server_hook.unlink();
+    if (!t.server_hook().linked()) return;
+    t.server_hook().unlink();
     if (closed_ && clients_.empty()) wakeup();
 }
 
@@ -168,7 +168,7 @@ void stream_server::on_listener_close(uv_handle_t* h) {
     stream_server* srv = l->owner;
     delete l;
     if (--srv->open_listeners_ > 0) return;
-    srv->part_hook.unlink();
+    srv->unlink();
     auto self = std::move(srv->keep_alive_);  // may be the last reference: nothing after this
 }
 

@@ -34,8 +34,11 @@ namespace duet {
 
 namespace uvs {
 
-// An intrusive doubly linked list: registration costs no allocation and unlinking is O(1).
-template <class T>
+// A place in an intrusive doubly linked list: registration costs no allocation and
+// unlinking is O(1). T derives from it, once per list it can be in (told apart by Tag), so
+// that a member is found from its hook without a pointer of its own (an idle connection's
+// memory counts).
+template <class T, int Tag = 0>
 struct list_hook {
     list_hook() noexcept = default;
     list_hook(const list_hook&) = delete;
@@ -47,23 +50,25 @@ struct list_hook {
         next->prev = prev;
         prev = next = this;
     }
+    // The member this hook is part of (never the list's sentinel).
+    T& owner() noexcept { return static_cast<T&>(*this); }
     list_hook* prev = this;
     list_hook* next = this;
-    T* owner = nullptr;
 };
 
-template <class T>
+template <class T, int Tag = 0>
 struct intrusive_list {
+    using hook = list_hook<T, Tag>;
     intrusive_list() noexcept = default;
     intrusive_list(const intrusive_list&) = delete;
     intrusive_list& operator=(const intrusive_list&) = delete;
     ~intrusive_list() {
         while (head.linked()) head.next->unlink();
     }
-    list_hook<T> head;
-    void push_back(list_hook<T>& h, T* owner) noexcept {
+    hook head;  // the sentinel
+    void push_back(T& t) noexcept {
+        hook& h = t;
         h.unlink();
-        h.owner = owner;
         h.prev = head.prev;
         h.next = &head;
         head.prev->next = &h;
@@ -79,7 +84,7 @@ struct intrusive_list {
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::vector<T*> items;
-        for (auto* h = head.next; h != &head; h = h->next) items.push_back(h->owner);
+        for (auto* h = head.next; h != &head; h = h->next) items.push_back(&h->owner());
         for (T* t : items) fn(*t);
     }
 };
@@ -172,7 +177,12 @@ namespace uvs {
 using stream_part = uv_network::stream_part;
 
 // One transport class for every uv stream.
-class stream_transport final : public transport {
+// The lists a transport is in: its part's, and its server's if a server accepted it.
+class stream_transport;
+using transport_part_hook = list_hook<stream_transport, 0>;
+using transport_server_hook = list_hook<stream_transport, 1>;
+
+class stream_transport final : public transport, public transport_part_hook, public transport_server_hook {
 public:
     enum class kind : std::uint8_t { tcp, unix_socket, read_pipe, write_pipe };
 
@@ -231,8 +241,8 @@ public:
     void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
                                  std::optional<std::size_t> low = std::nullopt) override;
 
-    list_hook<stream_transport> part_hook;
-    list_hook<stream_transport> server_hook;
+    transport_part_hook& part_hook() noexcept { return *this; }
+    transport_server_hook& server_hook() noexcept { return *this; }
 
 private:
     bool readable() const noexcept { return kind_ != kind::write_pipe; }
@@ -354,7 +364,9 @@ private:
 };
 
 // A listening server over one or more listening stream handles.
-class stream_server final : public server, public std::enable_shared_from_this<stream_server> {
+class stream_server final : public server,
+                            public std::enable_shared_from_this<stream_server>,
+                            public list_hook<stream_server> {
 public:
     stream_server(stream_part& part, protocol_factory f, bool unix_socket, int backlog);
     ~stream_server() override;
@@ -382,8 +394,6 @@ public:
     std::vector<socket_address> sockets() const override;
     abstract_event_loop& get_loop() const noexcept override { return *loop_; }
 
-    list_hook<stream_server> part_hook;
-
 private:
     struct listener {
         stream_handle h{};
@@ -405,7 +415,7 @@ private:
     std::vector<listener*> listeners_;
     std::vector<socket_address> addrs_;
     std::shared_ptr<stream_server> keep_alive_;  // while listeners are open
-    intrusive_list<stream_transport> clients_;
+    intrusive_list<stream_transport, 1> clients_;
     std::vector<future<void>> waiters_;
     future<void> serving_forever_;
     std::string unix_path_;
@@ -426,7 +436,7 @@ private:
 // awaiting coroutine and libuv: if the coroutine goes away first (cancelled, or its frame
 // destroyed), the request is cancelled if it has not started; its completion then only
 // frees it.
-struct lookup : std::enable_shared_from_this<lookup> {
+struct lookup : std::enable_shared_from_this<lookup>, list_hook<lookup> {
     explicit lookup(stream_part& p) : part(&p) {}
     virtual ~lookup() = default;
     void cancel() noexcept;
@@ -437,7 +447,6 @@ struct lookup : std::enable_shared_from_this<lookup> {
 
     stream_part* part;
     std::shared_ptr<lookup> keep_alive;
-    list_hook<lookup> part_hook;
     bool finished = false;
 };
 

@@ -152,7 +152,7 @@ std::shared_ptr<stream_transport> stream_transport::create(stream_part& part, ki
     t->handle_open_ = true;
     t->open_handles_ = 1;
     t->keep_alive_ = t;
-    part.transports.push_back(t->part_hook, t.get());
+    part.transports.push_back(*t);
     return t;
 }
 
@@ -667,7 +667,7 @@ void stream_transport::maybe_finish() noexcept {
     // Registered (and self-owned) until libuv has let go of every handle and
     // connection_lost is behind us.
     if (open_handles_ > 0 || !lost_done_) return;
-    part_hook.unlink();
+    part_hook().unlink();
     auto self = std::move(keep_alive_);  // may be the last reference: nothing after this
 }
 
