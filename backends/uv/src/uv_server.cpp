@@ -233,7 +233,12 @@ void stream_server::close_at_loop_close() noexcept {
     waiters_.clear();
     serving_forever_ = {};
     woken_ = true;
-    while (clients_.head.linked()) clients_.head.next->unlink();
+    // The clients forget it too (they do not keep it alive).
+    while (clients_.head.linked()) {
+        auto* h = clients_.head.next;
+        h->owner().forget_server();
+        h->unlink();
+    }
     part_ = nullptr;
 }
 
