@@ -5,10 +5,11 @@
 // they work on every loop with a network half.
 //
 // Ownership: stream_reader and stream_writer are cheap copyable handles to shared state
-// (as futures are). The protocol holds the reader; the writer holds the transport, the
-// protocol and the reader. When the last handle of a writer goes away without close(),
-// the transport is closed (asyncio's StreamWriter.__del__), so a connection cannot be
-// forgotten open.
+// (as futures are). The protocol holds the reader and the transport; the writer holds the
+// protocol (and, unless it is the writer made with the connection, whose state lives in
+// the protocol, the transport and the reader too). When the last handle of a writer goes
+// away without close(), the transport is closed (asyncio's StreamWriter.__del__), so a
+// connection cannot be forgotten open.
 #pragma once
 
 #include <any>
