@@ -165,7 +165,10 @@ private:
     static_assert(alignof(state_ptr) >= 4);
     stream_read(const state_ptr* st, detail::read_op op, std::ptrdiff_t n) noexcept
         : st_op_(reinterpret_cast<std::uintptr_t>(st) | static_cast<std::uintptr_t>(op)), n_(n) {}
-    const state_ptr* st() const noexcept { return reinterpret_cast<const state_ptr*>(st_op_ & ~std::uintptr_t{3}); }
+    const state_ptr* st() const noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged pointer
+        return reinterpret_cast<const state_ptr*>(st_op_ & ~std::uintptr_t{3});
+    }
     detail::read_op op() const noexcept { return static_cast<detail::read_op>(st_op_ & 3); }
     // The handle and (in its low bits) the operation: 16 bytes, as it stays in the awaiting
     // frame while the read waits (an idle connection's memory counts).
@@ -394,9 +397,12 @@ private:
     // allocation of its own (an idle connection's memory counts).
     std::uintptr_t h_ = 0;
     stream_reader_protocol* embedded() const noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged pointer
         return (h_ & 1) ? reinterpret_cast<stream_reader_protocol*>(h_ & ~std::uintptr_t{1}) : nullptr;
     }
-    detail::writer_state* own() const noexcept { return reinterpret_cast<detail::writer_state*>(h_); }
+    detail::writer_state* own() const noexcept {
+        return reinterpret_cast<detail::writer_state*>(h_);  // NOLINT(performance-no-int-to-ptr): tagged
+    }
     void add_ref() const noexcept;
     void release() noexcept;
 };
