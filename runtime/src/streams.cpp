@@ -22,7 +22,6 @@ struct reader_state {
     reader_state(const reader_state&) = delete;
     reader_state& operator=(const reader_state&) = delete;
     ~reader_state() {
-        if (parked) parked->linked_ = false;
         if (holder) holder->linked_ = false;
     }
 
@@ -34,20 +33,21 @@ struct reader_state {
     // itself (no second copy).
     std::string buf;
     std::size_t head = 0;
-    bool eof = false;
-    bool paused = false;
     std::exception_ptr error;
     std::shared_ptr<transport> tr;
-    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) (`parked`),
-    // or a coroutine (readuntil, read(-1)) in `waiter`. A frameless read is also the
-    // `holder` from when it parks until it runs: new bytes go straight into it (the buffer
-    // is empty meanwhile), up to n, while `holder_open`.
-    read_awaiter* parked = nullptr;
+    // At most one coroutine waits for data: a frameless read(n)/readexactly(n) (the
+    // `holder`, while `parked`), or a coroutine (readuntil, read(-1)) in `waiter`. A
+    // frameless read is the holder from when it parks until it runs: new bytes go straight
+    // into it (the buffer is empty meanwhile), up to n, while `holder_open`.
     read_awaiter* holder = nullptr;
+    stream_waiter_list waiter;
+    // The flags together (an idle connection's memory counts).
+    bool eof = false;
+    bool paused = false;
+    bool parked = false;  // the holder waits (it was not woken yet)
     bool holder_open = false;
     enum class lent_to : std::uint8_t { none, holder, buffer };
     lent_to lent = lent_to::none;  // a direct read is in progress (see read_buffer)
-    stream_waiter_list waiter;
 
     std::size_t size() const noexcept { return buf.size() - head; }
     std::string_view data() const noexcept { return std::string_view(buf).substr(head); }
@@ -126,7 +126,7 @@ struct reader_state {
             d.remove_prefix(k);
             const bool full = a->taken_.size() == want;
             if (full) holder_open = false;
-            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
+            if (parked && (full || a->op_ == read_op::some)) release_parked(nullptr);
         }
         if (d.empty()) return;
         append(d);
@@ -173,7 +173,7 @@ struct reader_state {
             if (n == 0) return;
             const bool full = a->taken_.size() == static_cast<std::size_t>(a->n_);
             if (full) holder_open = false;
-            if (parked == a && (full || a->op_ == read_op::some)) release_parked(nullptr);
+            if (parked && (full || a->op_ == read_op::some)) release_parked(nullptr);
         } else if (was == lent_to::buffer) {
             buf.resize(buf.size() - bulk_run + n);
             if (n == 0) {
@@ -198,9 +198,10 @@ struct reader_state {
         }
     }
     void release_parked(const std::exception_ptr& e) noexcept {
-        read_awaiter* a = std::exchange(parked, nullptr);
+        read_awaiter* a = holder;
+        parked = false;
         a->error_ = e;
-        a->w_.set_result();
+        a->set_result();
     }
 
     // asyncio's _maybe_resume_transport: the buffer is back at or under the limit.
@@ -349,25 +350,29 @@ coro<std::string> readuntil_impl(reader_ptr st, std::string one, std::vector<std
 
 // ---- the writer's state
 
+// A writer nobody closed closes its transport when its last handle goes, so a forgotten
+// connection does not stay open (asyncio's StreamWriter.__del__).
+inline void close_forgotten(const std::shared_ptr<transport>& tr) noexcept {
+    try {
+        if (tr && !tr->is_closing()) tr->close();
+    } catch (...) {  // a destructor cannot report to anyone (the loop may be gone)
+    }
+}
+
+// A writer's state when it is not the protocol's embedded one (see stream_writer).
 struct writer_state {
     std::shared_ptr<transport> tr;
     std::shared_ptr<stream_reader_protocol> proto;
     stream_reader reader;
     abstract_event_loop* loop;
+    std::uint32_t refs = 1;  // the stream_writer handles
 
     writer_state(std::shared_ptr<transport> t, std::shared_ptr<stream_reader_protocol> p, stream_reader r,
                  abstract_event_loop& l)
         : tr(std::move(t)), proto(std::move(p)), reader(std::move(r)), loop(&l) {}
     writer_state(const writer_state&) = delete;
     writer_state& operator=(const writer_state&) = delete;
-    // The last handle is gone: a writer nobody closed closes its transport, so a
-    // forgotten connection does not stay open.
-    ~writer_state() {
-        try {
-            if (tr && !tr->is_closing()) tr->close();
-        } catch (...) {  // a destructor cannot report to anyone (the loop may be gone)
-        }
-    }
+    ~writer_state() { close_forgotten(tr); }
 };
 
 }  // namespace detail
@@ -445,25 +450,30 @@ bool read_awaiter::await_ready() {
 void read_awaiter::await_suspend(co::coroutine_handle<> h) {
     if (op_ == read_op::line || n_ < 0) {
         // May wait several times: the coroutine does it, run inline from here.
-        slow_ = op_ == read_op::line ? readuntil_impl(*owner_, "\n", {}, until_mode::line) : read_all_impl(*owner_);
+        coro<std::string> c =
+            op_ == read_op::line ? readuntil_impl(*owner_, "\n", {}, until_mode::line) : read_all_impl(*owner_);
+        error_.~exception_ptr();
+        new (&slow_) coro<std::string>(std::move(c));
+        slow_mode_ = true;
         (void)slow_.await_ready();
         slow_.await_suspend(h);
         return;
     }
     reader_state& st = **owner_;
     st.prepare_wait(op_ == read_op::exactly ? "readexactly" : "read");
-    w_.wait().await_suspend(h);  // throws outside a task, before anything is parked
+    wait().await_suspend(h);  // throws outside a task, before anything is parked
     // readexactly: what is buffered (fewer than n bytes) is the start of its result; from
     // here on the buffer stays empty while it waits (bytes go to taken_).
     if (st.size() > 0) taken_ = st.take_all();
     if (st.holder) st.holder->linked_ = false;  // a woken read that has not run: keeps its bytes
-    st.parked = st.holder = this;
+    st.holder = this;
+    st.parked = true;
     st.holder_open = true;
     linked_ = suspended_ = true;
 }
 
 std::string read_awaiter::await_resume() {
-    if (slow_) return slow_.await_resume();
+    if (slow_mode_) return slow_.await_resume();
     reader_state& st = **owner_;
     if (!suspended_) {
         // Answered from the buffer, without waiting.
@@ -490,7 +500,7 @@ std::string read_awaiter::await_resume() {
     }
     unlink();
     try {
-        w_.wait().await_resume();  // the task's cancellation, if that is what woke it
+        wait().await_resume();  // the task's cancellation, if that is what woke it
         if (error_) std::rethrow_exception(error_);
     } catch (...) {
         // A read that raises consumes nothing: its bytes go back in front.
@@ -509,10 +519,9 @@ std::string read_awaiter::await_resume() {
 
 void read_awaiter::unlink_slow() noexcept {
     reader_state& st = **owner_;
-    if (st.parked == this) st.parked = nullptr;
     if (st.holder == this) {
         st.holder = nullptr;
-        st.holder_open = false;
+        st.parked = st.holder_open = false;
     }
     linked_ = false;
 }
@@ -520,7 +529,7 @@ void read_awaiter::unlink_slow() noexcept {
 }  // namespace detail
 
 coro<std::string> stream_read::as_coro() && {
-    return detail::read_coro(*st_, op_, n_);
+    return detail::read_coro(*st(), op(), n_);
 }
 coro<std::string> stream_reader::readuntil(std::string separator) const {
     return detail::readuntil_impl(st_, std::move(separator), {}, detail::until_mode::one);
@@ -530,6 +539,21 @@ coro<std::string> stream_reader::readuntil(std::vector<std::string> separators) 
 }
 
 // ---- stream_reader_protocol
+
+struct stream_reader_protocol::waits_state {
+    detail::stream_waiter_list drain;
+    detail::stream_waiter_list closed;
+    std::exception_ptr lost_error;
+};
+
+stream_reader_protocol::waits_state& stream_reader_protocol::waits() {
+    if (!waits_) waits_ = std::make_unique<waits_state>();
+    return *waits_;
+}
+
+std::exception_ptr stream_reader_protocol::lost_error() const noexcept {
+    return waits_ ? waits_->lost_error : nullptr;
+}
 
 stream_reader_protocol::stream_reader_protocol(stream_reader reader) : reader_(std::move(reader)) {}
 
@@ -607,12 +631,15 @@ void stream_reader_protocol::connection_lost(std::exception_ptr error) {
             reader_.feed_eof();
     }
     lost_ = true;
-    lost_error_ = error;
-    closed_waiters_.wake_all(error);
-    // Paused drains wake: with the error, or normally if the close was clean.
+    if (error) waits().lost_error = error;
     paused_ = false;
-    drain_waiters_.wake_all(error);
-    transport_.reset();
+    if (waits_) {
+        waits_->closed.wake_all(error);
+        // Paused drains wake: with the error, or normally if the close was clean.
+        waits_->drain.wake_all(error);
+    }
+    // transport_ stays: the embedded writer's transport() is it (no cycle remains: the
+    // transport let go of this protocol before calling this).
 }
 
 void stream_reader_protocol::pause_writing() {
@@ -621,24 +648,24 @@ void stream_reader_protocol::pause_writing() {
 
 void stream_reader_protocol::resume_writing() {
     paused_ = false;
-    drain_waiters_.wake_all();
+    if (waits_) waits_->drain.wake_all();
 }
 
 coro<void> stream_reader_protocol::drain_helper() {
     // The frame keeps the protocol alive while it waits.
     auto self = shared_from_this();
     if (lost_) {
-        if (lost_error_) std::rethrow_exception(lost_error_);
+        if (auto e = lost_error()) std::rethrow_exception(e);
         throw os_error(ECONNRESET, "Connection lost");
     }
     if (!paused_) co_return;
-    co_await detail::stream_waiter(drain_waiters_);
+    co_await detail::stream_waiter(waits().drain);
 }
 
 coro<void> stream_reader_protocol::wait_closed() {
     auto self = shared_from_this();
-    if (!lost_) co_await detail::stream_waiter(closed_waiters_);
-    if (lost_error_) std::rethrow_exception(lost_error_);
+    if (!lost_) co_await detail::stream_waiter(waits().closed);
+    if (auto e = lost_error()) std::rethrow_exception(e);
 }
 
 // ---- stream_writer
@@ -646,58 +673,100 @@ coro<void> stream_reader_protocol::wait_closed() {
 stream_writer::stream_writer(std::shared_ptr<duet::transport> t, std::shared_ptr<stream_reader_protocol> p,
                              stream_reader reader, abstract_event_loop& loop) {
     if (!t || !p) throw std::invalid_argument("stream_writer: the transport and the protocol must not be null");
-    st_ = std::make_shared<detail::writer_state>(std::move(t), std::move(p), std::move(reader), loop);
+    stream_reader_protocol& proto = *p;
+    if (proto.writers_ == 0 && reader && reader == proto.reader_ && &loop == &reader.get_loop() &&
+        t == proto.transport_) {
+        // The connection's own writer: the protocol holds what it needs.
+        proto.writer_self_ = std::move(p);
+        proto.writers_ = 1;
+        h_ = reinterpret_cast<std::uintptr_t>(&proto) | 1;
+        return;
+    }
+    h_ =
+        reinterpret_cast<std::uintptr_t>(new detail::writer_state(std::move(t), std::move(p), std::move(reader), loop));
+}
+
+void stream_writer::add_ref() const noexcept {
+    if (stream_reader_protocol* p = embedded())
+        ++p->writers_;
+    else if (h_)
+        ++own()->refs;
+}
+
+void stream_writer::release() noexcept {
+    if (stream_reader_protocol* p = embedded()) {
+        h_ = 0;
+        if (--p->writers_ != 0) return;
+        detail::close_forgotten(p->transport_);
+        auto last = std::move(p->writer_self_);  // may be the protocol's last reference
+    } else if (h_) {
+        detail::writer_state* s = own();
+        h_ = 0;
+        if (--s->refs == 0) delete s;
+    }
 }
 
 void stream_writer::write(std::string_view data) const {
-    st_->tr->write(data);
+    transport()->write(data);
 }
 void stream_writer::write_owned(std::string&& data) const {
-    st_->tr->write_owned(std::move(data));
+    transport()->write_owned(std::move(data));
 }
 void stream_writer::write_eof() const {
-    st_->tr->write_eof();
+    transport()->write_eof();
 }
 bool stream_writer::can_write_eof() const noexcept {
-    return st_->tr->can_write_eof();
+    return transport()->can_write_eof();
 }
 void stream_writer::close() const {
-    st_->tr->close();
+    transport()->close();
 }
 bool stream_writer::is_closing() const noexcept {
-    return st_->tr->is_closing();
+    return transport()->is_closing();
 }
 std::any stream_writer::get_extra_info(std::string_view name) const {
-    return st_->tr->get_extra_info(name);
+    return transport()->get_extra_info(name);
 }
 const std::shared_ptr<transport>& stream_writer::transport() const noexcept {
-    return st_->tr;
+    if (stream_reader_protocol* p = embedded()) return p->transport_;
+    return own()->tr;
 }
 const std::shared_ptr<stream_reader_protocol>& stream_writer::protocol() const noexcept {
-    return st_->proto;
+    if (stream_reader_protocol* p = embedded()) return p->writer_self_;
+    return own()->proto;
+}
+const stream_reader& stream_writer::reader() const noexcept {
+    if (stream_reader_protocol* p = embedded()) return p->reader_;
+    return own()->reader;
 }
 abstract_event_loop& stream_writer::get_loop() const noexcept {
-    return *st_->loop;
+    if (stream_reader_protocol* p = embedded()) return p->reader_.get_loop();
+    return *own()->loop;
 }
 
-namespace {
+namespace detail {
 
-coro<void> drain_impl(std::shared_ptr<detail::writer_state> st) {
-    if (st->reader) {
-        if (auto e = st->reader.exception()) std::rethrow_exception(e);
+// The frame holds a handle: the writer (and so its transport) stays open while it runs.
+coro<void> drain_awaiter::run(stream_writer w) {
+    if (const stream_reader& r = w.reader()) {
+        if (auto e = r.exception()) std::rethrow_exception(e);
     }
-    if (st->tr->is_closing()) {
+    if (w.is_closing()) {
         // Let connection_lost run first, so that its error is the one raised; a writer
         // that is closing has nothing left to drain for (write(); drain() in a loop ends
         // instead of spinning).
         co_await sleep(0);
-        if (!st->proto->is_connection_lost()) throw os_error(ECONNRESET, "Connection lost");
+        if (!w.protocol()->is_connection_lost()) throw os_error(ECONNRESET, "Connection lost");
     }
-    co_await st->proto->drain_helper();
+    co_await w.protocol()->drain_helper();
 }
 
-coro<void> wait_closed_impl(std::shared_ptr<detail::writer_state> st) {
-    co_await st->proto->wait_closed();
+}  // namespace detail
+
+namespace {
+
+coro<void> wait_closed_impl(stream_writer w) {
+    co_await w.protocol()->wait_closed();
 }
 
 }  // namespace
@@ -705,16 +774,17 @@ coro<void> wait_closed_impl(std::shared_ptr<detail::writer_state> st) {
 namespace detail {
 
 bool drain_awaiter::await_ready() {
-    writer_state& st = **owner_;
-    if (st.reader) {
-        if (auto e = st.reader.exception()) std::rethrow_exception(e);
+    const stream_writer& w = *owner_;
+    if (const stream_reader& r = w.reader()) {
+        if (auto e = r.exception()) std::rethrow_exception(e);
     }
     // The common case: nothing to wait for, nothing to raise.
-    return !st.proto->is_writing_paused() && !st.proto->is_connection_lost() && !st.tr->is_closing();
+    const stream_reader_protocol& p = *w.protocol();
+    return !p.is_writing_paused() && !p.is_connection_lost() && !w.is_closing();
 }
 
 void drain_awaiter::await_suspend(co::coroutine_handle<> h) {
-    slow_ = drain_impl(*owner_);
+    slow_ = run(*owner_);
     (void)slow_.await_ready();
     slow_.await_suspend(h);
 }
@@ -726,11 +796,11 @@ void drain_awaiter::await_resume() {
 }  // namespace detail
 
 coro<void> stream_drain::as_coro() && {
-    return drain_impl(*st_);
+    return detail::drain_awaiter::run(*st_);
 }
 
 coro<void> stream_writer::wait_closed() const {
-    return wait_closed_impl(st_);
+    return wait_closed_impl(*this);
 }
 
 // ---- the openers

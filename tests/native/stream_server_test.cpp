@@ -302,6 +302,26 @@ TEST_F(StreamServer, FactoryFailureGoesToTheHandlerAndClosesTheConnection) {
     }());
 }
 
+TEST_F(StreamServer, AConnectionOutlivesItsDroppedServer) {
+    run([&]() -> coro<void> {
+        auto srv = co_await loop().create_server(probes(), "127.0.0.1", 0);
+        const auto port = srv->sockets().at(0).port;
+        auto tp_ = co_await loop().create_connection(client(), "127.0.0.1", port);
+        [[maybe_unused]] auto& t = tp_.first;
+        co_await until([&] { return accepted.size() == 1; });
+        std::weak_ptr<server> watch = srv;
+        srv->close();
+        srv.reset();
+        co_await duet::sleep(0.01);  // the listener's close callback: the server goes
+        EXPECT_TRUE(watch.expired()) << "a connection kept its server alive";
+        // The accepted connection still works, and ends without its server.
+        t->write("still here");
+        co_await until([&] { return accepted[0]->received == "still here"; });
+        t->close();
+        co_await until([&] { return accepted[0]->lost; });
+    }());
+}
+
 TEST_F(StreamServer, LeftOpenAtLoopCloseIsReportedAndClosed) {
     check_errors = false;
     std::uint16_t port = 0;

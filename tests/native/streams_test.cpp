@@ -423,6 +423,40 @@ TEST_F(Streams, AWriterDestroyedWithoutCloseClosesTheConnection) {
     }());
 }
 
+TEST_F(Streams, EveryWriterClosesWhenItsOwnLastHandleGoes) {
+    std::string server_saw;
+    event server_done;
+    auto cb = [&](stream_reader r, stream_writer) -> coro<void> {
+        server_saw = co_await r.read();
+        server_done.set();
+    };
+    run([&]() -> coro<void> {
+        auto srv = co_await start_server(cb, "127.0.0.1", 0);
+        auto [r, w] = co_await open_connection("127.0.0.1", port_of(srv));
+        {
+            stream_writer copy = w;  // the same writer: its going closes nothing
+            EXPECT_TRUE(copy == w);
+        }
+        EXPECT_FALSE(w.is_closing());
+        {
+            // A second writer on the same connection (as asyncio allows): its own handles.
+            stream_writer second(w.transport(), w.protocol(), r, w.get_loop());
+            EXPECT_FALSE(second == w);
+            EXPECT_EQ(second.transport(), w.transport());
+            EXPECT_EQ(second.protocol(), w.protocol());
+            stream_writer again = second;
+            second = stream_writer();
+            EXPECT_FALSE(w.is_closing());
+            again.write("from the second");
+        }  // its last handle goes: the transport closes (after sending)
+        EXPECT_TRUE(w.is_closing());
+        co_await server_done.wait();
+        EXPECT_EQ(server_saw, "from the second");
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
 TEST_F(Streams, HalfCloseKeepsTheOtherDirectionOpen) {
     auto cb = [](stream_reader r, stream_writer w) -> coro<void> {
         std::string all = co_await r.read();  // the client's EOF

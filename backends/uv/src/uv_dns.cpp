@@ -19,12 +19,12 @@ namespace uvs {
 
 void lookup::begin(std::shared_ptr<lookup> self) noexcept {
     keep_alive = std::move(self);
-    part->lookups.push_back(part_hook, this);
+    part->lookups.push_back(*this);
 }
 
 void lookup::end() noexcept {
     finished = true;
-    part_hook.unlink();
+    unlink();
     auto self = std::move(keep_alive);  // may be the last reference: nothing after this
 }
 

@@ -22,7 +22,10 @@ stream_server::stream_server(stream_part& part, protocol_factory f, bool unix_so
       unix_socket_(unix_socket),
       ctx_(detail::capture_context()) {}
 
-stream_server::~stream_server() = default;
+stream_server::~stream_server() {
+    // Its clients do not keep it alive: they forget it (nothing to detach from any more).
+    for (auto* h = clients_.head.next; h != &clients_.head; h = h->next) h->owner().forget_server();
+}
 
 void stream_server::add_listener(int fd, socket_address addr) {
     auto* l = new listener;
@@ -41,7 +44,7 @@ void stream_server::add_listener(int fd, socket_address addr) {
     if (!keep_alive_) {
         // Serving keeps the server alive (the user may drop it, as in asyncio).
         keep_alive_ = shared_from_this();
-        part_->servers.push_back(part_hook, this);
+        part_->servers.push_back(*this);
     }
     rc = unix_socket_ ? uv_pipe_open(&l->h.pipe, fd) : uv_tcp_open(&l->h.tcp, fd);
     if (rc < 0) {
@@ -128,8 +131,8 @@ void stream_server::accept_one(listener& l) {
     }
     in_factory_ = false;
     if (closed_) release_factory();
-    clients_.push_back(t->server_hook, t.get());
-    t->set_server(self);
+    clients_.push_back(*t);
+    t->set_server(this);
     try {
         t->start(std::move(p));
     } catch (...) {
@@ -141,8 +144,8 @@ void stream_server::accept_one(listener& l) {
 }
 
 void stream_server::detach(stream_transport& t) noexcept {
-    if (!t.server_hook.linked()) return;
-    t.server_hook.unlink();
+    if (!t.server_hook().linked()) return;
+    t.server_hook().unlink();
     if (closed_ && clients_.empty()) wakeup();
 }
 
@@ -165,7 +168,7 @@ void stream_server::on_listener_close(uv_handle_t* h) {
     stream_server* srv = l->owner;
     delete l;
     if (--srv->open_listeners_ > 0) return;
-    srv->part_hook.unlink();
+    srv->unlink();
     auto self = std::move(srv->keep_alive_);  // may be the last reference: nothing after this
 }
 
@@ -198,14 +201,14 @@ void stream_server::close() {
 
 void stream_server::close_clients() {
     clients_.for_each([](stream_transport& t) {
-        auto keep = t.shared_from_this();
+        auto keep = t.self();
         t.close();
     });
 }
 
 void stream_server::abort_clients() {
     clients_.for_each([](stream_transport& t) {
-        auto keep = t.shared_from_this();
+        auto keep = t.self();
         t.abort();
     });
 }
@@ -230,7 +233,12 @@ void stream_server::close_at_loop_close() noexcept {
     waiters_.clear();
     serving_forever_ = {};
     woken_ = true;
-    while (clients_.head.linked()) clients_.head.next->unlink();
+    // The clients forget it too (they do not keep it alive).
+    while (clients_.head.linked()) {
+        auto* h = clients_.head.next;
+        h->owner().forget_server();
+        h->unlink();
+    }
     part_ = nullptr;
 }
 

@@ -9,11 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <uv.h>
@@ -32,8 +34,11 @@ namespace duet {
 
 namespace uvs {
 
-// An intrusive doubly linked list: registration costs no allocation and unlinking is O(1).
-template <class T>
+// A place in an intrusive doubly linked list: registration costs no allocation and
+// unlinking is O(1). T derives from it, once per list it can be in (told apart by Tag), so
+// that a member is found from its hook without a pointer of its own (an idle connection's
+// memory counts).
+template <class T, int Tag = 0>
 struct list_hook {
     list_hook() noexcept = default;
     list_hook(const list_hook&) = delete;
@@ -45,23 +50,25 @@ struct list_hook {
         next->prev = prev;
         prev = next = this;
     }
+    // The member this hook is part of (never the list's sentinel).
+    T& owner() noexcept { return static_cast<T&>(*this); }
     list_hook* prev = this;
     list_hook* next = this;
-    T* owner = nullptr;
 };
 
-template <class T>
+template <class T, int Tag = 0>
 struct intrusive_list {
+    using hook = list_hook<T, Tag>;
     intrusive_list() noexcept = default;
     intrusive_list(const intrusive_list&) = delete;
     intrusive_list& operator=(const intrusive_list&) = delete;
     ~intrusive_list() {
         while (head.linked()) head.next->unlink();
     }
-    list_hook<T> head;
-    void push_back(list_hook<T>& h, T* owner) noexcept {
+    hook head;  // the sentinel
+    void push_back(T& t) noexcept {
+        hook& h = t;
         h.unlink();
-        h.owner = owner;
         h.prev = head.prev;
         h.next = &head;
         head.prev->next = &h;
@@ -77,7 +84,7 @@ struct intrusive_list {
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::vector<T*> items;
-        for (auto* h = head.next; h != &head; h = h->next) items.push_back(h->owner);
+        for (auto* h = head.next; h != &head; h = h->next) items.push_back(&h->owner());
         for (T* t : items) fn(*t);
     }
 };
@@ -94,21 +101,39 @@ class stream_transport;
 class stream_server;
 struct lookup;
 
-// An address as getsockname/getpeername gave it, kept compactly (an idle connection's
-// memory counts): inline for IPv4/IPv6, on the heap for a Unix path.
-class saved_address {
+// A connection's two addresses as getsockname/getpeername gave them, kept compactly (an
+// idle connection's memory counts): IPv4 pairs inline in 12 bytes, anything else (IPv6,
+// Unix paths, a pair that is not both IPv4) on the heap.
+class saved_addresses {
 public:
-    void save(const socket_address& a);
-    socket_address get() const;
-    bool empty() const noexcept { return kind_ == socket_address::family_type::unspecified; }
+    saved_addresses() noexcept = default;
+    saved_addresses(const saved_addresses&) = delete;
+    saved_addresses& operator=(const saved_addresses&) = delete;
+    ~saved_addresses() { reset(); }
+    void save(const socket_address& local, const socket_address& peer);
+    socket_address local() const { return get(0); }
+    socket_address peer() const { return get(1); }
 
 private:
-    union inet_storage {
-        sockaddr_in in;
-        sockaddr_in6 in6;
-    } inet_{};
-    std::unique_ptr<std::string> path_;
-    socket_address::family_type kind_ = socket_address::family_type::unspecified;
+    struct far_pair {
+        socket_address local, peer;
+    };
+    enum class form : std::uint8_t { none, inet4, far };
+    socket_address get(int which) const;
+    far_pair* far() const noexcept {
+        far_pair* p;
+        std::memcpy(&p, raw_, sizeof p);
+        return p;
+    }
+    void reset() noexcept {
+        if (form_ == form::far) delete far();
+        form_ = form::none;
+    }
+    // inet4: the local and peer addresses (network order), then their ports (host order);
+    // far: a far_pair*. Bytes, not a union with a pointer, so that the form byte packs
+    // behind them (16 bytes in all).
+    alignas(4) unsigned char raw_[12] = {};
+    form form_ = form::none;
 };
 
 // A libuv status (a negative errno on Linux) as duet's OS error.
@@ -152,7 +177,12 @@ namespace uvs {
 using stream_part = uv_network::stream_part;
 
 // One transport class for every uv stream.
-class stream_transport final : public transport, public std::enable_shared_from_this<stream_transport> {
+// The lists a transport is in: its part's, and its server's if a server accepted it.
+class stream_transport;
+using transport_part_hook = list_hook<stream_transport, 0>;
+using transport_server_hook = list_hook<stream_transport, 1>;
+
+class stream_transport final : public transport, public transport_part_hook, public transport_server_hook {
 public:
     enum class kind : std::uint8_t { tcp, unix_socket, read_pipe, write_pipe };
 
@@ -178,9 +208,14 @@ public:
     // protocol released (no connection_lost: the loop cannot run it any more).
     void close_at_loop_close() noexcept;
     // For the server that accepted it (detached when the connection is lost).
-    void set_server(std::shared_ptr<stream_server> s) noexcept;
+    void set_server(stream_server* s) noexcept;
+    // The server is being destroyed: nothing to detach from any more.
+    void forget_server() noexcept { server_ = nullptr; }
     // What errors and reports call it: the peer's address, the Unix path, "pipe <fd>".
     std::string label() const;
+    // A strong reference, while registered (instead of enable_shared_from_this: one
+    // self-reference per transport is enough).
+    std::shared_ptr<stream_transport> self() const noexcept { return keep_alive_; }
 
     // ---- base_transport
     void close() override;
@@ -200,12 +235,14 @@ public:
     bool can_write_eof() const noexcept override;
     void abort() override;
     std::size_t get_write_buffer_size() const noexcept override { return buffered(); }
-    std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override { return flow_.limits(); }
+    std::pair<std::size_t, std::size_t> get_write_buffer_limits() const noexcept override {
+        return rare_ ? rare_->flow.limits() : write_flow_control().limits();
+    }
     void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
                                  std::optional<std::size_t> low = std::nullopt) override;
 
-    list_hook<stream_transport> part_hook;
-    list_hook<stream_transport> server_hook;
+    transport_part_hook& part_hook() noexcept { return *this; }
+    transport_server_hook& server_hook() noexcept { return *this; }
 
 private:
     bool readable() const noexcept { return kind_ != kind::write_pipe; }
@@ -256,30 +293,39 @@ private:
 
     stream_part* part_;  // null once the loop closed
     stream_handle h_{};
-    reader_watch* reader_ = nullptr;
 
     std::shared_ptr<stream_transport> keep_alive_;  // while registered
     std::shared_ptr<base_protocol> protocol_;
-    std::shared_ptr<stream_server> server_;
-    std::exception_ptr alloc_error_;  // get_buffer failed in on_alloc
+    // The server that accepted it: not owned (a server forgets its clients when destroyed,
+    // see ~stream_server), so that the transport holds no reference it does not need.
+    stream_server* server_ = nullptr;
 
-    // The write side beyond uv_try_write: made on the first write the OS did not take at
-    // once (an idle connection, or one whose writes always go out at once, has none), then
-    // kept. inflight is what uv_write is sending; pending collects writes meanwhile. Both
-    // keep their capacity, so steady-state writing allocates nothing.
-    struct write_buffers {
+    // What most connections never need, made on first use (an idle connection's memory
+    // counts): the write side beyond uv_try_write (made on the first write the OS did not
+    // take at once, then kept: inflight is what uv_write is sending, pending collects writes
+    // meanwhile, both keep their capacity, so steady-state writing allocates nothing), the
+    // flow control (a protocol can only be paused once writes are buffered, or limits
+    // set), a failed get_buffer's error, and a write pipe's reader watch.
+    struct rare_state {
         uv_write_t req{};  // the one write in flight
         std::string inflight;
         std::string pending;
+        write_flow_control flow;
+        std::exception_ptr alloc_error;  // get_buffer failed in on_alloc
+        reader_watch* reader = nullptr;
     };
-    std::unique_ptr<write_buffers> wb_;
-    std::size_t pending_size() const noexcept { return wb_ ? wb_->pending.size() : 0; }
-    std::string& pending() {
-        if (!wb_) wb_ = std::make_unique<write_buffers>();
-        return wb_->pending;
+    std::unique_ptr<rare_state> rare_;
+    rare_state& rare() {
+        if (!rare_) rare_ = std::make_unique<rare_state>();
+        return *rare_;
     }
+    std::size_t pending_size() const noexcept { return rare_ ? rare_->pending.size() : 0; }
+    std::string& pending() { return rare().pending; }
     void drop_pending() noexcept {
-        if (wb_) wb_->pending.clear();
+        if (rare_) rare_->pending.clear();
+    }
+    void reset_flow() noexcept {
+        if (rare_) rare_->flow.reset();
     }
     // The protocol, as the kind set_protocol found (null once released).
     buffered_protocol* buffered_proto() const noexcept {
@@ -289,37 +335,38 @@ private:
     detail::direct_read_protocol* direct_proto() const noexcept {
         return direct_ ? static_cast<detail::direct_read_protocol*>(protocol_.get()) : nullptr;
     }
-    write_flow_control flow_;
 
-    saved_address peername_;
-    saved_address sockname_;
-    int fd_ = -1;
-
-    kind kind_;
-    unsigned open_handles_ = 0;
-    unsigned ignored_writes_ = 0;
-    bool handle_open_ = false;
-    bool started_ = false;    // connection_made was called
-    bool closing_ = false;    // close()/abort() or lost
-    bool lost_ = false;       // connection_lost scheduled (or will never be)
-    bool lost_done_ = false;  // ... and delivered (or dropped)
-    bool reading_ = false;
-    bool paused_ = false;
-    bool eof_received_ = false;
-    bool eof_written_ = false;
-    bool shutdown_sent_ = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
-    bool write_in_flight_ = false;
-    bool buffered_ = false;   // the protocol is a buffered_protocol (decided once in set_protocol)
-    bool direct_ = false;     // ... or a detail::direct_read_protocol
-    bool last_full_ = false;  // the last read filled its buffer: data keeps coming (bulk)
-    bool lent_ = false;       // the read in progress goes into the direct protocol's room
+    saved_addresses addrs_;
     // The protocol's callbacks run in a copy of the context current when the transport was
     // made (asyncio: its reader handle's), so a server's connections see its creator's.
     detail::context_slot ctx_;
+    int fd_ = -1;
+
+    // Bits: an idle connection's memory counts.
+    kind kind_ : 2;
+    std::uint8_t open_handles_ : 2 = 0;    // the handle and a write pipe's reader watch
+    std::uint8_t ignored_writes_ : 3 = 0;  // counted up to the one report (5)
+    bool handle_open_ : 1 = false;
+    bool started_ : 1 = false;    // connection_made was called
+    bool closing_ : 1 = false;    // close()/abort() or lost
+    bool lost_ : 1 = false;       // connection_lost scheduled (or will never be)
+    bool lost_done_ : 1 = false;  // ... and delivered (or dropped)
+    bool reading_ : 1 = false;
+    bool paused_ : 1 = false;
+    bool eof_received_ : 1 = false;
+    bool eof_written_ : 1 = false;
+    bool shutdown_sent_ : 1 = false;  // an uv_shutdown_t (allocated; freed by its callback) is out
+    bool write_in_flight_ : 1 = false;
+    bool buffered_ : 1 = false;   // the protocol is a buffered_protocol (decided once in set_protocol)
+    bool direct_ : 1 = false;     // ... or a detail::direct_read_protocol
+    bool last_full_ : 1 = false;  // the last read filled its buffer: data keeps coming (bulk)
+    bool lent_ : 1 = false;       // the read in progress goes into the direct protocol's room
 };
 
 // A listening server over one or more listening stream handles.
-class stream_server final : public server, public std::enable_shared_from_this<stream_server> {
+class stream_server final : public server,
+                            public std::enable_shared_from_this<stream_server>,
+                            public list_hook<stream_server> {
 public:
     stream_server(stream_part& part, protocol_factory f, bool unix_socket, int backlog);
     ~stream_server() override;
@@ -347,8 +394,6 @@ public:
     std::vector<socket_address> sockets() const override;
     abstract_event_loop& get_loop() const noexcept override { return *loop_; }
 
-    list_hook<stream_server> part_hook;
-
 private:
     struct listener {
         stream_handle h{};
@@ -370,7 +415,7 @@ private:
     std::vector<listener*> listeners_;
     std::vector<socket_address> addrs_;
     std::shared_ptr<stream_server> keep_alive_;  // while listeners are open
-    intrusive_list<stream_transport> clients_;
+    intrusive_list<stream_transport, 1> clients_;
     std::vector<future<void>> waiters_;
     future<void> serving_forever_;
     std::string unix_path_;
@@ -391,7 +436,7 @@ private:
 // awaiting coroutine and libuv: if the coroutine goes away first (cancelled, or its frame
 // destroyed), the request is cancelled if it has not started; its completion then only
 // frees it.
-struct lookup : std::enable_shared_from_this<lookup> {
+struct lookup : std::enable_shared_from_this<lookup>, list_hook<lookup> {
     explicit lookup(stream_part& p) : part(&p) {}
     virtual ~lookup() = default;
     void cancel() noexcept;
@@ -402,7 +447,6 @@ struct lookup : std::enable_shared_from_this<lookup> {
 
     stream_part* part;
     std::shared_ptr<lookup> keep_alive;
-    list_hook<lookup> part_hook;
     bool finished = false;
 };
 

@@ -82,34 +82,56 @@ bool is_connection_error(const std::exception_ptr& e) noexcept {
 
 // ---- addresses
 
-void saved_address::save(const socket_address& a) {
-    kind_ = a.family;
-    path_.reset();
-    switch (a.family) {
-        case socket_address::family_type::inet:
-        case socket_address::family_type::inet6: {
-            sockaddr_storage ss;
-            socklen_t len = detail::to_sockaddr(a, ss);
-            std::memcpy(&inet_, &ss, std::min<std::size_t>(len, sizeof inet_));
-            break;
-        }
-        case socket_address::family_type::unix_domain:
-            path_ = std::make_unique<std::string>(a.path);
-            break;
-        case socket_address::family_type::unspecified:
-            break;
+namespace {
+
+// An IPv4 address as (network-order address, port), or false for any other.
+bool as_inet4(const socket_address& a, std::uint32_t& addr, std::uint16_t& port) {
+    if (a.family != socket_address::family_type::inet) return false;
+    sockaddr_storage ss;
+    if (detail::to_sockaddr(a, ss) < static_cast<socklen_t>(sizeof(sockaddr_in))) return false;
+    const auto& in = reinterpret_cast<const sockaddr_in&>(ss);
+    addr = in.sin_addr.s_addr;
+    port = ntohs(in.sin_port);
+    return true;
+}
+
+socket_address from_inet4(std::uint32_t addr, std::uint16_t port) {
+    sockaddr_in in{};
+    in.sin_family = AF_INET;
+    in.sin_addr.s_addr = addr;
+    in.sin_port = htons(port);
+    return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&in), sizeof in);
+}
+
+}  // namespace
+
+void saved_addresses::save(const socket_address& local, const socket_address& peer) {
+    reset();
+    std::uint32_t addr[2];
+    std::uint16_t port[2];
+    if (as_inet4(local, addr[0], port[0]) && as_inet4(peer, addr[1], port[1])) {
+        std::memcpy(raw_, addr, sizeof addr);
+        std::memcpy(raw_ + sizeof addr, port, sizeof port);
+        form_ = form::inet4;
+    } else if (!local.empty() || !peer.empty()) {
+        auto* p = new far_pair{local, peer};
+        std::memcpy(raw_, &p, sizeof p);
+        form_ = form::far;
     }
 }
 
-socket_address saved_address::get() const {
-    switch (kind_) {
-        case socket_address::family_type::inet:
-            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in), sizeof inet_.in);
-        case socket_address::family_type::inet6:
-            return detail::from_sockaddr(reinterpret_cast<const sockaddr*>(&inet_.in6), sizeof inet_.in6);
-        case socket_address::family_type::unix_domain:
-            return socket_address::unix_path(path_ ? *path_ : std::string());
-        case socket_address::family_type::unspecified:
+socket_address saved_addresses::get(int which) const {
+    switch (form_) {
+        case form::inet4: {
+            std::uint32_t addr[2];
+            std::uint16_t port[2];
+            std::memcpy(addr, raw_, sizeof addr);
+            std::memcpy(port, raw_ + sizeof addr, sizeof port);
+            return from_inet4(addr[which], port[which]);
+        }
+        case form::far:
+            return which == 0 ? far()->local : far()->peer;
+        case form::none:
             break;
     }
     return {};
@@ -130,7 +152,7 @@ std::shared_ptr<stream_transport> stream_transport::create(stream_part& part, ki
     t->handle_open_ = true;
     t->open_handles_ = 1;
     t->keep_alive_ = t;
-    part.transports.push_back(t->part_hook, t.get());
+    part.transports.push_back(*t);
     return t;
 }
 
@@ -138,19 +160,20 @@ void stream_transport::set_connected() {
     uv_os_fd_t fd = -1;
     if (uv_fileno(&h_.handle, &fd) == 0) fd_ = fd;
     if (is_pipe()) return;
-    sockname_.save(detail::local_address_of(fd_));
-    peername_.save(detail::peer_address_of(fd_));
+    addrs_.save(detail::local_address_of(fd_), detail::peer_address_of(fd_));
     if (kind_ == kind::tcp) uv_tcp_nodelay(&h_.tcp, 1);  // as asyncio: small writes go out at once
 }
 
 std::string stream_transport::label() const {
     switch (kind_) {
-        case kind::tcp:
-            return peername_.empty() ? "TCP socket " + std::to_string(fd_) : peername_.get().to_string();
+        case kind::tcp: {
+            socket_address peer = addrs_.peer();
+            return peer.empty() ? "TCP socket " + std::to_string(fd_) : peer.to_string();
+        }
         case kind::unix_socket: {
             // An accepted connection's peer is unnamed: its own address is the server's path.
-            socket_address peer = peername_.get();
-            std::string name = !peer.path.empty() ? peer.to_string() : sockname_.get().to_string();
+            socket_address peer = addrs_.peer();
+            std::string name = !peer.path.empty() ? peer.to_string() : addrs_.local().to_string();
             return "unix socket " + (name.empty() ? std::string("(unnamed)") : name);
         }
         case kind::read_pipe:
@@ -174,16 +197,16 @@ void stream_transport::watch_reader_close(int fd) {
     w->poll.data = w;
     w->fd = dup;
     w->owner = this;
-    reader_ = w;
+    rare().reader = w;
     ++open_handles_;
     if (uv_poll_start(&w->poll, UV_READABLE, &on_reader_poll) < 0) {
-        reader_ = nullptr;
+        rare_->reader = nullptr;
         uv_close(reinterpret_cast<uv_handle_t*>(&w->poll), &on_poll_close);
     }
 }
 
-void stream_transport::set_server(std::shared_ptr<stream_server> s) noexcept {
-    server_ = std::move(s);
+void stream_transport::set_server(stream_server* s) noexcept {
+    server_ = s;
 }
 
 void stream_transport::set_protocol(std::shared_ptr<base_protocol> p) {
@@ -204,7 +227,7 @@ void stream_transport::start(std::shared_ptr<base_protocol> p) {
     set_protocol(std::move(p));
     started_ = true;
     try {
-        auto self = shared_from_this();
+        auto self = keep_alive_;
         if (buffered_protocol* b = buffered_proto())
             b->connection_made(std::move(self));
         else
@@ -223,7 +246,7 @@ void stream_transport::discard() noexcept {
 
 void stream_transport::close_at_loop_close() noexcept {
     if (!part_) return;
-    auto self = shared_from_this();
+    auto self = keep_alive_;
     if (started_ && !closing_) {
         try {
             exception_context ctx;
@@ -234,12 +257,12 @@ void stream_transport::close_at_loop_close() noexcept {
     }
     closing_ = lost_ = true;
     drop_pending();
-    flow_.reset();
+    reset_flow();
     close_handles();
     release_protocol();
     lost_done_ = true;
     if (server_) {
-        auto s = std::move(server_);
+        stream_server* s = std::exchange(server_, nullptr);
         s->detach(*this);
     }
     part_ = nullptr;
@@ -297,7 +320,10 @@ void stream_transport::on_alloc(uv_handle_t* h, std::size_t suggested, uv_buf_t*
             if (b.empty()) throw std::runtime_error("get_buffer() returned an empty buffer");
             *buf = uv_buf_init(b.data(), static_cast<unsigned>(std::min<std::size_t>(b.size(), UINT_MAX)));
         } catch (...) {
-            t->alloc_error_ = std::current_exception();
+            try {
+                t->rare().alloc_error = std::current_exception();
+            } catch (...) {  // out of memory: reported as libuv's ENOBUFS
+            }
             *buf = uv_buf_init(nullptr, 0);  // libuv then reports UV_ENOBUFS
         }
         return;
@@ -342,8 +368,9 @@ void stream_transport::on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* bu
         t->on_eof();
         return;
     }
-    if (nread == UV_ENOBUFS && t->alloc_error_) {
-        t->fatal_error(std::exchange(t->alloc_error_, nullptr), "Fatal error: protocol.get_buffer() call failed.");
+    if (nread == UV_ENOBUFS && t->rare_ && t->rare_->alloc_error) {
+        t->fatal_error(std::exchange(t->rare_->alloc_error, nullptr),
+                       "Fatal error: protocol.get_buffer() call failed.");
         return;
     }
     t->fatal_error(std::make_exception_ptr(uv_error(static_cast<int>(nread), "read from " + t->label())),
@@ -406,7 +433,7 @@ void stream_transport::write_impl(std::string_view data, std::string* owned) {
     if (closing_ || !handle_open_) {
         // asyncio ignores writes once the connection is closing or lost, and says so
         // after a few.
-        if (++ignored_writes_ == 5 && part_ && !part_->closed) {
+        if (ignored_writes_ < 5 && ++ignored_writes_ == 5 && part_ && !part_->closed) {
             try {
                 exception_context ctx;
                 ctx.message = "write() on closed " + label() + ": data ignored (5 writes so far)";
@@ -435,16 +462,16 @@ void stream_transport::write_impl(std::string_view data, std::string* owned) {
             p.append(data);
         start_write();
         if (lost_) return;
-    } else if (owned && wb_->pending.empty()) {  // a write is in flight: wb_ exists
-        wb_->pending = std::move(*owned);
+    } else if (owned && rare_->pending.empty()) {  // a write is in flight: rare_ exists
+        rare_->pending = std::move(*owned);
     } else {
-        wb_->pending.append(data);
+        rare_->pending.append(data);
     }
     update_flow();
 }
 
 void stream_transport::start_write() {
-    write_buffers& w = *wb_;  // pending data exists, so wb_ does
+    rare_state& w = *rare_;  // pending data exists, so rare_ does
     std::swap(w.inflight, w.pending);
     w.pending.clear();
     // At most four buffers of 1 GiB per request (libuv's inline buffer count); anything
@@ -475,14 +502,14 @@ void stream_transport::on_write(uv_write_t* req, int status) {
     auto* t = static_cast<stream_transport*>(req->data);
     detail::context_scope in_ctx(&t->ctx_);
     t->write_in_flight_ = false;
-    t->wb_->inflight.clear();
+    t->rare_->inflight.clear();
     if (status == UV_ECANCELED || t->lost_) return;
     if (status < 0) {
         t->fatal_error(std::make_exception_ptr(uv_error(status, "write to " + t->label())),
                        t->is_pipe() ? "Fatal write error on pipe transport" : "Fatal write error on socket transport");
         return;
     }
-    if (!t->wb_->pending.empty()) {
+    if (!t->rare_->pending.empty()) {
         t->start_write();
         if (t->lost_) return;
     }
@@ -492,12 +519,13 @@ void stream_transport::on_write(uv_write_t* req, int status) {
 }
 
 void stream_transport::update_flow() {
-    if (protocol_ && part_ && !lost_) flow_.update(buffered(), *protocol_, part_->loop, *this);
+    // Without rare_ nothing is buffered and nothing was paused: nothing to do.
+    if (rare_ && protocol_ && part_ && !lost_) rare_->flow.update(buffered(), *protocol_, part_->loop, *this);
 }
 
 void stream_transport::set_write_buffer_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
     if (!writable()) wrong_direction("set_write_buffer_limits");
-    flow_.set_limits(high, low);
+    rare().flow.set_limits(high, low);
     update_flow();
 }
 
@@ -571,14 +599,13 @@ void stream_transport::schedule_lost(std::exception_ptr e) {
     if (lost_) return;
     lost_ = closing_ = true;
     stop_reading();
-    flow_.reset();
+    reset_flow();
     close_handles();
     if (part_ && !part_->closed && !part_->loop.is_closed()) {
         try {
             // As asyncio: connection_lost runs in a later iteration, never inside the
             // call that closed the transport.
-            part_->loop.call_soon(
-                [self = shared_from_this(), e]() mutable noexcept { self->deliver_lost(std::move(e)); });
+            part_->loop.call_soon([self = keep_alive_, e]() mutable noexcept { self->deliver_lost(std::move(e)); });
             return;
         } catch (...) {
         }
@@ -599,7 +626,7 @@ void stream_transport::deliver_lost(std::exception_ptr e) noexcept {
     p.reset();  // the protocol may hold this transport: the cycle ends here
     lost_done_ = true;
     if (server_) {
-        auto s = std::move(server_);
+        stream_server* s = std::exchange(server_, nullptr);
         s->detach(*this);
     }
     maybe_finish();
@@ -615,8 +642,8 @@ void stream_transport::close_handles() noexcept {
         reading_ = false;
         uv_close(&h_.handle, &on_close);
     }
-    if (reader_) {
-        uv_close(reinterpret_cast<uv_handle_t*>(&std::exchange(reader_, nullptr)->poll), &on_poll_close);
+    if (rare_ && rare_->reader) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&std::exchange(rare_->reader, nullptr)->poll), &on_poll_close);
     }
 }
 
@@ -640,7 +667,7 @@ void stream_transport::maybe_finish() noexcept {
     // Registered (and self-owned) until libuv has let go of every handle and
     // connection_lost is behind us.
     if (open_handles_ > 0 || !lost_done_) return;
-    part_hook.unlink();
+    part_hook().unlink();
     auto self = std::move(keep_alive_);  // may be the last reference: nothing after this
 }
 
@@ -668,8 +695,8 @@ std::any stream_transport::get_extra_info(std::string_view name) const {
         if ((name == "pipe" || name == "fd") && handle_open_) return fd_;
         return {};
     }
-    if (name == "peername") return peername_.get();
-    if (name == "sockname") return sockname_.get();
+    if (name == "peername") return addrs_.peer();
+    if (name == "sockname") return addrs_.local();
     if ((name == "socket" || name == "fd") && handle_open_) return fd_;
     return {};
 }

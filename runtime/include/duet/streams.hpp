@@ -5,10 +5,11 @@
 // they work on every loop with a network half.
 //
 // Ownership: stream_reader and stream_writer are cheap copyable handles to shared state
-// (as futures are). The protocol holds the reader; the writer holds the transport, the
-// protocol and the reader. When the last handle of a writer goes away without close(),
-// the transport is closed (asyncio's StreamWriter.__del__), so a connection cannot be
-// forgotten open.
+// (as futures are). The protocol holds the reader and the transport; the writer holds the
+// protocol (and, unless it is the writer made with the connection, whose state lives in
+// the protocol, the transport and the reader too). When the last handle of a writer goes
+// away without close(), the transport is closed (asyncio's StreamWriter.__del__), so a
+// connection cannot be forgotten open.
 #pragma once
 
 #include <any>
@@ -70,6 +71,8 @@ private:
     std::optional<std::size_t> expected_;
 };
 
+class stream_writer;
+
 namespace detail {
 struct reader_state;
 struct writer_state;
@@ -83,14 +86,20 @@ enum class read_op : std::uint8_t { some, exactly, line };
 // from the transport's read into the string returned) and is woken only once it can finish
 // (read: any byte; readexactly: all n; either: EOF or an error). readline() and read(-1),
 // which may need several waits, run as a coroutine when they have to wait.
-class read_awaiter : public awaiter_tag {
+class read_awaiter : public awaiter_tag, private waiter {
 public:
     read_awaiter(const std::shared_ptr<reader_state>* owner, read_op op, std::ptrdiff_t n) noexcept
-        : owner_(owner), n_(n), op_(op) {}
+        : op_(op), owner_(owner), n_(n) {}
     // A copy is not parked (only the awaiter that suspends parks itself).
-    read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_), n_(o.n_), op_(o.op_) {}
+    read_awaiter(const read_awaiter& o) noexcept : awaiter_tag(), waiter(), op_(o.op_), owner_(o.owner_), n_(o.n_) {}
     read_awaiter& operator=(const read_awaiter&) = delete;
-    ~read_awaiter() { unlink(); }
+    ~read_awaiter() {
+        unlink();
+        if (slow_mode_)
+            slow_.~coro();
+        else
+            error_.~exception_ptr();
+    }
 
     bool await_ready();
     void await_suspend(co::coroutine_handle<> h);
@@ -103,31 +112,38 @@ private:
     }
     void unlink_slow() noexcept;
 
+    // In the waiter's tail padding (the awaiter sits in the awaiting frame, whose size
+    // counts for every idle connection).
+    read_op op_;
+    bool linked_ = false;                         // the reader points at it (waiting, or woken and not run yet)
+    bool suspended_ = false;                      // it waited (its result is taken_)
+    bool slow_mode_ = false;                      // it became a coroutine (slow_, not error_, is alive)
     const std::shared_ptr<reader_state>* owner_;  // the handle awaited on (outlives this)
     std::ptrdiff_t n_;
-    read_op op_;
-    bool linked_ = false;     // the reader points at it (waiting, or woken and not run yet)
-    bool suspended_ = false;  // it waited (its result is taken_)
-    waiter w_;
-    std::exception_ptr error_;  // what woke it, if an error did
-    coro<std::string> slow_;    // the coroutine it became, if it had to
-    std::string taken_;         // the bytes it received while it waited
+    // Never both: what woke a frameless wait, if an error did; or the coroutine it became.
+    union {
+        std::exception_ptr error_{};
+        coro<std::string> slow_;
+    };
+    std::string taken_;  // the bytes it received while it waited
 };
 
 // stream_writer::drain() in a coroutine: returns at once, with no frame, unless writing is
 // paused or the connection is closing; then it runs as a coroutine.
 class drain_awaiter : public awaiter_tag {
 public:
-    explicit drain_awaiter(const std::shared_ptr<writer_state>* owner) noexcept : owner_(owner) {}
+    explicit drain_awaiter(const stream_writer* owner) noexcept : owner_(owner) {}
     drain_awaiter(const drain_awaiter& o) noexcept : awaiter_tag(), owner_(o.owner_) {}
     drain_awaiter& operator=(const drain_awaiter&) = delete;
 
     bool await_ready();
     void await_suspend(co::coroutine_handle<> h);
     void await_resume();
+    // The drain as a coroutine (when it has to wait, and for stream_drain::as_coro).
+    static coro<void> run(stream_writer w);
 
 private:
-    const std::shared_ptr<writer_state>* owner_;
+    const stream_writer* owner_;
     coro<void> slow_;
 };
 }  // namespace detail
@@ -139,17 +155,25 @@ private:
 class [[nodiscard]] stream_read {
 public:
     using coro_type = coro<std::string>;
-    detail::read_awaiter awaiter() const noexcept { return detail::read_awaiter(st_, op_, n_); }
+    detail::read_awaiter awaiter() const noexcept { return detail::read_awaiter(st(), op(), n_); }
     coro<std::string> as_coro() &&;
     operator coro<std::string>() && { return std::move(*this).as_coro(); }
 
 private:
     friend class stream_reader;
-    stream_read(const std::shared_ptr<detail::reader_state>* st, detail::read_op op, std::ptrdiff_t n) noexcept
-        : st_(st), n_(n), op_(op) {}
-    const std::shared_ptr<detail::reader_state>* st_;
+    using state_ptr = std::shared_ptr<detail::reader_state>;
+    static_assert(alignof(state_ptr) >= 4);
+    stream_read(const state_ptr* st, detail::read_op op, std::ptrdiff_t n) noexcept
+        : st_op_(reinterpret_cast<std::uintptr_t>(st) | static_cast<std::uintptr_t>(op)), n_(n) {}
+    const state_ptr* st() const noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged pointer
+        return reinterpret_cast<const state_ptr*>(st_op_ & ~std::uintptr_t{3});
+    }
+    detail::read_op op() const noexcept { return static_cast<detail::read_op>(st_op_ & 3); }
+    // The handle and (in its low bits) the operation: 16 bytes, as it stays in the awaiting
+    // frame while the read waits (an idle connection's memory counts).
+    std::uintptr_t st_op_;
     std::ptrdiff_t n_;
-    detail::read_op op_;
 };
 
 // What stream_writer::drain returns: `co_await` it (no frame when there is nothing to wait
@@ -164,8 +188,8 @@ public:
 
 private:
     friend class stream_writer;
-    explicit stream_drain(const std::shared_ptr<detail::writer_state>* st) noexcept : st_(st) {}
-    const std::shared_ptr<detail::writer_state>* st_;
+    explicit stream_drain(const stream_writer* st) noexcept : st_(st) {}
+    const stream_writer* st_;
 };
 
 // asyncio.StreamReader: a buffer fed by a protocol (or by hand) and read by coroutines.
@@ -290,9 +314,17 @@ private:
     stream_reader reader_;
     std::shared_ptr<const client_connected_callback> cb_;
     std::shared_ptr<transport> transport_;
-    detail::stream_waiter_list drain_waiters_;
-    detail::stream_waiter_list closed_waiters_;
-    std::exception_ptr lost_error_;
+    // The drains and close waiters and connection_lost's error: made when first needed
+    // (an idle connection's memory counts).
+    struct waits_state;
+    std::unique_ptr<waits_state> waits_;
+    waits_state& waits();
+    std::exception_ptr lost_error() const noexcept;
+    // The embedded writer (see stream_writer): its handles' reference to this protocol
+    // and their count.
+    friend class stream_writer;
+    std::shared_ptr<stream_reader_protocol> writer_self_;
+    std::uint32_t writers_ = 0;
     bool lost_ = false;
     bool paused_ = false;
 };
@@ -306,6 +338,13 @@ public:
     // `reader` (may be empty) is the connection's reader, whose exception drain raises.
     stream_writer(std::shared_ptr<duet::transport> t, std::shared_ptr<stream_reader_protocol> p, stream_reader reader,
                   abstract_event_loop& loop);
+    stream_writer(const stream_writer& o) noexcept : h_(o.h_) { add_ref(); }
+    stream_writer(stream_writer&& o) noexcept : h_(std::exchange(o.h_, 0)) {}
+    stream_writer& operator=(stream_writer o) noexcept {
+        std::swap(h_, o.h_);
+        return *this;
+    }
+    ~stream_writer() { release(); }
 
     // Forwarded to the transport (write copies: the data need not outlive the call).
     void write(std::string_view data) const;
@@ -332,7 +371,7 @@ public:
     // lost or the transport is closing, the connection's error (or, if none,
     // std::system_error ECONNRESET "Connection lost"), so a write/drain loop against a
     // dead peer ends. Any number of coroutines may drain at once; all resume together.
-    stream_drain drain() const { return stream_drain(&st_); }
+    stream_drain drain() const { return stream_drain(this); }
     std::any get_extra_info(std::string_view name) const;
     template <class T>
     std::optional<T> get_extra_info(std::string_view name) const {
@@ -344,12 +383,28 @@ public:
     const std::shared_ptr<stream_reader_protocol>& protocol() const noexcept;
     abstract_event_loop& get_loop() const noexcept;
 
-    explicit operator bool() const noexcept { return static_cast<bool>(st_); }
-    friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept { return a.st_ == b.st_; }
+    explicit operator bool() const noexcept { return h_ != 0; }
+    friend bool operator==(const stream_writer& a, const stream_writer& b) noexcept { return a.h_ == b.h_; }
 
 private:
+    friend class detail::drain_awaiter;
     void write_owned(std::string&& data) const;
-    std::shared_ptr<detail::writer_state> st_;
+    const stream_reader& reader() const noexcept;
+    // The state the handles share, counted by them (the last one gone closes a transport
+    // nobody closed): a detail::writer_state of its own, or (low bit set) the protocol's
+    // embedded writer, for the writer made with the connection (start_server's callback,
+    // open_connection), whose transport, reader and loop are the protocol's own: no
+    // allocation of its own (an idle connection's memory counts).
+    std::uintptr_t h_ = 0;
+    stream_reader_protocol* embedded() const noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): a tagged pointer
+        return (h_ & 1) ? reinterpret_cast<stream_reader_protocol*>(h_ & ~std::uintptr_t{1}) : nullptr;
+    }
+    detail::writer_state* own() const noexcept {
+        return reinterpret_cast<detail::writer_state*>(h_);  // NOLINT(performance-no-int-to-ptr): tagged
+    }
+    void add_ref() const noexcept;
+    void release() noexcept;
 };
 
 namespace detail {

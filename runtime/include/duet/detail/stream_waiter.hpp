@@ -62,21 +62,33 @@ public:
 
 private:
     friend class stream_waiter;
+    // A circular list reached through its oldest member (one pointer: every reader and
+    // stream protocol has lists, mostly empty).
     void push_back(stream_waiter* w) noexcept {
-        w->prev_ = tail_;
-        w->next_ = nullptr;
-        (tail_ ? tail_->next_ : head_) = w;
-        tail_ = w;
+        if (!head_) {
+            w->prev_ = w->next_ = w;
+            head_ = w;
+        } else {
+            stream_waiter* tail = head_->prev_;
+            w->prev_ = tail;
+            w->next_ = head_;
+            tail->next_ = w;
+            head_->prev_ = w;
+        }
         w->linked_ = true;
     }
     void remove(stream_waiter* w) noexcept {
-        (w->prev_ ? w->prev_->next_ : head_) = w->next_;
-        (w->next_ ? w->next_->prev_ : tail_) = w->prev_;
+        if (w->next_ == w) {
+            head_ = nullptr;
+        } else {
+            w->prev_->next_ = w->next_;
+            w->next_->prev_ = w->prev_;
+            if (head_ == w) head_ = w->next_;
+        }
         w->prev_ = w->next_ = nullptr;
         w->linked_ = false;
     }
     stream_waiter* head_ = nullptr;
-    stream_waiter* tail_ = nullptr;
 };
 
 inline void stream_waiter::await_suspend(co::coroutine_handle<> h) {
