@@ -115,6 +115,16 @@ int sockopt(int fd, int level, int name) {
     return v;
 }
 
+// The listening socket of this process bound to `addr` (found in /proc/self/fd: a server
+// shows its addresses, not its fds), or -1.
+int listener_fd_for(const socket_address& addr) {
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+        const int fd = std::atoi(e.path().filename().c_str());
+        if (sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1 && detail::local_address_of(fd) == addr) return fd;
+    }
+    return -1;
+}
+
 // A "server" answering any request (a chunk ending a blank line) with an HTTP-like
 // response, then closing: test_utils.run_test_server's role.
 constexpr std::string_view request = "GET / HTTP/1.0\r\n\r\n";
@@ -224,6 +234,24 @@ TEST_F(EventsSteps, CreateConnectionLocalAddr) {
     }());
 }
 
+// test_events.py: test_create_connection_local_addr_skip_different_family: the local
+// host's addresses of another family than the peer's are skipped, one of its own is bound
+// ("localhost" may give ::1 before 127.0.0.1).
+TEST_F(EventsSteps, CreateConnectionLocalAddrSkipsOtherFamilies) {
+    run([&]() -> coro<void> {
+        auto srv = co_await loop().create_server(echoes(), "127.0.0.1", 0);
+        const auto local_port = free_port();
+        connection_options opts;
+        opts.local_addr = host_port{"localhost", local_port};
+        auto tp = co_await loop().create_connection(client(), "127.0.0.1", port_of(srv), opts);
+        EXPECT_EQ(tp.first->get_extra_info<socket_address>("sockname"), socket_address::inet("127.0.0.1", local_port));
+        tp.first->close();
+        co_await until([&] { return tp.second->lost; });
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
 // test_events.py: test_create_connection_local_addr_in_use: binding to the listening
 // address fails with EADDRINUSE, and the message names that address.
 TEST_F(EventsSteps, CreateConnectionLocalAddrInUse) {
@@ -315,6 +343,22 @@ TEST_F(EventsSteps, CreateConnectionAllAddressesFail) {
         EXPECT_TRUE(code_of(err)) << what;
         for (const auto& a : addrs) EXPECT_TRUE(contains(what, a.to_string())) << what;
         EXPECT_EQ(what.rfind("Multiple exceptions: ", 0) == 0, addrs.size() > 1) << what;
+
+        // family=AF_INET: only the IPv4 addresses are tried.
+        connection_options v4;
+        v4.family = AF_INET;
+        err = nullptr;
+        try {
+            co_await loop().create_connection(client(), "localhost", port, v4);
+        } catch (...) {
+            err = std::current_exception();
+        }
+        EXPECT_EQ(code_of(err), std::errc::connection_refused) << what_of(err);
+        for (const auto& a : addrs) {
+            if (a.family == socket_address::family_type::inet6) {
+                EXPECT_FALSE(contains(what_of(err), a.to_string())) << what_of(err);
+            }
+        }
     }());
 }
 
@@ -368,6 +412,33 @@ TEST_F(EventsSteps, CreateServerMultipleHostsListensOncePerAddress) {
         auto tp = co_await loop().create_connection(client(), "127.0.0.2", port);
         co_await until([&] { return accepted.size() == 1; });
         tp.first->close();
+        srv->close();
+        co_await srv->wait_closed();
+    }());
+}
+
+// test_events.py: test_create_server_reuse_port: SO_REUSEPORT is off unless reuse_port
+// is asked for; SO_REUSEADDR is on unless reuse_address=false (asyncio's default on POSIX).
+TEST_F(EventsSteps, CreateServerReusePortAndReuseAddress) {
+    run([&]() -> coro<void> {
+        auto srv = co_await loop().create_server(probes(), "0.0.0.0", 0);
+        CO_ASSERT_TRUE(srv->sockets().size() == 1u);
+        int fd = listener_fd_for(srv->sockets()[0]);
+        CO_ASSERT_TRUE(fd >= 0);
+        EXPECT_EQ(sockopt(fd, SOL_SOCKET, SO_REUSEPORT), 0);
+        EXPECT_NE(sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 0);
+        srv->close();
+        co_await srv->wait_closed();
+
+        server_options opts;
+        opts.reuse_port = true;
+        opts.reuse_address = false;
+        srv = co_await loop().create_server(probes(), "0.0.0.0", 0, opts);
+        CO_ASSERT_TRUE(srv->sockets().size() == 1u);
+        fd = listener_fd_for(srv->sockets()[0]);
+        CO_ASSERT_TRUE(fd >= 0);
+        EXPECT_NE(sockopt(fd, SOL_SOCKET, SO_REUSEPORT), 0);
+        EXPECT_EQ(sockopt(fd, SOL_SOCKET, SO_REUSEADDR), 0);
         srv->close();
         co_await srv->wait_closed();
     }());
@@ -767,6 +838,30 @@ TEST_F(EventsSteps, UnclosedPipeTransportsAtLoopClose) {
     EXPECT_EQ(::fcntl(wfd, F_GETFD), -1);
 }
 
+// test_unix_events.py: UnixReadPipeTransportTests.test__read_ready_eof: at the writer's
+// EOF a read pipe calls eof_received, then connection_lost(null), whatever eof_received
+// answers (a pipe has no write half to keep open).
+TEST_F(EventsSteps, ReadPipeEofClosesWhateverEofReceivedAnswers) {
+    auto fds = os_pipe();
+    const int rfd = fds.first.release();
+    run([&]() -> coro<void> {
+        auto tp = co_await loop().connect_read_pipe(
+            [] {
+                auto p = std::make_shared<probe>();
+                p->keep_open = true;
+                return p;
+            },
+            rfd);
+        auto& p = tp.second;
+        CO_ASSERT_TRUE(::write(fds.second, "last", 4) == 4);
+        fds.second.reset();
+        co_await until([&] { return p->lost; });
+        EXPECT_EQ(p->events, (std::vector<std::string>{"made", "eof", "lost"}));
+        EXPECT_EQ(p->received, "last");
+        EXPECT_TRUE(tp.first->is_closing());
+    }());
+}
+
 // test_unix_events.py: UnixReadPipeTransportTests.test_pause_reading / test_resume_reading:
 // a paused read pipe delivers nothing; resumed, it delivers what came meanwhile.
 TEST_F(EventsSteps, ReadPipePauseAndResume) {
@@ -894,6 +989,9 @@ TEST_F(EventsSteps, WritePipeWriteEofAndClose) {
         ta.first->write_eof();
         EXPECT_TRUE(ta.first->is_closing());
         EXPECT_FALSE(ta.second->lost);
+        ta.first->write("ignored");  // asyncio's pipe: closing, so ignored (no exception)
+        ta.first->write_eof();       // and a second write_eof does nothing
+        EXPECT_EQ(ta.first->get_write_buffer_size(), 0u);
         co_await until([&] { return ta.second->lost; });
         EXPECT_FALSE(ta.second->error);
 
