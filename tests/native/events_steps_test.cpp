@@ -631,6 +631,59 @@ TEST_F(EventsSteps, CreateDatagramEndpointSockopts) {
     }());
 }
 
+// test_base_events.py: test_create_datagram_endpoint_allow_broadcast: with
+// allow_broadcast the socket is not connected to remote_addr (asyncio skips sock_connect):
+// sendto without an address still goes to remote_addr, another address is still refused,
+// but datagrams from any sender arrive (a connected socket only hears its peer) and there
+// is no peername.
+TEST_F(EventsSteps, CreateDatagramEndpointAllowBroadcastDoesNotConnect) {
+    run([&]() -> coro<void> {
+        auto make = [] { return std::make_shared<datagram_probe>(); };
+        datagram_options local;
+        local.local_addr = host_port{"127.0.0.1", 0};
+        auto peer = co_await loop().create_datagram_endpoint(make, local);
+        auto other = co_await loop().create_datagram_endpoint(make, local);
+        const auto peer_addr = *peer.first->get_extra_info<socket_address>("sockname");
+        const auto other_addr = *other.first->get_extra_info<socket_address>("sockname");
+
+        datagram_options o;
+        o.remote_addr = host_port{"127.0.0.1", peer_addr.port};
+        o.allow_broadcast = true;
+        auto ep = co_await loop().create_datagram_endpoint(make, o);
+        auto& t = ep.first;
+        auto& p = ep.second;
+        EXPECT_FALSE(t->get_extra_info<socket_address>("peername").has_value());
+        t->sendto("to the remote");
+        co_await until([&] { return peer.second->got.size() == 1; });
+        EXPECT_EQ(peer.second->got[0].first, "to the remote");
+        // Unbound, the socket got its port with the first send (on every interface).
+        const auto addr = socket_address::inet("127.0.0.1", t->get_extra_info<socket_address>("sockname")->port);
+        EXPECT_EQ(peer.second->got[0].second, addr);
+        EXPECT_THROW(t->sendto("elsewhere", other_addr), std::invalid_argument);
+        other.first->sendto("from another sender", addr);
+        co_await until([&] { return p->got.size() == 1; });
+        EXPECT_EQ(p->got[0].first, "from another sender");
+        EXPECT_EQ(p->got[0].second, other_addr);
+        EXPECT_TRUE(p->errors_received.empty());
+
+        // Without allow_broadcast the socket is connected: only its peer is heard.
+        datagram_options connected;
+        connected.remote_addr = host_port{"127.0.0.1", peer_addr.port};
+        auto ce = co_await loop().create_datagram_endpoint(make, connected);
+        const auto ce_addr = *ce.first->get_extra_info<socket_address>("sockname");
+        EXPECT_EQ(ce.first->get_extra_info<socket_address>("peername"), peer_addr);
+        other.first->sendto("dropped", ce_addr);
+        peer.first->sendto("heard", ce_addr);
+        co_await until([&] { return !ce.second->got.empty(); });
+        co_await sleep(0.01);  // a guard: "dropped" would have come first
+        CO_ASSERT_TRUE(ce.second->got.size() == 1u);
+        EXPECT_EQ(ce.second->got[0].first, "heard");
+
+        for (auto* e : {&peer, &other, &ep, &ce}) e->first->close();
+        co_await until([&] { return peer.second->lost && other.second->lost && p->lost && ce.second->lost; });
+    }());
+}
+
 // ---------------------------------------------------------------------------------------
 // test_events.py / test_unix_events.py: pipes
 
@@ -949,6 +1002,26 @@ TEST_F(EventsSteps, WritePipeWritesAfterTheLossAreIgnored) {
         EXPECT_TRUE(contains(errors[0], "data ignored")) << errors[0];
         errors.clear();
         EXPECT_EQ(p->events, (std::vector<std::string>{"made", "lost"}));
+    }());
+}
+
+// test_unix_events.py: UnixWritePipeTransportTests.test_write_err: a write failing at
+// once (the reader gone before the loop noticed) is fatal to the pipe: nothing buffered,
+// closing, connection_lost with that OSError, and no report (asyncio logs it only in
+// debug mode).
+TEST_F(EventsSteps, WritePipeWriteErrorIsFatal) {
+    auto fds = os_pipe();
+    const int wfd = fds.second.release();
+    run([&]() -> coro<void> {
+        auto tp = co_await loop().connect_write_pipe(client(), wfd);
+        auto& t = tp.first;
+        auto& p = tp.second;
+        fds.first.reset();
+        t->write("data");  // EPIPE
+        EXPECT_EQ(t->get_write_buffer_size(), 0u);
+        co_await until([&] { return p->lost; });
+        EXPECT_EQ(code_of(p->error), std::errc::broken_pipe) << what_of(p->error);
+        EXPECT_TRUE(t->is_closing());
     }());
 }
 
