@@ -938,6 +938,27 @@ TEST_F(EventsSteps, ReadPipePauseAndResume) {
     }());
 }
 
+// test_unix_events.py: UnixReadPipeTransportTests.test_ctor / test_pause_reading: a read
+// pipe starts reading only after connection_made, so a protocol pausing there hears
+// nothing until it resumes.
+TEST_F(EventsSteps, ReadPipePausedInConnectionMade) {
+    auto fds = os_pipe();
+    const int rfd = fds.first.release();
+    ASSERT_EQ(::write(fds.second, "early", 5), 5);  // already there when the transport starts
+    run([&]() -> coro<void> {
+        auto tp = co_await loop().connect_read_pipe(probes([](probe& p) { p.pause_on_made = true; }), rfd);
+        auto& t = tp.first;
+        auto& p = tp.second;
+        EXPECT_FALSE(t->is_reading());
+        co_await sleep(0.02);  // a guard: it would have arrived by now
+        EXPECT_EQ(p->received, "");
+        t->resume_reading();
+        co_await until([&] { return p->received == "early"; });
+        t->close();
+        co_await until([&] { return p->lost; });
+    }());
+}
+
 // test_unix_events.py: UnixReadPipeTransportTests.test_close / test_close_already_closing /
 // test__close: close() stops reading at once, connection_lost(null) follows in a later
 // iteration (never inside close()), and a second close() does nothing more.
