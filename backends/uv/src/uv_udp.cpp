@@ -116,6 +116,10 @@ public:
             if (!to.empty() && !same_endpoint(to, remote_))
                 throw std::invalid_argument("sendto: invalid address " + to.to_string() +
                                             ": the endpoint is connected to " + remote_.to_string());
+            if (!socket_connected_) {
+                detail::to_sockaddr(remote_, ss);
+                dest = reinterpret_cast<const sockaddr*>(&ss);
+            }
         } else {
             if (to.empty()) throw std::invalid_argument("sendto: no address given and the endpoint is not connected");
             detail::to_sockaddr(to, ss);  // std::invalid_argument unless numeric
@@ -156,7 +160,7 @@ public:
     }
     std::any get_extra_info(std::string_view name) const override {
         if (name == "sockname") return handle_open_ ? detail::local_address_of(fd_) : sockname_;
-        if (name == "peername") return connected_ ? std::any(remote_) : std::any();
+        if (name == "peername") return socket_connected_ ? std::any(remote_) : std::any();
         if (name == "socket" || name == "fd") return handle_open_ ? std::any(fd_) : std::any();
         return {};
     }
@@ -169,8 +173,10 @@ public:
     }
 
     // ---- set-up (create_datagram_endpoint)
-    // Adopts the socket `fd`; on failure the caller still owns fd.
-    void open(int fd, bool connected, socket_address remote) {
+    // Adopts the socket `fd`, whose datagrams go to `remote` by default if `connected`
+    // (and the socket itself is connected to it if `socket_connected`); on failure the
+    // caller still owns fd.
+    void open(int fd, bool connected, bool socket_connected, socket_address remote) {
         if (int rc = uv_udp_init(net_.uv(), &handle_); rc < 0) throw os_error(-rc, "create_datagram_endpoint");
         handle_.data = this;
         if (int rc = uv_udp_open(&handle_, fd); rc < 0) {
@@ -188,6 +194,7 @@ public:
         handle_open_ = true;
         self_ = shared_from_this();
         connected_ = connected;
+        socket_connected_ = socket_connected;
         remote_ = std::move(remote);
         sockname_ = detail::local_address_of(fd);
         part_.endpoints.emplace(this, shared_from_this());
@@ -364,15 +371,18 @@ private:
     int fd_ = -1;
     bool handle_open_ = false;
     bool closing_ = false;
-    bool lost_ = false;  // connection_lost scheduled (or the loop closed)
-    bool connected_ = false;
+    bool lost_ = false;              // connection_lost scheduled (or the loop closed)
+    bool connected_ = false;         // remote_ is the default (and only) destination
+    bool socket_connected_ = false;  // and the socket is connected to it (not with allow_broadcast)
     socket_address remote_;
     socket_address sockname_;  // kept for messages and get_extra_info after close
     detail::context_slot ctx_;
 };
 
 // A socket of `family` with the endpoint's options, bound to `local` and connected to
-// `remote` when given. Closes the socket and raises on failure.
+// `remote` when given, unless allow_broadcast (as asyncio: the socket is then left
+// unconnected and datagrams are sent to `remote` by address). Closes the socket and raises
+// on failure.
 int make_socket(int family, const socket_address* local, const socket_address* remote, const datagram_options& o) {
     int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
     if (fd < 0) throw os_error(errno, "create_datagram_endpoint: socket");
@@ -398,7 +408,7 @@ int make_socket(int family, const socket_address* local, const socket_address* r
         socklen_t len = detail::to_sockaddr(*local, ss);
         if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) throw fail("bind " + local->to_string());
     }
-    if (remote) {
+    if (remote && !o.allow_broadcast) {
         socklen_t len = detail::to_sockaddr(*remote, ss);
         if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) throw fail("connect " + remote->to_string());
     }
@@ -477,7 +487,8 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::crea
 
     auto ep = std::make_shared<udp_endpoint>(*this, datagrams());
     try {
-        ep->open(fd, chosen->remote != nullptr, chosen->remote ? *chosen->remote : socket_address{});
+        ep->open(fd, chosen->remote != nullptr, chosen->remote != nullptr && !opts.allow_broadcast,
+                 chosen->remote ? *chosen->remote : socket_address{});
     } catch (...) {
         ::close(fd);
         throw;

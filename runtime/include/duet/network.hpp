@@ -47,7 +47,7 @@ struct datagram_options {
     std::optional<host_port> remote_addr;  // connect(): sendto without an address goes there
     int family = 0;
     bool reuse_port = false;
-    bool allow_broadcast = false;
+    bool allow_broadcast = false;  // SO_BROADCAST; remote_addr is then not connect()ed (asyncio)
 };
 
 // Makes a new protocol for each connection.
