@@ -717,19 +717,19 @@ TEST_F(EventsSteps, ReadPipe) {
 }
 
 // test_events.py: test_read_pipe, its last check ("extra info is available" once the
-// transport is closed). asyncio keeps the pipe object in the transport's extra info for
-// good (get_extra_info('pipe') is not None after connection_lost); duet answers "pipe"
-// only while the transport holds the fd open, and nothing once it is closed (the fix
-// would be in uv_stream_transport.cpp; and a closed fd's number may name another file by
-// then, so duet's answer may well be the one to keep).
-TEST_F(EventsSteps, DISABLED_ReadPipeExtraInfoAfterClose) {
+// transport is closed). A deliberate difference (docs/transports-and-protocols.md):
+// asyncio keeps its closed pipe object in the extra info; duet's "pipe" is the fd, given
+// while the transport holds it open and empty once closed, since by then the number may
+// name another file.
+TEST_F(EventsSteps, ReadPipeExtraInfoIsTheFdWhileOpen) {
     auto fds = os_pipe();
     const int rfd = fds.first.release();
     run([&]() -> coro<void> {
         auto tp = co_await loop().connect_read_pipe(client(), rfd);
+        EXPECT_EQ(tp.first->get_extra_info<int>("pipe"), rfd);
         fds.second.reset();
         co_await until([&] { return tp.second->lost; });
-        EXPECT_EQ(tp.first->get_extra_info<int>("pipe"), rfd);
+        EXPECT_FALSE(tp.first->get_extra_info<int>("pipe"));
     }());
 }
 
