@@ -534,11 +534,14 @@ void base_event_loop::set_default_executor(std::shared_ptr<executor> ex) {
 executor& base_event_loop::default_executor() {
     check_open_for("default_executor");
     require_threads("the default executor");
+    // As asyncio's run_in_executor(None, ...): no new default executor once it was shut down.
+    if (executor_shutdown_called_) throw std::runtime_error("Executor shutdown has been called");
     if (!default_executor_) default_executor_ = std::make_shared<thread_pool_executor>();
     return *default_executor_;
 }
 
 void base_event_loop::shutdown_default_executor() {
+    executor_shutdown_called_ = true;
     if (auto ex = std::exchange(default_executor_, nullptr)) ex->shutdown(true);
 }
 

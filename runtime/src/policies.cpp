@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <string>
 #include <typeinfo>
+#include <utility>
 
 #include <duet/detail/debug.hpp>
 #include <duet/exceptions.hpp>
@@ -76,14 +77,27 @@ void default_event_loop_policy::set_child_watcher(std::shared_ptr<abstract_child
 }
 
 abstract_event_loop& default_event_loop_policy::get_event_loop() {
-    std::lock_guard g(m_);
-    auto& t = threads_[std::this_thread::get_id()];
-    if (!t.loop && !t.set_called && std::this_thread::get_id() == main_thread) {
-        t.owned = new_default_event_loop();
-        t.loop = t.owned.get();
+    {
+        std::lock_guard g(m_);
+        auto& t = threads_[std::this_thread::get_id()];
+        if (t.loop) return *t.loop;
+        if (t.set_called || std::this_thread::get_id() != main_thread)
+            throw std::runtime_error("There is no current event loop in this thread.");
     }
-    if (!t.loop) throw std::runtime_error("There is no current event loop in this thread.");
-    return *t.loop;
+    // As asyncio 3.12/3.13's self.set_event_loop(self.new_event_loop()): a derived policy's
+    // overrides make the loop and see it installed. The policy owns it. Both calls are made
+    // outside the lock (an override may call back into the policy).
+    std::unique_ptr<abstract_event_loop> made = new_event_loop();
+    if (!made) throw std::runtime_error("get_event_loop: the policy's new_event_loop() returned no loop");
+    abstract_event_loop* loop = made.get();
+    std::unique_ptr<abstract_event_loop> dropped;
+    {
+        std::lock_guard g(m_);
+        auto& t = threads_[std::this_thread::get_id()];
+        dropped = std::exchange(t.owned, std::move(made));
+    }
+    set_event_loop(loop);
+    return *loop;
 }
 
 void default_event_loop_policy::set_event_loop(abstract_event_loop* loop) {

@@ -20,6 +20,7 @@ abstract_event_loop& runner::get_loop() {
     if (!loop_) {
         loop_ = factory_ ? factory_() : new_event_loop();
         if (debug_) loop_->set_debug(*debug_);
+        ctx_ = copy_context();
         // As asyncio.Runner: the policy's current loop while the runner lives.
         if (!factory_) {
             set_event_loop(loop_.get());

@@ -318,6 +318,7 @@ private:
     task_factory task_factory_;
     exception_handler exception_handler_;
     std::shared_ptr<executor> default_executor_;
+    bool executor_shutdown_called_ = false;  // asyncio's _executor_shutdown_called
 };
 
 // Tells `loop` that another thread will call its call_soon_threadsafe (or

@@ -346,9 +346,10 @@ public:
     // Replaces the executor used when run_in_executor is given none; loop thread; std::invalid_argument if null.
     virtual void set_default_executor(std::shared_ptr<executor> ex) = 0;
     // The default executor, created on first use (a thread_pool_executor); loop thread; std::runtime_error if
-    // closed, not_supported_error without threads.
+    // closed or once shutdown_default_executor() was called, not_supported_error without threads.
     virtual executor& default_executor() = 0;
     // Waits until the default executor's jobs have run and its threads ended; loop thread, not from a job.
+    // Afterwards the loop makes no new default executor (asyncio's "Executor shutdown has been called").
     virtual void shutdown_default_executor() = 0;
 
     // --- errors
@@ -371,6 +372,8 @@ public:
     virtual base_event_loop& base() noexcept = 0;
 
 protected:
+    friend class runner;  // runs its coroutines in its own context (runners.hpp)
+
     // The scheduling primitives adopt a node whose callable was built in place (one
     // construction, no move of the callable); they release it if they throw.
     virtual handle call_soon_node(detail::handle_node* n) = 0;

@@ -28,8 +28,10 @@ public:
     virtual void set_child_watcher(std::shared_ptr<abstract_child_watcher> w);
 };
 
-// One loop per thread, made by new_default_event_loop() (the target's backend). In the main thread get_event_loop()
-// creates (and owns) a loop if none was set; elsewhere it is std::runtime_error.
+// One loop per thread; new_event_loop() makes loops of the target's backend
+// (new_default_event_loop()). In the main thread get_event_loop() creates (and owns) a loop
+// if none was set, as asyncio 3.12 does: set_event_loop(new_event_loop()), through this
+// policy's overrides; elsewhere it is std::runtime_error.
 class default_event_loop_policy : public abstract_event_loop_policy {
 public:
     abstract_event_loop& get_event_loop() override;
