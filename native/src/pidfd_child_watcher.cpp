@@ -6,9 +6,11 @@
 // watches with add_reader once, for as long as the loop keeps that callback: an exit costs
 // epoll_ctl(ADD) and close(), not a loop watch set up and torn down per child (with libuv
 // that is seven epoll_ctl/ioctl calls and a handle allocation per child). Closing a pidfd
-// takes it out of the set. The poller is owned by the loop's reader callback: when the loop
-// drops it (close, destruction, or remove_reader on close()), the poller closes its epoll fd
+// takes it out of the set; a duplicate of the spawner's pidfd (cheaper than pidfd_open)
+// shares its file with the spawner's fd, so it is taken out explicitly. The poller is owned by the loop's reader
+// callback: when the loop drops it (close, destruction, or remove_reader on close()), the poller closes its epoll fd
 // and the weak reference here expires, so a later loop at the same address gets a new one.
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -62,6 +64,18 @@ int pidfd_open(int pid) {
 #endif
 }
 
+// Stops watching h's pidfd (st->m held). Closing an fd of its own also takes it out of the
+// poller's set; a duplicate shares its file with the spawner's fd, so it leaves explicitly.
+void release_fd(pidfd_child_watcher::state& st, handler& h) noexcept {
+    if (h.fd < 0) return;
+    if (h.fd_shared) {
+        if (auto it = st.pollers.find(h.loop); it != st.pollers.end()) {
+            if (auto p = it->second.lock()) ::epoll_ctl(p->epfd, EPOLL_CTL_DEL, h.fd, nullptr);
+        }
+    }
+    ::close(std::exchange(h.fd, -1));
+}
+
 void on_readable(const std::shared_ptr<pidfd_child_watcher::state>& st, int pid) {
     abstract_event_loop* loop = nullptr;
     exit_info e;
@@ -73,9 +87,8 @@ void on_readable(const std::shared_ptr<pidfd_child_watcher::state>& st, int pid)
         if (!r) return;  // not exited yet (readable for another reason): keep watching
         e = *r;
         loop = it->second.loop;
-        const int fd = std::exchange(it->second.fd, -1);
+        release_fd(*st, it->second);
         it->second.reaped = true;
-        ::close(fd);  // also leaves the poller's epoll set
     }
     // Already a loop callback on the delivering loop: run the handler now.
     deliver_here(st, *loop, pid, e);
@@ -127,12 +140,15 @@ pidfd_child_watcher::~pidfd_child_watcher() {
     // No loop calls here (a loop may be gone): closing a pidfd ends its epoll watch.
     std::lock_guard g(st_->m);
     st_->closed = true;
-    for (auto& [pid, h] : st_->handlers)
-        if (h.fd >= 0) ::close(std::exchange(h.fd, -1));
+    for (auto& [pid, h] : st_->handlers) release_fd(*st_, h);
     st_->handlers.clear();
 }
 
 void pidfd_child_watcher::add_child_handler(int pid, child_callback cb) {
+    add_child_handler(pid, -1, std::move(cb));
+}
+
+void pidfd_child_watcher::add_child_handler(int pid, int pidfd, child_callback cb) {
     auto* loop = running_loop();
     if (!loop) throw_no_running_loop(name(), pid);
     std::unique_lock g(st_->m);
@@ -140,8 +156,11 @@ void pidfd_child_watcher::add_child_handler(int pid, child_callback cb) {
         it->second.cb = std::move(cb);  // replaces; the pidfd stays on the loop that watches it
         return;
     }
-    // pidfds are always close-on-exec.
-    const int fd = pidfd_open(pid);
+    // pidfds are always close-on-exec (and so is the duplicate).
+    const bool shared = pidfd >= 0;
+    const int fd = shared ? ::fcntl(pidfd, F_DUPFD_CLOEXEC, 3) : pidfd_open(pid);
+    if (fd < 0 && shared)
+        throw os_error(errno, "pidfd_child_watcher: duplicating the pidfd of pid " + std::to_string(pid));
     if (fd < 0) {
         if (errno != ESRCH) throw os_error(errno, "pidfd_open pid " + std::to_string(pid));
         // No such process: reaped elsewhere already.
@@ -161,14 +180,14 @@ void pidfd_child_watcher::add_child_handler(int pid, child_callback cb) {
         ::close(fd);
         throw;
     }
-    st_->handlers[pid] = handler{std::move(cb), loop, false, fd};
+    st_->handlers[pid] = handler{std::move(cb), loop, false, fd, shared};
 }
 
 bool pidfd_child_watcher::remove_child_handler(int pid) {
     std::lock_guard g(st_->m);
     auto it = st_->handlers.find(pid);
     if (it == st_->handlers.end()) return false;
-    if (it->second.fd >= 0) ::close(std::exchange(it->second.fd, -1));  // leaves the epoll set too
+    release_fd(*st_, it->second);
     st_->handlers.erase(it);
     return true;
 }
@@ -181,8 +200,7 @@ void pidfd_child_watcher::close() {
     std::vector<std::shared_ptr<poller>> pollers;
     {
         std::lock_guard g(st_->m);
-        for (auto& [pid, h] : st_->handlers)
-            if (h.fd >= 0) ::close(std::exchange(h.fd, -1));
+        for (auto& [pid, h] : st_->handlers) release_fd(*st_, h);
         st_->handlers.clear();
         for (auto& [loop, w] : st_->pollers)
             if (auto p = w.lock()) pollers.push_back(std::move(p));

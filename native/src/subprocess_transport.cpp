@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <duet/child_watchers.hpp>
+#include <duet/child_watchers_native.hpp>
 #include <duet/contextvars.hpp>
 #include <duet/detail/stream_waiter.hpp>
 #include <duet/events.hpp>
@@ -304,9 +305,15 @@ coro<transport_and_protocol<subprocess_transport, subprocess_protocol>> spawn_on
     spawned_child c = spawn_child(argv, opts, method);
     std::shared_ptr<process_transport> t;
     try {
-        t = std::make_shared<process_transport>(loop, c.pid, c.pidfd, argv[0], proto);
+        const int pidfd = c.pidfd;
+        t = std::make_shared<process_transport>(loop, c.pid, pidfd, argv[0], proto);
         c.pidfd = -1;  // the transport's now
-        watcher.add_child_handler(c.pid, [t](int, int rc) { t->process_exited(rc); });
+        auto on_exit = [t](int, int rc) { t->process_exited(rc); };
+        // The pidfd watcher can watch a copy of the spawn's pidfd instead of opening one.
+        if (auto* pw = dynamic_cast<pidfd_child_watcher*>(&watcher); pw && pidfd >= 0)
+            pw->add_child_handler(c.pid, pidfd, std::move(on_exit));
+        else
+            watcher.add_child_handler(c.pid, std::move(on_exit));
     } catch (...) {
         // Nobody would reap it: kill and reap it here.
         close_child_fds(c);

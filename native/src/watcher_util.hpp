@@ -33,6 +33,7 @@ struct handler {
     abstract_event_loop* loop = nullptr;  // the loop that delivers (pidfd, threaded, multi_loop)
     bool reaped = false;                  // the exit is on its way: do not waitpid again
     int fd = -1;                          // pidfd_child_watcher's pidfd
+    bool fd_shared = false;               // fd is a duplicate: its file is the spawner's too
 };
 
 struct child_table {

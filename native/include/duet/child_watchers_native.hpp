@@ -51,6 +51,10 @@ public:
     // Needs a running loop (the one that polls the pidfd and runs cb); std::runtime_error
     // without one. std::system_error if pidfd_open fails other than for a reaped pid.
     void add_child_handler(int pid, child_callback cb) override;
+    // As add_child_handler, for a child whose pidfd the caller holds (duet's spawner has one
+    // from the clone): the watcher watches a duplicate of it instead of opening its own. The
+    // caller keeps pidfd.
+    void add_child_handler(int pid, int pidfd, child_callback cb);
     bool remove_child_handler(int pid) override;
     void attach_loop(abstract_event_loop* loop) override;  // nothing to do
     bool is_active() const override { return true; }
