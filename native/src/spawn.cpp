@@ -12,10 +12,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -72,6 +75,9 @@ struct child_plan {
     std::size_t path_count = 0;
     char* const* argv = nullptr;
     char* const* envp = nullptr;
+    // Started without waiting for it (no CLONE_VFORK): the write end of the pipe on which it
+    // reports a failure's errno (its exec closes it), else -1.
+    int report_fd = -1;
     volatile int error = 0;  // the errno that stopped the child (0: it exec'd)
 };
 
@@ -87,16 +93,30 @@ constexpr long kernel_sigset_size = 8;
 
 #define DUET_CHILD_CODE __attribute__((no_sanitize("address", "undefined", "thread"), noinline))
 
-// The child, on its own stack in the parent's memory until execve: raw system calls only
-// (no interceptor, no allocation). Returns only if something failed.
-DUET_CHILD_CODE int child_fail(child_plan& p, long e) {
-    p.error = static_cast<int>(e);
-    ::syscall(SYS_exit_group, 127);
-    return 127;
+// A system call made by the child: the result, or -errno. It never writes errno: a child
+// started without CLONE_VFORK runs beside the parent's thread, whose errno it would share.
+DUET_CHILD_CODE long child_sys(long n, long a = 0, long b = 0, long c = 0, long d = 0) {
+#if defined(__x86_64__)
+    long r;
+    register long r10 asm("r10") = d;
+    asm volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return r;
+#else
+    const long r = ::syscall(n, a, b, c, d);  // only under CLONE_VFORK: the parent waits
+    return r < 0 ? -errno : r;
+#endif
 }
 
-DUET_CHILD_CODE long child_errno(long rc) {
-    return rc < 0 ? errno : 0;
+// The child, on its own stack in the parent's memory until execve: raw system calls only
+// (no interceptor, no allocation, no errno). Returns only if something failed.
+DUET_CHILD_CODE int child_fail(child_plan& p, long e) {
+    p.error = static_cast<int>(e);
+    if (p.report_fd >= 0) {
+        const int code = static_cast<int>(e);
+        child_sys(SYS_write, p.report_fd, reinterpret_cast<long>(&code), sizeof code);
+    }
+    child_sys(SYS_exit_group, 127);
+    return 127;
 }
 
 DUET_CHILD_CODE int child_main(void* arg) {
@@ -112,50 +132,65 @@ DUET_CHILD_CODE int child_main(void* arg) {
         if (sig != SIGPIPE && sig != SIGXFSZ) {
             if (p.handlers_cleared) continue;
             kernel_sigaction old{};
-            if (::syscall(SYS_rt_sigaction, sig, nullptr, &old, kernel_sigset_size) != 0) continue;
+            if (child_sys(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(&old), kernel_sigset_size) != 0) continue;
             if (old.handler == SIG_DFL || old.handler == SIG_IGN) continue;
         }
-        ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kernel_sigset_size);
+        child_sys(SYS_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, kernel_sigset_size);
     }
-    if (p.new_session && ::syscall(SYS_setsid) < 0) return child_fail(p, errno);
+    if (p.new_session) {
+        if (const long rc = child_sys(SYS_setsid); rc < 0) return child_fail(p, -rc);
+    }
     for (std::size_t i = 0; i < p.action_count; ++i) {
         const fd_action& a = p.actions[i];
         long rc = 0;
         switch (a.kind) {
             case fd_action::dup2:
-                rc = a.src == a.dst ? ::syscall(SYS_fcntl, a.src, F_SETFD, 0) : ::syscall(SYS_dup3, a.src, a.dst, 0);
+                rc = a.src == a.dst ? child_sys(SYS_fcntl, a.src, F_SETFD, 0) : child_sys(SYS_dup3, a.src, a.dst, 0);
                 break;
             case fd_action::devnull: {
-                rc = ::syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR, 0);
+                rc = child_sys(SYS_openat, AT_FDCWD, reinterpret_cast<long>("/dev/null"), O_RDWR, 0);
                 if (rc >= 0 && rc != a.dst) {
                     const long fd = rc;
-                    rc = ::syscall(SYS_dup3, fd, a.dst, 0);
-                    ::syscall(SYS_close, fd);
+                    rc = child_sys(SYS_dup3, fd, a.dst, 0);
+                    child_sys(SYS_close, fd);
                 }
                 break;
             }
             case fd_action::close:
-                ::syscall(SYS_close, a.dst);  // an fd closed meanwhile is fine
+                child_sys(SYS_close, a.dst);  // an fd closed meanwhile is fine
                 break;
         }
-        if (rc < 0) return child_fail(p, child_errno(rc));
+        if (rc < 0) return child_fail(p, -rc);
     }
+    // Every fd from close_from on, but the report pipe (close-on-exec: exec closes it).
+    const long keep = p.report_fd;
+    const long from = p.close_from;
 #ifdef SYS_close_range
-    if (::syscall(SYS_close_range, p.close_from, ~0U, 0) != 0)
+    const bool ranged = keep < from ? child_sys(SYS_close_range, from, ~0U, 0) == 0
+                                    : (keep == from || child_sys(SYS_close_range, from, keep - 1, 0) == 0) &&
+                                          child_sys(SYS_close_range, keep + 1, ~0U, 0) == 0;
+#else
+    const bool ranged = false;
 #endif
-    {
+    if (!ranged) {
         // Before Linux 5.9: every fd up to the limit.
-        const long last = ::sysconf(_SC_OPEN_MAX);
-        for (long fd = p.close_from; fd < last; ++fd) ::syscall(SYS_close, fd);
+        struct {
+            unsigned long cur, max;
+        } lim{1024, 1024};
+        child_sys(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, reinterpret_cast<long>(&lim));
+        for (long fd = from; fd < static_cast<long>(lim.cur); ++fd)
+            if (fd != keep) child_sys(SYS_close, fd);
     }
-    if (p.cwd && ::syscall(SYS_chdir, p.cwd) != 0) return child_fail(p, errno);
+    if (p.cwd) {
+        if (const long rc = child_sys(SYS_chdir, reinterpret_cast<long>(p.cwd)); rc < 0) return child_fail(p, -rc);
+    }
     const std::uint64_t none = 0;
-    ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, kernel_sigset_size);
+    child_sys(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, kernel_sigset_size);
     // Each candidate in turn; the first error other than "not there" wins, as Popen's.
     long first_other = 0, last = ENOENT;
     for (std::size_t i = 0; i < p.path_count; ++i) {
-        ::syscall(SYS_execve, p.paths[i], p.argv, p.envp);
-        last = errno;
+        last = -child_sys(SYS_execve, reinterpret_cast<long>(p.paths[i]), reinterpret_cast<long>(p.argv),
+                          reinterpret_cast<long>(p.envp));
         if (last != ENOENT && last != ENOTDIR && first_other == 0) first_other = last;
     }
     return child_fail(p, first_other != 0 ? first_other : last);
@@ -182,15 +217,97 @@ struct child_stack {
     }
 };
 
-// How children start: clone3, else clone, else posix_spawn; each falls back to the next on its
-// first refusal. DUET_SPAWN=clone or =posix_spawn starts lower down the list (a sandbox that
+// Stacks for children started without CLONE_VFORK (one per child until it has exec'd),
+// each with a guard page; a few are kept for the next spawns.
+struct stack_pool {
+    std::mutex m;
+    std::vector<void*> free;
+    void* acquire() {
+        {
+            std::lock_guard g(m);
+            if (!free.empty()) {
+                void* s = free.back();
+                free.pop_back();
+                return s;
+            }
+        }
+        void* s =
+            ::mmap(nullptr, child_stack::size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (s == MAP_FAILED) return nullptr;
+        ::mprotect(s, 4096, PROT_NONE);
+        return s;
+    }
+    void release(void* s) noexcept {
+        std::lock_guard g(m);
+        if (free.size() < 64) {
+            free.push_back(s);
+            return;
+        }
+        ::munmap(s, child_stack::size);
+    }
+};
+stack_pool& stacks() {
+    static stack_pool* p = new stack_pool;  // never destroyed: children may outlive statics
+    return *p;
+}
+
+}  // namespace
+
+// Everything a child reads until it has exec'd.
+struct exec_storage {
+    std::vector<fd_action> actions;
+    std::vector<std::string> argv;
+    std::vector<char*> args;
+    std::vector<std::string> env_strings;
+    std::vector<char*> env;
+    std::vector<std::string> candidates;
+    std::vector<const char*> paths;
+    std::string cwd;
+    child_plan plan;
+    void* stack = nullptr;  // from stacks(), when started without CLONE_VFORK
+    exec_storage() = default;
+    exec_storage(const exec_storage&) = delete;
+    exec_storage& operator=(const exec_storage&) = delete;
+    ~exec_storage() {
+        if (stack) stacks().release(stack);
+    }
+};
+
+pending_exec::pending_exec(std::unique_ptr<exec_storage> st, int fd) noexcept : st_(std::move(st)), fd_(fd) {}
+
+pending_exec::~pending_exec() {
+    outcome();
+}
+
+int pending_exec::outcome() noexcept {
+    if (fd_ < 0) return outcome_;
+    // EOF: every write end is closed, the child's by its exec (close-on-exec) or its exit.
+    pollfd p{fd_, POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    int code = 0;
+    ssize_t n;
+    do {
+        n = ::read(fd_, &code, sizeof code);
+    } while (n < 0 && errno == EINTR);
+    outcome_ = n == static_cast<ssize_t>(sizeof code) ? code : 0;
+    ::close(std::exchange(fd_, -1));
+    st_.reset();  // the child is past reading it
+    return outcome_;
+}
+
+namespace {
+
+// How children start: clone3 without waiting for the exec, else clone3 with CLONE_VFORK,
+// else clone, else posix_spawn; each falls back to the next on its first refusal.
+// DUET_SPAWN=clone3_vfork, =clone or =posix_spawn starts lower down the list (a sandbox that
 // allows only some flags; the tests run each path with it).
 bool spawn_method_allowed(std::string_view wanted) {
     const char* v = ::getenv("DUET_SPAWN");
     if (!v) return true;
-    const std::string_view order[] = {"clone3", "clone", "posix_spawn"};
+    const std::string_view order[] = {"clone3", "clone3_vfork", "clone", "posix_spawn"};
     std::size_t chosen = 0, asked = 0;
-    for (std::size_t i = 0; i < 3; ++i) {
+    for (std::size_t i = 0; i < 4; ++i) {
         if (order[i] == v) chosen = i;
         if (order[i] == wanted) asked = i;
     }
@@ -206,7 +323,9 @@ struct clone3_args {
     std::uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 constexpr std::uint64_t clone_clear_sighand = 0x100000000ULL;  // Linux 5.5
-std::atomic<bool> clone3_usable{spawn_method_allowed("clone3")};
+std::atomic<bool> clone3_usable{spawn_method_allowed("clone3_vfork")};
+// clone3 without CLONE_VFORK (the parent does not wait for the exec).
+std::atomic<bool> clone_async_usable{spawn_method_allowed("clone3")};
 
 long clone3_call(clone3_args* args, int (*fn)(void*), void* arg) noexcept {
     long r;
@@ -233,7 +352,9 @@ long clone3_call(clone3_args* args, int (*fn)(void*), void* arg) noexcept {
 
 // Starts the plan's child with clone. pid > 0: started (pidfd set); pid == 0: the clone was
 // refused (use posix_spawn); else throws with the child's errno.
-int clone_child(child_plan& plan, int& pidfd, const char* method, const std::string& program) {
+int clone_child(exec_storage& st, std::unique_ptr<exec_storage>& keep, spawned_child& c, const char* method,
+                const std::string& program) {
+    child_plan& plan = st.plan;
     static thread_local child_stack stack;
     void* top = stack.top();
     if (!top) return 0;
@@ -244,21 +365,53 @@ int clone_child(child_plan& plan, int& pidfd, const char* method, const std::str
     int fd = -1;
     int pid = -1, e = 0;
 #if defined(__x86_64__) && defined(SYS_clone3)
-    // Where the kernel can, the clone itself resets the handlers.
+    // Where the kernel can, the clone itself resets the handlers, and the parent does not
+    // wait for the exec (the loop goes on; the child reports a failure on a pipe): the child
+    // gets a stack of its own, and the plan lives on until the child is past it.
     if (clone3_usable.load(std::memory_order_relaxed)) {
+        int report[2] = {-1, -1};
+        const bool async = clone_async_usable.load(std::memory_order_relaxed) && ::pipe2(report, O_CLOEXEC) == 0;
+        if (async) {
+            // Above 2, so that no dup2 onto 0-2 in the child replaces the write end.
+            for (int& r : report) {
+                if (r > 2) continue;
+                const int hi = ::fcntl(r, F_DUPFD_CLOEXEC, 3);
+                ::close(r);
+                r = hi;
+            }
+            st.stack = stacks().acquire();
+        }
+        const bool detached = async && st.stack && report[1] > 2 && report[0] > 2;
+        if (async && !detached) {
+            if (st.stack) stacks().release(std::exchange(st.stack, nullptr));
+            for (int r : report) ::close(r);
+        }
         clone3_args ca{};
-        ca.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | clone_clear_sighand;
+        ca.flags = CLONE_VM | CLONE_PIDFD | clone_clear_sighand | (detached ? 0 : CLONE_VFORK);
         ca.pidfd = reinterpret_cast<std::uintptr_t>(&fd);
         ca.exit_signal = SIGCHLD;
-        ca.stack = reinterpret_cast<std::uintptr_t>(stack.base);
+        ca.stack = reinterpret_cast<std::uintptr_t>(detached ? st.stack : stack.base);
         ca.stack_size = child_stack::size;
         plan.handlers_cleared = true;
+        plan.report_fd = detached ? report[1] : -1;
         const long r = clone3_call(&ca, child_main, &plan);
+        // The plan is the child's now: nothing in it changes until the child is past it.
+        if (detached) ::close(report[1]);
         if (r >= 0) {
             pid = static_cast<int>(r);
+            if (detached) {
+                ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+                c.exec = std::make_shared<pending_exec>(std::move(keep), report[0]);
+                c.pidfd = fd;
+                return pid;
+            }
         } else {
             e = static_cast<int>(-r);
             plan.handlers_cleared = false;
+            if (detached) {
+                ::close(report[0]);
+                stacks().release(std::exchange(st.stack, nullptr));
+            }
             if (e == EINVAL || e == ENOSYS || e == EPERM || e == E2BIG)
                 clone3_usable.store(false, std::memory_order_relaxed);
         }
@@ -284,7 +437,7 @@ int clone_child(child_plan& plan, int& pidfd, const char* method, const std::str
         }
         throw os_error(child_error, std::string(method) + ": cannot start " + program);
     }
-    pidfd = fd;
+    c.pidfd = fd;
     return pid;
 }
 
@@ -414,7 +567,10 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     fd_list child_side;  // closed in the parent once the child has them (or on failure)
     fd_list parent_side;
     spawned_child c;
-    std::vector<fd_action> actions;
+    // What the child reads until it has exec'd: kept by c.exec when the parent does not wait.
+    auto storage = std::make_unique<exec_storage>();
+    exec_storage& st = *storage;
+    std::vector<fd_action>& actions = st.actions;
     actions.reserve(4);
 
     const redirect specs[3] = {opts.std_in, opts.std_out, opts.std_err};
@@ -481,14 +637,15 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
         }
     }
 
-    std::vector<char*> args;
+    st.argv = argv;
+    std::vector<char*>& args = st.args;
     args.reserve(argv.size() + 1);
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (auto& a : st.argv) args.push_back(a.data());
     args.push_back(nullptr);
 
     // The environment: the parent's (or opts.env), with opts.extra_env over it.
-    std::vector<std::string> env_strings;
-    std::vector<char*> env;
+    std::vector<std::string>& env_strings = st.env_strings;
+    std::vector<char*>& env = st.env;
     char** envp = environ;
     // The child's own PATH when it differs from ours (Popen: os.get_exec_path(env), with
     // os.defpath for an env without PATH).
@@ -523,10 +680,10 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
 
     // The programs to try: the path itself, or each PATH directory's (the child's PATH, else
     // ours, else /bin:/usr/bin).
-    std::vector<std::string> candidates;
-    std::vector<const char*> paths;
+    std::vector<std::string>& candidates = st.candidates;
+    std::vector<const char*>& paths = st.paths;
     if (program.find('/') != std::string::npos) {
-        paths.push_back(program.c_str());
+        paths.push_back(st.argv[0].c_str());
     } else {
         const char* ours = ::getenv("PATH");
         std::string_view dirs = child_path ? std::string_view(*child_path) : ours ? ours : "/bin:/usr/bin";
@@ -540,11 +697,12 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
         for (const auto& s : candidates) paths.push_back(s.c_str());
     }
 
-    child_plan plan;
+    st.cwd = opts.cwd;
+    child_plan& plan = st.plan;
     plan.actions = actions.data();
     plan.action_count = actions.size();
     plan.close_from = close_from;
-    plan.cwd = opts.cwd.empty() ? nullptr : opts.cwd.c_str();
+    plan.cwd = st.cwd.empty() ? nullptr : st.cwd.c_str();
     plan.new_session = opts.start_new_session;
     plan.paths = paths.data();
     plan.path_count = paths.size();
@@ -552,7 +710,7 @@ spawned_child spawn_child(const std::vector<std::string>& argv, const subprocess
     plan.envp = envp;
 
     int pid = 0;
-    if (clone_pidfd_usable.load(std::memory_order_relaxed)) pid = clone_child(plan, c.pidfd, method, program);
+    if (clone_pidfd_usable.load(std::memory_order_relaxed)) pid = clone_child(st, storage, c, method, program);
     if (pid == 0) pid = posix_spawn_child(plan, c.pidfd, method, program);
     // The child has its ends: the lists close the child's side; the parent's side is the caller's now.
     parent_side.fds.clear();

@@ -200,19 +200,29 @@ private:
         }
         made_done_ = true;
         made_waiters_.wake_all();
+        // The child may have finished before connection_made went out: connection_lost
+        // follows it.
+        try_finish();
     }
     // asyncio's _try_finish: the child exited and every pipe is closed.
     void try_finish() {
-        if (!returncode_ || finished_) return;
+        if (!returncode_ || lost_scheduled_) return;
         for (int fd = 0; fd < 3; ++fd) {
             if (pipe_open_[fd]) return;
         }
-        finished_ = true;
         // A closed loop runs nothing more: then only the cycle with the protocol is ended.
         if (loop_.is_closed()) {
-            protocol_.reset();
+            if (!std::exchange(finished_, true)) protocol_.reset();
             return;
         }
+        finished_ = true;
+        // Never before connection_made (as asyncio's _call queues it behind): a child can exit
+        // while its start is still being confirmed. A transport closed before it heard
+        // nothing, and hears nothing now (close() calls this again).
+        if (made_done_ || closed_) schedule_connection_lost();
+    }
+    void schedule_connection_lost() {
+        if (std::exchange(lost_scheduled_, true)) return;
         loop_.call_soon([self = shared_from_this()] { self->call_connection_lost(); });
     }
     void call_connection_lost() {
@@ -269,6 +279,7 @@ private:
     bool closed_ = false;
     bool finished_ = false;       // exited and every pipe closed: connection_lost queued
     bool finished_done_ = false;  // connection_lost delivered: wait() returns
+    bool lost_scheduled_ = false;
 };
 
 pipe_protocol::~pipe_protocol() {
@@ -287,6 +298,23 @@ void pipe_protocol::pause_writing() {
 }
 void pipe_protocol::resume_writing() {
     if (proc_) proc_->resume_writing();
+}
+
+// Whether a child started without waiting for its exec got there: 0, or the errno that
+// stopped it. The loop watches the child's report pipe; if this coroutine is cancelled, the
+// watch stays until the child has exec'd or died, and only then lets its plan go.
+coro<int> exec_outcome(abstract_event_loop& loop, std::shared_ptr<pending_exec> p) {
+    auto done = loop.create_future<int>();
+    const int fd = p->fd();
+    const detail::no_context_scope internal;
+    loop.add_reader(fd, [&loop, fd, p, done]() mutable {
+        auto pending = std::move(p);  // the callable goes with remove_reader
+        auto result = std::move(done);
+        loop.remove_reader(fd);
+        const int e = pending->outcome();
+        if (!result.done()) result.set_result(e);
+    });
+    co_return co_await done;
 }
 
 coro<transport_and_protocol<subprocess_transport, subprocess_protocol>> spawn_on(abstract_event_loop& loop,
@@ -328,6 +356,12 @@ coro<transport_and_protocol<subprocess_transport, subprocess_protocol>> spawn_on
     // kills it, closes every pipe and waits for the exit before raising.
     std::exception_ptr err;
     try {
+        // A child started without waiting for its exec: a failure raises here, before its
+        // pipes become transports (the watcher reaps it; the pipes are closed below).
+        if (c.exec) {
+            const int e = co_await exec_outcome(loop, std::move(c.exec));
+            if (e != 0) throw os_error(e, std::string(method) + ": cannot start " + argv[0]);
+        }
         for (int fd = 0; fd < 3; ++fd) {
             if (c.pipes[fd] < 0) continue;
             const int pfd = std::exchange(c.pipes[fd], -1);

@@ -841,9 +841,13 @@ TEST_F(SubprocessSteps, CloseDontKillFinished) {
 // ---- failures
 
 // test_popen_error, test_popen_error_with_stdin_pipe: a failed start raises and leaves no
-// pipe open and no child (here: the program does not exist, FileNotFoundError).
+// pipe open and no child (here: the program does not exist, FileNotFoundError). A child
+// started first makes the loop's own per-loop state (the pidfd watcher's epoll set), which
+// is not the failed start's.
 TEST_F(SubprocessSteps, SpawnErrorLeaksNothing) {
     run([]() -> coro<void> {
+        auto first = co_await create_subprocess_exec("/bin/true");
+        EXPECT_EQ(co_await first.wait(), 0);
         const int before = count_fds();
         for (bool in : {false, true}) {
             std::error_code code;
