@@ -2,8 +2,11 @@
 // does but with the child's pidfd from the clone itself (glibc 2.36 has no pidfd_spawn, and
 // pidfd_open on a new process costs ~6 µs, a sixth of the spawn). On x86-64 it is clone3
 // with CLONE_CLEAR_SIGHAND as well, so the kernel resets the signal handlers instead of ~60
-// sigaction calls in the child while the parent waits. Where a clone is refused (an older
-// kernel, seccomp, valgrind) the next one down is used: clone, then posix_spawn + pidfd_open.
+// sigaction calls in the child, and without CLONE_VFORK: the parent goes on while the child
+// execs (on a stack of its own, reading a plan kept alive until then) and learns of a failed
+// start from a close-on-exec pipe (pending_exec). Where a clone is refused (an older kernel,
+// seccomp, valgrind) the next one down is used: clone3 with CLONE_VFORK, glibc's clone, then
+// posix_spawn + pidfd_open.
 //
 // All run one plan made in the parent: pipes O_CLOEXEC and dup2'd onto 0-2, every other fd
 // closed in the child, pass_fds kept at their numbers, cwd, a new session, the environment,
