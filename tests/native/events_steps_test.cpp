@@ -34,28 +34,6 @@
 namespace duet::nettest {
 namespace {
 
-// An fd closed with the test.
-struct fd_owner {
-    int fd = -1;
-    fd_owner() = default;
-    explicit fd_owner(int f) : fd(f) {}
-    fd_owner(fd_owner&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-    fd_owner& operator=(fd_owner&& o) noexcept {
-        reset();
-        fd = std::exchange(o.fd, -1);
-        return *this;
-    }
-    fd_owner(const fd_owner&) = delete;
-    fd_owner& operator=(const fd_owner&) = delete;
-    ~fd_owner() { reset(); }
-    void reset() {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    int release() { return std::exchange(fd, -1); }
-    operator int() const { return fd; }
-};
-
 void set_blocking(int fd, bool blocking) {
     int fl = ::fcntl(fd, F_GETFL);
     ::fcntl(fd, F_SETFL, blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK));
@@ -147,21 +125,7 @@ struct requesting_probe : probe {
     }
 };
 
-class EventsSteps : public net_test {
-protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/duet-evsteps-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        net_test::SetUp();
-    }
-    void TearDown() override {
-        net_test::TearDown();
-        std::filesystem::remove_all(dir_);
-    }
-    std::string path(const std::string& name) const { return dir_ + "/" + name; }
-    std::string dir_;
-};
+using EventsSteps = net_test_in_dir;
 
 // ---------------------------------------------------------------------------------------
 // test_events.py: create_connection / create_unix_connection

@@ -9,12 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -213,6 +217,24 @@ protected:
 private:
     int fds_before_ = 0;
     std::unique_ptr<event_loop> loop_;
+};
+
+// net_test with a temporary directory for Unix sockets, removed with the test.
+class net_test_in_dir : public net_test {
+protected:
+    void SetUp() override {
+        char tmpl[] = "/tmp/duet-net-XXXXXX";
+        ASSERT_NE(::mkdtemp(tmpl), nullptr);
+        dir_ = tmpl;
+        net_test::SetUp();
+    }
+    void TearDown() override {
+        net_test::TearDown();
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    std::string path(const std::string& name) const { return dir_ + "/" + name; }
+    std::string dir_;
 };
 
 // A TCP port on 127.0.0.1 that nothing listens on (bound, read, released).

@@ -31,24 +31,7 @@ int open_fd_count() {
     return nettest::count_fds();
 }
 
-// An fd closed with the test.
-struct fd_owner {
-    int fd = -1;
-    fd_owner() = default;
-    explicit fd_owner(int f) : fd(f) {}
-    fd_owner(fd_owner&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-    fd_owner& operator=(fd_owner&& o) noexcept {
-        reset();
-        fd = std::exchange(o.fd, -1);
-        return *this;
-    }
-    ~fd_owner() { reset(); }
-    void reset() {
-        if (fd >= 0) ::close(fd);
-        fd = -1;
-    }
-    operator int() const { return fd; }
-};
+using nettest::fd_owner;
 
 void set_nonblocking(int fd) {
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);

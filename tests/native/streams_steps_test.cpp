@@ -38,21 +38,8 @@ struct peer {
     stream_writer w;
 };
 
-class StreamsSteps : public net_test {
+class StreamsSteps : public net_test_in_dir {
 protected:
-    void SetUp() override {
-        net_test::SetUp();
-        char tmpl[] = "/tmp/duet-streams-steps-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-    }
-    void TearDown() override {
-        net_test::TearDown();
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    std::string path(const std::string& name) const { return dir_ + "/" + name; }
-
     // A server on 127.0.0.1 and one connection to it; the server's callback is a plain
     // function that keeps the connection's reader and writer for the test.
     coro<link> connect(std::size_t client_limit = stream_default_limit,
@@ -112,9 +99,6 @@ protected:
         l.sw.close();
         co_await until([&] { return static_cast<bool>(l.cr.exception()); });
     }
-
-private:
-    std::string dir_;
 };
 
 const std::string DATA = "line1\nline2\nline3\n";  // test_streams' DATA (18 bytes)

@@ -14,21 +14,7 @@
 namespace duet::nettest {
 namespace {
 
-class UnixSocket : public net_test {
-protected:
-    void SetUp() override {
-        char tmpl[] = "/tmp/duet-unix-XXXXXX";
-        ASSERT_NE(::mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-        net_test::SetUp();
-    }
-    void TearDown() override {
-        net_test::TearDown();
-        std::filesystem::remove_all(dir_);
-    }
-    std::string path(const std::string& name) const { return dir_ + "/" + name; }
-    std::string dir_;
-};
+using UnixSocket = net_test_in_dir;
 
 TEST_F(UnixSocket, EchoWithProtocolAndBufferedProtocol) {
     run([&]() -> coro<void> {
