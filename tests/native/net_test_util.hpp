@@ -25,14 +25,6 @@
 
 #include <duet/duet.hpp>
 
-// ASSERT_* return from the function, which a coroutine may not: these co_return.
-#define CO_ASSERT_TRUE(c)                                  \
-    do {                                                   \
-        if (!(c)) {                                        \
-            ADD_FAILURE() << "assertion failed: " << (#c); \
-            co_return;                                     \
-        }                                                  \
-    } while (0)
 // GTEST_SKIP from a coroutine: the test body skips after run() (see net_test::skipped).
 #define CO_SKIP(why)         \
     do {                     \
@@ -40,6 +32,7 @@
         co_return;           \
     } while (0)
 
+#include "co_assert.hpp"
 #include "fd_count.hpp"
 
 namespace duet::nettest {

@@ -15,6 +15,7 @@
 #include <duet/duet.hpp>
 #include <duet/event_loop.hpp>
 
+#include "co_assert.hpp"
 #include "fd_count.hpp"
 
 #ifndef DUET_CHILD_HELPER
@@ -26,15 +27,6 @@ namespace duet::subtest {
 using nettest::count_fds;
 
 inline const std::string helper = DUET_CHILD_HELPER;
-
-// ASSERT_* return from the function, which a coroutine may not: this co_returns.
-#define CO_ASSERT_TRUE(c)                                  \
-    do {                                                   \
-        if (!(c)) {                                        \
-            ADD_FAILURE() << "assertion failed: " << (#c); \
-            co_return;                                     \
-        }                                                  \
-    } while (0)
 
 // Whether this process has a child (running or a zombie), without reaping it.
 inline bool has_children() {
