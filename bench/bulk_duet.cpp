@@ -2,11 +2,13 @@
 // TCP connection on 127.0.0.1, both ends on one loop in one thread (run.py pins it to CPU 0).
 //   streams  (default): the sender writes 64 KiB and awaits drain() after each write; the
 //            receiver (a start_server callback) reads with read(64 KiB) and counts.
+//   writer_to_buffered: the streams sender above into the protocol variant's buffered_protocol
+//            receiver (a stream_writer at the sending end, the zero-copy path at the other).
 //   protocol: the sender's protocol writes 64 KiB chunks until pause_writing and continues on
 //            resume_writing; the receiver is a buffered_protocol counting into one 64 KiB
 //            buffer (the zero-copy path).
 // Both use asyncio's default water marks (64 KiB high, 16 KiB low). Prints one JSON line.
-// usage: bulk_duet [streams|protocol] [TOTAL_BYTES=1073741824] [LIMIT=65536 (streams: the receiver's)]
+// usage: bulk_duet [streams|writer_to_buffered|protocol] [TOTAL_BYTES=1073741824] [LIMIT=65536 (streams: the receiver's)]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -156,6 +158,19 @@ duet::coro<void> run_protocols(measurement& m) {
     co_await srv->wait_closed();
 }
 
+// A streams sender (write + drain) into a buffered_protocol receiver.
+duet::coro<void> run_writer_to_buffered(measurement& m) {
+    auto& loop = duet::get_running_loop();
+    duet::event done;
+    auto srv =
+        co_await loop.create_server([&] { return std::make_shared<receiver_protocol>(m, done); }, "127.0.0.1", 0);
+    co_await stream_sender(m, srv->sockets().at(0).port);
+    co_await done.wait();
+    srv->close();
+    srv->close_clients();
+    co_await srv->wait_closed();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,10 +180,12 @@ int main(int argc, char** argv) {
     if (argc > 3) m.limit = std::strtoull(argv[3], nullptr, 10);
     if (variant == "streams") {
         duet::run(run_streams(m));
+    } else if (variant == "writer_to_buffered") {
+        duet::run(run_writer_to_buffered(m));
     } else if (variant == "protocol") {
         duet::run(run_protocols(m));
     } else {
-        std::fprintf(stderr, "usage: bulk_duet [streams|protocol] [TOTAL_BYTES]\n");
+        std::fprintf(stderr, "usage: bulk_duet [streams|writer_to_buffered|protocol] [TOTAL_BYTES [LIMIT]]\n");
         return 2;
     }
     if (m.wall <= 0) {

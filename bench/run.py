@@ -546,6 +546,7 @@ def net_programs():
     bd, bu = os.path.join(DUET_BIN, "bulk_duet"), os.path.join(DUET_BIN, "bulk_uv")
     bulk = [
         NetProgram("bulk", "duet_streams", "duet", [bd, "streams"], REPO, [bd]),
+        NetProgram("bulk", "duet_writer_to_buffered", "duet", [bd, "writer_to_buffered"], REPO, [bd]),
         NetProgram("bulk", "duet_protocol", "duet", [bd, "protocol"], REPO, [bd]),
         NetProgram("bulk", "libuv_c", "libuv_c", [bu], REPO, [bu]),
     ]
@@ -798,7 +799,11 @@ NET_TARGETS = [  # (label, family, conns, key, duet, op, bound, kind): kind "rat
     ("echo c50: streams server CPU/request ≤ 1.05× libuv C", "echo", 50, "server_cpu_us_per_req",
      "duet_streams", "<=", 1.05, "ratio"),
     ("bulk: streams throughput ≥ 0.9× libuv C", "bulk", None, "rate", "duet_streams", ">=", 0.9, "ratio"),
+    ("bulk: stream_writer into a buffered_protocol ≥ 0.9× libuv C", "bulk", None, "rate",
+     "duet_writer_to_buffered", ">=", 0.9, "ratio"),
     ("memconn: streams bytes/pair ≤ libuv C + 512 B", "memconn", None, "bytes_per_pair", "duet_streams", "<=",
+     512, "diff"),
+    ("memconn: protocol bytes/pair ≤ libuv C + 512 B", "memconn", None, "bytes_per_pair", "duet_protocol", "<=",
      512, "diff"),
 ]
 
