@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -204,7 +205,12 @@ duet::coro<int> soak_main(soak& s) {
     snapshot closed = s.take();
     s.print("closed", closed);
 
-    bool flat = end.fds == start.fds && end.handles == start.handles;
+    // Flat: fds and libuv handles back where they started, tasks too, and RSS no more than
+    // 5 % (or 1 MiB, for short runs) above its size after the warm-up: the pools keep what
+    // they grew to, so growth past the warm-up would be a leak.
+    const long rss_slack = std::max(warm.rss / 20, 1L << 20);
+    bool flat = end.fds == start.fds && end.handles == start.handles && end.tasks == start.tasks &&
+                end.rss <= warm.rss + rss_slack;
     std::printf(
         "soak: fds %ld -> %ld, uv handles %zu -> %zu (active %zu -> %zu), tasks %zu -> %zu, "
         "RSS after warm-up %.1f MiB -> end %.1f MiB (%+.1f%%): %s\n",
