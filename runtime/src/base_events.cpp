@@ -283,6 +283,7 @@ base_event_loop::wake_plan base_event_loop::process() {
                 e.fn(e.arg, true);
             }
         }
+        ready_.trim_after_burst();
         if (stopping_) break;
         if (ts_pending_.load(std::memory_order_acquire)) drain_threadsafe();
         if (ready_.empty()) {

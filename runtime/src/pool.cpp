@@ -70,6 +70,12 @@ void free_buffer(void* p, std::size_t bytes) noexcept {
     else
         ::munmap(p, bytes);
 }
+void release_buffer_pages(void* p, std::size_t from, std::size_t bytes) noexcept {
+    if (!p || bytes < mapped_buffer_min) return;
+    constexpr std::size_t page = 4096;
+    from = (from + page - 1) / page * page;
+    if (from < bytes) ::madvise(static_cast<unsigned char*>(p) + from, bytes - from, MADV_DONTNEED);
+}
 #else
 void* allocate_buffer(std::size_t bytes) noexcept {
     return std::malloc(bytes);
@@ -77,6 +83,7 @@ void* allocate_buffer(std::size_t bytes) noexcept {
 void free_buffer(void* p, std::size_t) noexcept {
     std::free(p);
 }
+void release_buffer_pages(void*, std::size_t, std::size_t) noexcept {}
 #endif
 
 pool_node* refill_pool(slab_source& src, std::size_t block, std::size_t per_slab, std::size_t slab_bytes) {

@@ -469,12 +469,13 @@ void detail::sleep_awaiter::await_suspend(co::coroutine_handle<> h) {
     }
     base_event_loop* loop = detail::running_base_loop;
     if (!loop) throw std::runtime_error("no running event loop");
+    task_core* t = detail::current_task_core();
+    if (!t) throw std::runtime_error("duet: co_await outside a task (wrap the coroutine in a task)");
     when += loop->time();
     fire = &on_due;
-    loop->add_timer(this);
-    loop_ = loop;
-    // If this throws (no task is running), the destructor takes the timer out again.
-    task_ = detail::suspend_current_task_direct(this, h);
+    loop->add_timer(this);  // if this throws, nothing is armed
+    t->suspend_direct(this, h);
+    task_ = t;
 }
 
 void detail::sleep_awaiter::await_resume() const {
@@ -483,7 +484,7 @@ void detail::sleep_awaiter::await_resume() const {
 }
 
 void detail::sleep_awaiter::disarm() noexcept {
-    loop_->remove_timer(this);
+    task_->loop().remove_timer(this);
 }
 
 bool detail::sleep_awaiter::on_signal(direct_wait* self, signal s) noexcept {

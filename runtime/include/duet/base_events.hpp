@@ -24,6 +24,7 @@
 
 #include <duet/detail/ready_queue.hpp>
 #include <duet/detail/timer_heap.hpp>
+#include <duet/detail/trivial_vector.hpp>
 #include <duet/events.hpp>
 #include <duet/exceptions.hpp>
 
@@ -226,10 +227,10 @@ public:
         if (callback_context_) [[unlikely]]
             callback_context_ = nullptr;
     }
-    detail::task_core* current_task_ = nullptr;   // the duet task being stepped
-    abstract_task* entered_task_ = nullptr;       // a third-party task between enter/leave_task
-    std::vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)
-    detail::task_link tasks_{&tasks_, &tasks_};   // and the registered third-party ones
+    detail::task_core* current_task_ = nullptr;              // the duet task being stepped
+    abstract_task* entered_task_ = nullptr;                  // a third-party task between enter/leave_task
+    detail::trivial_vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)
+    detail::task_link tasks_{&tasks_, &tasks_};              // and the registered third-party ones
     // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.
     static bool alive(const base_event_loop* loop) noexcept {
         // Repeated checks of one loop (a JS promise settling a future on every await) are

@@ -63,6 +63,7 @@ public:
     bool threadsafe_;
     bool is_timer_ = false;
     bool in_heap_ = false;
+    std::uint32_t seq_ = 0;  // a timer's scheduling order (see timer_heap)
 };
 
 }  // namespace detail

@@ -329,11 +329,12 @@ public:
 
 private:
     // Before the timer is armed, its `when` holds the delay.
-    double delay() const noexcept { return loop_ ? 0.0 : when; }
+    double delay() const noexcept { return task_ ? 0.0 : when; }
     void disarm() noexcept;
     static bool on_signal(direct_wait* self, signal s) noexcept;
     static void on_due(void* self, bool run) noexcept;
-    base_event_loop* loop_ = nullptr;  // set once armed
+    // Set once suspended; an armed timer's loop is its task's (no pointer of its own: a
+    // sleeping task's frame holds this awaiter, and its size counts per task).
     task_core* task_ = nullptr;
 };
 }  // namespace detail

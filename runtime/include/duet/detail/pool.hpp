@@ -43,6 +43,9 @@ void* allocate_slab(std::size_t bytes);
 // 256 KiB, a mapping the kernel fills in one call; otherwise malloc. Null when out of memory.
 void* allocate_buffer(std::size_t bytes) noexcept;
 void free_buffer(void* p, std::size_t bytes) noexcept;
+// Gives the pages of [p + from, p + bytes) of such a mapping back to the system (they read
+// as zeros if touched again); a no-op for a buffer that is not a mapping.
+void release_buffer_pages(void* p, std::size_t from, std::size_t bytes) noexcept;
 
 // For per-element arrays that can be large (gather's children): allocate_buffer behind
 // std::vector.

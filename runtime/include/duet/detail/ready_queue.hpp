@@ -35,7 +35,22 @@ public:
     bool in_batch() const noexcept { return head_ != batch_end_; }
     void end_batch_here() noexcept { batch_end_ = head_; }
 
+    // After a burst (a million tasks created at once, say) the ring keeps the size it grew
+    // to; once the burst has drained to a few entries, they move to the front and the
+    // pages past the first trim_keep bytes go back to the system (a no-op where the ring is
+    // not a mapping of its own). Outside a batch; costs one comparison when the ring is small.
+    void trim_after_burst() noexcept {
+        if (cap_ <= trim_keep_entries || tail_ <= trim_keep_entries || size() > trim_max_live) return;
+        const std::size_t n = size();
+        for (std::size_t i = 0; i < n; ++i) buf_[i] = buf_[(head_ + i) & (cap_ - 1)];
+        head_ = batch_end_ = 0;
+        tail_ = n;
+        release_buffer_pages(buf_, trim_keep_entries * sizeof(ready_entry), cap_ * sizeof(ready_entry));
+    }
+
 private:
+    static constexpr std::size_t trim_keep_entries = 16384;  // 256 KiB
+    static constexpr std::size_t trim_max_live = 64;
     void grow() {
         std::size_t ncap = cap_ ? cap_ * 2 : 256;
         auto* nb = static_cast<ready_entry*>(allocate_buffer(ncap * sizeof(ready_entry)));
