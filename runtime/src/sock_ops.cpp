@@ -222,4 +222,22 @@ coro<std::pair<std::string, socket_address>> abstract_event_loop::sock_recvfrom(
     }
 }
 
+coro<std::pair<std::size_t, socket_address>> abstract_event_loop::sock_recvfrom_into(int fd, std::span<char> buf) {
+    require_fd_watching("sock_recvfrom_into");
+    check_socket(fd, "sock_recvfrom_into");
+    for (;;) {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        auto* sa = reinterpret_cast<sockaddr*>(&ss);
+        ssize_t got = ::recvfrom(fd, buf.data(), buf.size(), 0, sa, &len);
+        if (got >= 0)
+            co_return std::pair<std::size_t, socket_address>{static_cast<std::size_t>(got),
+                                                             detail::from_sockaddr(sa, len)};
+        int e = errno;
+        if (e == EINTR) continue;
+        if (!would_block(e)) throw os_error(e, on_fd("sock_recvfrom_into", fd));
+        co_await wait_ready(base(), fd, fd_readable);
+    }
+}
+
 }  // namespace duet

@@ -50,6 +50,28 @@ void expect_network_not_supported(Loop& loop) {
         o.local_addr = host_port{"127.0.0.1", 0};
         loop.run_until_complete(loop.create_datagram_endpoint(dgram, o));
     });
+    expect_not_supported("connect_accepted_socket", b,
+                         [&] { loop.run_until_complete(loop.connect_accepted_socket(stream, 3)); });
+    expect_not_supported("create_connection", b, [&] {
+        connection_options o;
+        o.sock = 3;
+        loop.run_until_complete(loop.create_connection(stream, o));
+    });
+    expect_not_supported("create_server", b, [&] {
+        server_options o;
+        o.sock = 3;
+        loop.run_until_complete(loop.create_server(stream, o));
+    });
+    expect_not_supported("create_unix_connection", b, [&] {
+        connection_options o;
+        o.sock = 3;
+        loop.run_until_complete(loop.create_unix_connection(stream, o));
+    });
+    expect_not_supported("create_unix_server", b, [&] {
+        server_options o;
+        o.sock = 3;
+        loop.run_until_complete(loop.create_unix_server(stream, o));
+    });
     expect_not_supported("connect_read_pipe", b, [&] { loop.run_until_complete(loop.connect_read_pipe(stream, 0)); });
     expect_not_supported("connect_write_pipe", b, [&] { loop.run_until_complete(loop.connect_write_pipe(stream, 1)); });
     expect_not_supported("getaddrinfo", b, [&] { loop.run_until_complete(loop.getaddrinfo("localhost", "80")); });

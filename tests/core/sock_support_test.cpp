@@ -40,6 +40,7 @@ TYPED_TEST(SockSupport, TheLoopWatchesFdsOrEverySockMethodRaises) {
         check("sock_accept", [&] { return loop.sock_accept(-1); });
         check("sock_sendto", [&] { return loop.sock_sendto(-1, "x", socket_address::inet("127.0.0.1", 1)); });
         check("sock_recvfrom", [&] { return loop.sock_recvfrom(-1, 1); });
+        check("sock_recvfrom_into", [&] { return loop.sock_recvfrom_into(-1, buf); });
     }
     loop.close();
 }

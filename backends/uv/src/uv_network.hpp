@@ -16,6 +16,12 @@ namespace duet {
 
 class base_event_loop;
 
+// A socket the caller hands over (asyncio's sock=): checks that `fd` is a socket of type
+// `type` (SOCK_STREAM / SOCK_DGRAM) and returns its family. std::invalid_argument
+// "<method>: <expected> was expected, got fd N" if it is not (or is no socket at all),
+// std::system_error if the fd cannot be asked (EBADF). Leaves the fd untouched.
+int adopted_socket_family(int fd, int type, const char* method, const char* expected);
+
 class uv_network final : public loop_network {
 public:
     uv_network(base_event_loop& loop, uv_loop_s* uv);
@@ -26,12 +32,13 @@ public:
                                                                              connection_options opts) override;
     coro<std::shared_ptr<server>> create_server(protocol_factory f, std::vector<std::string> hosts, std::uint16_t port,
                                                 server_options opts) override;
-    coro<transport_and_protocol<transport, base_protocol>> create_unix_connection(protocol_factory f,
-                                                                                  std::string path) override;
+    coro<transport_and_protocol<transport, base_protocol>> create_unix_connection(protocol_factory f, std::string path,
+                                                                                  connection_options opts) override;
     coro<std::shared_ptr<server>> create_unix_server(protocol_factory f, std::string path,
                                                      server_options opts) override;
     coro<transport_and_protocol<datagram_transport, base_protocol>> create_datagram_endpoint(
         protocol_factory f, datagram_options opts) override;
+    coro<transport_and_protocol<transport, base_protocol>> connect_accepted_socket(protocol_factory f, int fd) override;
     coro<transport_and_protocol<transport, base_protocol>> connect_read_pipe(protocol_factory f, int fd) override;
     coro<transport_and_protocol<transport, base_protocol>> connect_write_pipe(protocol_factory f, int fd) override;
     coro<std::vector<address_info>> getaddrinfo(std::string host, std::string service, address_hints hints) override;

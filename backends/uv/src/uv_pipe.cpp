@@ -92,9 +92,44 @@ coro<transport_and_protocol<transport, base_protocol>> connect_pipe(uv_network::
 
 }  // namespace
 
-coro<transport_and_protocol<transport, base_protocol>> uv_network::create_unix_connection(protocol_factory f,
-                                                                                          std::string path) {
+transport_and_protocol<transport, base_protocol> uvs::adopt_connected(stream_part& sp, protocol_factory& f, int fd,
+                                                                      int family, const char* method) {
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        throw std::invalid_argument(std::string(method) + ": fd " + std::to_string(fd) + " has address family " +
+                                    std::to_string(family) + " (AF_INET, AF_INET6 or AF_UNIX expected)");
+    const bool tcp = family != AF_UNIX;
+    auto t = stream_transport::create(sp, tcp ? stream_transport::kind::tcp : stream_transport::kind::unix_socket);
+    // Both make the fd non-blocking; on failure libuv has not taken it: it stays the caller's.
+    int rc = tcp ? uv_tcp_open(&t->handle().tcp, fd) : uv_pipe_open(&t->handle().pipe, fd);
+    if (rc < 0) {
+        t->discard();
+        throw uvs::uv_error(rc, std::string(method) + ": fd " + std::to_string(fd));
+    }
+    t->set_connected();
+    return start_with(std::move(t), f, method);
+}
+
+coro<transport_and_protocol<transport, base_protocol>> uv_network::connect_accepted_socket(protocol_factory f, int fd) {
     auto& sp = streams();
+    const int family = adopted_socket_family(fd, SOCK_STREAM, "connect_accepted_socket", "A Stream Socket");
+    co_return uvs::adopt_connected(sp, f, fd, family, "connect_accepted_socket");
+}
+
+coro<transport_and_protocol<transport, base_protocol>> uv_network::create_unix_connection(protocol_factory f,
+                                                                                          std::string path,
+                                                                                          connection_options opts) {
+    auto& sp = streams();
+    if (opts.sock != -1) {
+        if (!path.empty())
+            throw std::invalid_argument("create_unix_connection: path and sock can not be specified at the same time");
+        int family =
+            adopted_socket_family(opts.sock, SOCK_STREAM, "create_unix_connection", "A UNIX Domain Stream Socket");
+        if (family != AF_UNIX)
+            throw std::invalid_argument("create_unix_connection: A UNIX Domain Stream Socket was expected, got fd " +
+                                        std::to_string(opts.sock) + " (address family " + std::to_string(family) + ")");
+        co_return uvs::adopt_connected(sp, f, opts.sock, family, "create_unix_connection");
+    }
+    if (path.empty()) throw std::invalid_argument("create_unix_connection: no path and sock were specified");
     const socket_address addr = socket_address::unix_path(std::move(path));
     sockaddr_storage ss;
     const socklen_t len = detail::to_sockaddr(addr, ss);
@@ -119,6 +154,33 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::create_unix_c
 coro<std::shared_ptr<server>> uv_network::create_unix_server(protocol_factory f, std::string path,
                                                              server_options opts) {
     auto& sp = streams();
+    if (opts.sock != -1) {
+        if (!path.empty())
+            throw std::invalid_argument("create_unix_server: path and sock can not be specified at the same time");
+        int family = adopted_socket_family(opts.sock, SOCK_STREAM, "create_unix_server", "A UNIX Domain Stream Socket");
+        if (family != AF_UNIX)
+            throw std::invalid_argument("create_unix_server: A UNIX Domain Stream Socket was expected, got fd " +
+                                        std::to_string(opts.sock) + " (address family " + std::to_string(family) + ")");
+        const socket_address bound = detail::local_address_of(opts.sock);
+        auto srv = std::make_shared<uvs::stream_server>(sp, std::move(f), true, opts.backlog);
+        // As asyncio 3.13: the socket file the given socket is bound to goes with the server.
+        const std::string& bound_path = bound.path;
+        if (!bound_path.empty() && bound_path[0] != '\0') {
+            struct stat st {};
+            if (::stat(bound_path.c_str(), &st) == 0)
+                srv->set_unix_path(bound_path, static_cast<std::uint64_t>(st.st_dev),
+                                   static_cast<std::uint64_t>(st.st_ino));
+        }
+        try {
+            srv->add_listener(opts.sock, bound);
+            if (opts.start_serving) srv->begin_serving();
+        } catch (...) {
+            srv->close();
+            throw;
+        }
+        co_return srv;
+    }
+    if (path.empty()) throw std::invalid_argument("create_unix_server: path was not specified, and no sock specified");
     const socket_address addr = socket_address::unix_path(path);
     sockaddr_storage ss;
     const socklen_t len = detail::to_sockaddr(addr, ss);

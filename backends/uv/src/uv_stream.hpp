@@ -461,6 +461,13 @@ struct lookup_guard {
     }
 };
 
+// asyncio's sock= and connect_accepted_socket: wraps `fd`, a connected stream socket of
+// `family` (AF_INET / AF_INET6: TCP, AF_UNIX: a Unix socket; anything else is refused with
+// std::invalid_argument), in a transport and starts it with a new protocol. The fd is the
+// transport's once libuv takes it; if libuv refuses it, it stays the caller's.
+transport_and_protocol<transport, base_protocol> adopt_connected(stream_part& sp, protocol_factory& f, int fd,
+                                                                 int family, const char* method);
+
 }  // namespace uvs
 
 }  // namespace duet

@@ -180,6 +180,15 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::create_connec
                                                                                      std::uint16_t port,
                                                                                      connection_options opts) {
     auto& sp = streams();
+    if (opts.sock != -1) {
+        // asyncio's sock=: an fd connected by the caller (TCP or Unix, by its family).
+        if (!host.empty() || port != 0)
+            throw std::invalid_argument("create_connection: host/port and sock can not be specified at the same time");
+        const int family = adopted_socket_family(opts.sock, SOCK_STREAM, "create_connection", "A Stream Socket");
+        co_return uvs::adopt_connected(sp, f, opts.sock, family, "create_connection");
+    }
+    if (host.empty() && port == 0)
+        throw std::invalid_argument("create_connection: host and port was not specified and no sock specified");
     std::vector<socket_address> addrs = co_await sp.resolve(host, port, opts.family, false);
     std::vector<socket_address> locals;
     if (opts.local_addr) locals = co_await sp.resolve(opts.local_addr->host, opts.local_addr->port, opts.family, true);
@@ -214,6 +223,24 @@ coro<transport_and_protocol<transport, base_protocol>> uv_network::create_connec
 coro<std::shared_ptr<server>> uv_network::create_server(protocol_factory f, std::vector<std::string> hosts,
                                                         std::uint16_t port, server_options opts) {
     auto& sp = streams();
+    if (opts.sock != -1) {
+        // asyncio's sock=: listen on a socket the caller bound (TCP or Unix, by its family).
+        if (!hosts.empty() || port != 0)
+            throw std::invalid_argument("create_server: host/port and sock can not be specified at the same time");
+        const int family = adopted_socket_family(opts.sock, SOCK_STREAM, "create_server", "A Stream Socket");
+        if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+            throw std::invalid_argument("create_server: fd " + std::to_string(opts.sock) + " has address family " +
+                                        std::to_string(family) + " (AF_INET, AF_INET6 or AF_UNIX expected)");
+        auto srv = std::make_shared<uvs::stream_server>(sp, std::move(f), family == AF_UNIX, opts.backlog);
+        try {
+            srv->add_listener(opts.sock, detail::local_address_of(opts.sock));
+            if (opts.start_serving) srv->begin_serving();
+        } catch (...) {
+            srv->close();
+            throw;
+        }
+        co_return srv;
+    }
     std::vector<socket_address> addrs;
     if (hosts.empty()) hosts.emplace_back();  // every interface, as asyncio's host=None
     for (const auto& h : hosts) {

@@ -179,6 +179,12 @@ public:
     void open(int fd, bool connected, bool socket_connected, socket_address remote) {
         if (int rc = uv_udp_init(net_.uv(), &handle_); rc < 0) throw os_error(-rc, "create_datagram_endpoint");
         handle_.data = this;
+        // Some libuv versions set SO_REUSEADDR on an opened socket; on Linux that would let
+        // another socket bind this port too (sharing a port is what reuse_port is for). It
+        // is put back as it was (off for duet's own sockets; an adopted one keeps its own).
+        int reuse_before = 0;
+        socklen_t reuse_len = sizeof reuse_before;
+        if (::getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse_before, &reuse_len) != 0) reuse_before = 0;
         if (int rc = uv_udp_open(&handle_, fd); rc < 0) {
             // The handle holds no fd yet: closing it leaves fd to the caller.
             self_ = shared_from_this();
@@ -186,10 +192,7 @@ public:
             shut_handle();
             throw os_error(-rc, "create_datagram_endpoint: uv_udp_open");
         }
-        // Some libuv versions set SO_REUSEADDR on an opened socket; on Linux that would
-        // let another socket bind this port too. Sharing a port is what reuse_port is for.
-        int off = 0;
-        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &off, sizeof off);
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse_before, sizeof reuse_before);
         fd_ = fd;
         handle_open_ = true;
         self_ = shared_from_this();
@@ -415,6 +418,13 @@ int make_socket(int family, const socket_address* local, const socket_address* r
     return fd;
 }
 
+// asyncio's create_datagram_endpoint(sock=): the endpoint adopts the caller's datagram
+// socket as it is (bound, connected or neither); no other option may be given.
+coro<transport_and_protocol<datagram_transport, base_protocol>> adopt_datagram_socket(uv_network& net,
+                                                                                      uv_network::datagram_part& part,
+                                                                                      protocol_factory f,
+                                                                                      datagram_options opts);
+
 }  // namespace
 
 void uv_network::destroy(datagram_part* p) noexcept {
@@ -429,6 +439,7 @@ uv_network::datagram_part& uv_network::datagrams() {
 coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::create_datagram_endpoint(
     protocol_factory f, datagram_options opts) {
     if (loop_.is_closed()) throw std::runtime_error("create_datagram_endpoint: Event loop is closed");
+    if (opts.sock != -1) co_return co_await adopt_datagram_socket(*this, datagrams(), std::move(f), std::move(opts));
     if (opts.family != 0 && opts.family != AF_INET && opts.family != AF_INET6)
         throw std::invalid_argument("create_datagram_endpoint: unexpected address family " +
                                     std::to_string(opts.family));
@@ -505,6 +516,48 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::crea
     ep->start(p);
     co_return transport_and_protocol<datagram_transport, base_protocol>{std::move(ep), std::move(p)};
 }
+
+namespace {
+
+coro<transport_and_protocol<datagram_transport, base_protocol>> adopt_datagram_socket(uv_network& net,
+                                                                                      uv_network::datagram_part& part,
+                                                                                      protocol_factory f,
+                                                                                      datagram_options opts) {
+    std::string problems;
+    auto problem = [&](bool given, const std::string& what) {
+        if (!given) return;
+        if (!problems.empty()) problems += ", ";
+        problems += what;
+    };
+    problem(opts.local_addr.has_value(), "local_addr");
+    problem(opts.remote_addr.has_value(), "remote_addr");
+    problem(opts.family != 0, "family=" + std::to_string(opts.family));
+    problem(opts.reuse_port, "reuse_port");
+    problem(opts.allow_broadcast, "allow_broadcast");
+    if (!problems.empty())
+        throw std::invalid_argument(
+            "create_datagram_endpoint: socket modifier keyword arguments can not be used when sock is specified. (" +
+            problems + ")");
+    const int fd = opts.sock;
+    adopted_socket_family(fd, SOCK_DGRAM, "create_datagram_endpoint", "A datagram socket");
+    // A socket the caller connected: its peer is the default (and only) destination.
+    socket_address peer = detail::peer_address_of(fd);
+    auto ep = std::make_shared<udp_endpoint>(net, part);
+    ep->open(fd, !peer.empty(), !peer.empty(), peer);  // on failure the fd stays the caller's
+    std::shared_ptr<base_protocol> p;
+    try {
+        p = f();
+        if (!dynamic_cast<datagram_protocol*>(p.get()))
+            throw std::invalid_argument("create_datagram_endpoint: the factory made no datagram_protocol");
+    } catch (...) {
+        ep->discard();
+        throw;
+    }
+    ep->start(p);
+    co_return transport_and_protocol<datagram_transport, base_protocol>{std::move(ep), std::move(p)};
+}
+
+}  // namespace
 
 // Endpoints still open when the loop closes are reported and closed (the backend's last
 // uv_run finishes the closes); every protocol still held is let go.

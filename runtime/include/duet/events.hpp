@@ -162,6 +162,9 @@ public:
     coro<std::size_t> sock_sendto(int fd, std::string data, socket_address to);
     // Receives one datagram of at most n bytes and its sender.
     coro<std::pair<std::string, socket_address>> sock_recvfrom(int fd, std::size_t n);
+    // Receives one datagram into buf (truncated to its size) and its sender: the byte count
+    // and the address (asyncio's sock_recvfrom_into; pass buf.first(n) for its nbytes).
+    coro<std::pair<std::size_t, socket_address>> sock_recvfrom_into(int fd, std::span<char> buf);
     // Whether this loop can watch fds (add_reader & co., sock_*).
     virtual bool watches_fds() const noexcept = 0;
 
@@ -181,7 +184,32 @@ public:
         co_return transport_and_protocol<transport, protocol_of_t<F>>{
             std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
     }
+    // Wraps opts.sock, a stream socket the caller connected (asyncio's create_connection(sock=));
+    // the transport owns it from then on. std::invalid_argument (the fd left alone) if it is
+    // no stream socket, or if opts.sock is -1.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> create_connection(F factory, connection_options opts) {
+        return create_connection(std::move(factory), std::string(), 0, std::move(opts));
+    }
+    // Wraps a connection accepted outside the loop (asyncio's connect_accepted_socket): `fd`
+    // is a connected stream socket (TCP or Unix, by its family), made non-blocking; the
+    // transport owns it from then on. std::invalid_argument (the fd left alone) if it is no
+    // stream socket.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_accepted_socket(F factory, int fd) {
+        static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_accepted_socket needs a stream protocol");
+        auto r = co_await network_for("connect_accepted_socket").connect_accepted_socket(erase(std::move(factory)), fd);
+        co_return transport_and_protocol<transport, protocol_of_t<F>>{
+            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Listens on opts.sock, a stream socket the caller bound (asyncio's create_server(sock=));
+    // the server owns it from then on and sockets() reports its address.
+    template <protocol_factory_of F>
+    coro<std::shared_ptr<server>> create_server(F factory, server_options opts) {
+        return create_server(std::move(factory), std::vector<std::string>(), 0, std::move(opts));
+    }
     // Listens on host:port (empty host: every interface; port 0: a free port, see sockets()).
+    // With opts.sock, host must be empty and port 0 (std::invalid_argument otherwise).
     template <protocol_factory_of F>
     coro<std::shared_ptr<server>> create_server(F factory, std::string host, std::uint16_t port,
                                                 server_options opts = {}) {
@@ -200,11 +228,24 @@ public:
     // Connects to the Unix socket at `path` (a leading '\0': Linux's abstract namespace).
     template <protocol_factory_of F>
     coro<transport_and_protocol<transport, protocol_of_t<F>>> create_unix_connection(F factory, std::string path) {
+        return create_unix_connection(std::move(factory), std::move(path), connection_options());
+    }
+    // With opts.sock (a connected AF_UNIX stream socket the transport adopts), path must be
+    // empty; family and local_addr do not apply.
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> create_unix_connection(F factory, std::string path,
+                                                                                     connection_options opts) {
         static_assert(is_stream_protocol<protocol_of_t<F>>, "create_unix_connection needs a stream protocol");
         auto r = co_await network_for("create_unix_connection")
-                     .create_unix_connection(erase(std::move(factory)), std::move(path));
+                     .create_unix_connection(erase(std::move(factory)), std::move(path), std::move(opts));
         co_return transport_and_protocol<transport, protocol_of_t<F>>{
             std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+    }
+    // Wraps opts.sock, a connected AF_UNIX stream socket (asyncio's create_unix_connection(sock=)).
+    template <protocol_factory_of F>
+    coro<transport_and_protocol<transport, protocol_of_t<F>>> create_unix_connection(F factory,
+                                                                                     connection_options opts) {
+        return create_unix_connection(std::move(factory), std::string(), std::move(opts));
     }
     // Listens on the Unix socket `path`. A socket file already there (a stale one) is removed
     // first, as asyncio does; any other existing file is an error (EADDRINUSE).
@@ -214,7 +255,14 @@ public:
         co_return co_await network_for("create_unix_server")
             .create_unix_server(erase(std::move(factory)), std::move(path), std::move(opts));
     }
-    // A UDP endpoint bound to local_addr and/or connected to remote_addr.
+    // Listens on opts.sock, an AF_UNIX stream socket the caller bound (asyncio's
+    // create_unix_server(sock=)); its socket file goes when the server closes, as above.
+    template <protocol_factory_of F>
+    coro<std::shared_ptr<server>> create_unix_server(F factory, server_options opts) {
+        return create_unix_server(std::move(factory), std::string(), std::move(opts));
+    }
+    // A UDP endpoint bound to local_addr and/or connected to remote_addr, or over opts.sock,
+    // a datagram socket the caller made (then nothing else may be set).
     template <protocol_factory_of F>
     coro<transport_and_protocol<datagram_transport, protocol_of_t<F>>> create_datagram_endpoint(F factory,
                                                                                                 datagram_options opts) {

@@ -32,6 +32,13 @@ struct host_port {
 struct connection_options {
     int family = 0;                       // AF_INET / AF_INET6 / 0 = any
     std::optional<host_port> local_addr;  // bind before connecting
+    // asyncio's sock=: an already connected stream socket (AF_INET, AF_INET6 or AF_UNIX;
+    // its family decides TCP or Unix) for the transport to adopt instead of connecting: it
+    // is made non-blocking and the transport closes it. -1: none. The host/port (or path)
+    // must then be empty/0 (std::invalid_argument otherwise; family and local_addr are
+    // ignored, as asyncio ignores them). An fd refused with std::invalid_argument (not a
+    // stream socket, host given too) stays the caller's, unclosed.
+    int sock = -1;
 };
 
 struct server_options {
@@ -40,6 +47,12 @@ struct server_options {
     std::optional<bool> reuse_address;  // default: true (SO_REUSEADDR), as asyncio on POSIX
     bool reuse_port = false;            // SO_REUSEPORT: several loops/threads share one port
     bool start_serving = true;
+    // asyncio's sock=: an already bound stream socket (TCP, or Unix: its family decides)
+    // to listen on instead of making one; the server owns it from then on. -1: none. The
+    // hosts/port (create_server) or path (create_unix_server) must then be empty/0, and
+    // family, reuse_address and reuse_port are ignored (as in asyncio). A refused fd
+    // (std::invalid_argument) stays the caller's.
+    int sock = -1;
 };
 
 struct datagram_options {
@@ -48,6 +61,11 @@ struct datagram_options {
     int family = 0;
     bool reuse_port = false;
     bool allow_broadcast = false;  // SO_BROADCAST; remote_addr is then not connect()ed (asyncio)
+    // asyncio's sock=: an existing datagram socket (bound and/or connected as the caller
+    // chose; connected: sendto without an address goes to its peer) for the endpoint to
+    // adopt; the endpoint closes it. -1: none. Every other field must then be left as is
+    // (std::invalid_argument naming them; the fd stays the caller's).
+    int sock = -1;
 };
 
 // Makes a new protocol for each connection.
@@ -79,11 +97,14 @@ public:
     virtual coro<std::shared_ptr<server>> create_server(protocol_factory f, std::vector<std::string> hosts,
                                                         std::uint16_t port, server_options opts) = 0;
     virtual coro<transport_and_protocol<transport, base_protocol>> create_unix_connection(protocol_factory f,
-                                                                                          std::string path) = 0;
+                                                                                          std::string path,
+                                                                                          connection_options opts) = 0;
     virtual coro<std::shared_ptr<server>> create_unix_server(protocol_factory f, std::string path,
                                                              server_options opts) = 0;
     virtual coro<transport_and_protocol<datagram_transport, base_protocol>> create_datagram_endpoint(
         protocol_factory f, datagram_options opts) = 0;
+    virtual coro<transport_and_protocol<transport, base_protocol>> connect_accepted_socket(protocol_factory f,
+                                                                                           int fd) = 0;
     virtual coro<transport_and_protocol<transport, base_protocol>> connect_read_pipe(protocol_factory f, int fd) = 0;
     virtual coro<transport_and_protocol<transport, base_protocol>> connect_write_pipe(protocol_factory f, int fd) = 0;
     virtual coro<std::vector<address_info>> getaddrinfo(std::string host, std::string service, address_hints hints) = 0;
