@@ -1,5 +1,6 @@
 #include <array>
 #include <cstdlib>
+#include <cstring>
 #include <duet/detail/pool.hpp>
 #include <duet/futures.hpp>
 
@@ -70,6 +71,9 @@ void free_buffer(void* p, std::size_t bytes) noexcept {
     else
         ::munmap(p, bytes);
 }
+void* grow_block(void* p, std::size_t, std::size_t new_bytes) noexcept {
+    return std::realloc(p, new_bytes);
+}
 void release_buffer_pages(void* p, std::size_t from, std::size_t bytes) noexcept {
     if (!p || bytes < mapped_buffer_min) return;
     constexpr std::size_t page = 4096;
@@ -82,6 +86,12 @@ void* allocate_buffer(std::size_t bytes) noexcept {
 }
 void free_buffer(void* p, std::size_t) noexcept {
     std::free(p);
+}
+void* grow_block(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept {
+    void* n = std::malloc(new_bytes);
+    if (n && p) std::memcpy(n, p, old_bytes);
+    if (n) std::free(p);
+    return n;
 }
 void release_buffer_pages(void*, std::size_t, std::size_t) noexcept {}
 #endif

@@ -43,6 +43,11 @@ void* allocate_slab(std::size_t bytes);
 // 256 KiB, a mapping the kernel fills in one call; otherwise malloc. Null when out of memory.
 void* allocate_buffer(std::size_t bytes) noexcept;
 void free_buffer(void* p, std::size_t bytes) noexcept;
+// A malloc'd block grown (or made, p null) to new_bytes, its first old_bytes kept; freed
+// with std::free. Natively realloc, which moves a large block by remapping its pages
+// instead of copying it and leaving the old one behind in the heap; in wasm, where realloc
+// would only add code, malloc + copy + free. Null when out of memory (p then stays valid).
+void* grow_block(void* p, std::size_t old_bytes, std::size_t new_bytes) noexcept;
 // Gives the pages of [p + from, p + bytes) of such a mapping back to the system (they read
 // as zeros if touched again); a no-op for a buffer that is not a mapping.
 void release_buffer_pages(void* p, std::size_t from, std::size_t bytes) noexcept;

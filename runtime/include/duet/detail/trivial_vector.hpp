@@ -1,6 +1,6 @@
-// A growable array of a trivially copyable type, grown with realloc: a large array grows
-// in place or by remapping its pages (no copy, and no freed old buffer left behind in the
-// heap), where std::vector allocates anew, copies and frees. For the loop's per-task and
+// A growable array of a trivially copyable type, grown with realloc natively (grow_block):
+// a large array grows in place or by remapping its pages (no copy, and no freed old buffer
+// left behind in the heap), where std::vector allocates anew, copies and frees. For the loop's per-task and
 // per-timer arrays (the task registry, the timer heap), whose memory counts per task.
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <new>
 #include <type_traits>
 #include <utility>
+
+#include <duet/detail/pool.hpp>
 
 namespace duet::detail {
 
@@ -52,7 +54,7 @@ public:
 
 private:
     void grow(std::size_t n) {
-        void* p = std::realloc(data_, n * sizeof(T));
+        void* p = grow_block(data_, size_ * sizeof(T), n * sizeof(T));
         if (!p) throw std::bad_alloc();
         data_ = static_cast<T*>(p);
         cap_ = n;
