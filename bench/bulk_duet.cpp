@@ -8,7 +8,8 @@
 //            resume_writing; the receiver is a buffered_protocol counting into one 64 KiB
 //            buffer (the zero-copy path).
 // Both use asyncio's default water marks (64 KiB high, 16 KiB low). Prints one JSON line.
-// usage: bulk_duet [streams|writer_to_buffered|protocol] [TOTAL_BYTES=1073741824] [LIMIT=65536 (streams: the receiver's)]
+// usage: bulk_duet [streams|writer_to_buffered|protocol] [TOTAL_BYTES=1073741824] [LIMIT=65536 (streams: the
+// receiver's)]
 #include <sys/resource.h>
 
 #include <algorithm>

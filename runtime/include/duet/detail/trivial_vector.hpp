@@ -54,6 +54,8 @@ public:
 
 private:
     void grow(std::size_t n) {
+        // T may itself be a pointer (the registry's): sizeof(T) is meant.
+        // NOLINTNEXTLINE(bugprone-sizeof-expression)
         void* p = grow_block(data_, size_ * sizeof(T), n * sizeof(T));
         if (!p) throw std::bad_alloc();
         data_ = static_cast<T*>(p);
