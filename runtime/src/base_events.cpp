@@ -1,8 +1,13 @@
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <string>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -107,6 +112,9 @@ void base_event_loop::run_batch_debug() {
 }
 
 base_event_loop::~base_event_loop() {
+    // Executor threads shutdown_default_executor(timeout) stopped waiting for (the
+    // executor's own destructor would wait for them the same way).
+    for (auto& t : executor_joiners_) t.join();
     if (debug_ && detail::debug_impl) detail::debug_loops.fetch_sub(1, std::memory_order_relaxed);
     fd_uninstall_all();
     if (!closed_) {
@@ -541,9 +549,55 @@ executor& base_event_loop::default_executor() {
     return *default_executor_;
 }
 
-void base_event_loop::shutdown_default_executor() {
+void base_event_loop::shutdown_default_executor(std::optional<double> timeout) {
     executor_shutdown_called_ = true;
-    if (auto ex = std::exchange(default_executor_, nullptr)) ex->shutdown(true);
+    auto ex = std::exchange(default_executor_, nullptr);
+    if (!ex) return;
+    if (!timeout || !threads_supported()) {
+        ex->shutdown(true);
+        return;
+    }
+    // As asyncio: a thread of its own joins the executor, and is waited for `timeout`.
+    struct join_state {
+        std::mutex m;
+        std::condition_variable cv;
+        bool done = false;
+        std::exception_ptr error;
+    };
+    auto st = std::make_shared<join_state>();
+    std::thread joiner([ex, st] {
+        std::exception_ptr error;
+        try {
+            ex->shutdown(true);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::lock_guard g(st->m);
+        st->done = true;
+        st->error = std::move(error);
+        st->cv.notify_all();
+    });
+    // (Not NaN or negative; at most ~30 years, which steady_clock's now() + d holds.)
+    double wait = *timeout > 0 ? std::min(*timeout, 1e9) : 0.0;
+    bool joined = false;
+    {
+        std::unique_lock lk(st->m);
+        joined = st->cv.wait_for(lk, std::chrono::duration<double>(wait), [&] { return st->done; });
+    }
+    if (joined) {
+        joiner.join();
+        if (st->error) std::rethrow_exception(st->error);
+        return;
+    }
+    executor_joiners_.push_back(std::move(joiner));
+    // "300.000" -> "300", "0.050" -> "0.05", as Python prints the number.
+    std::string secs = detail::format_seconds(*timeout);
+    while (secs.back() == '0') secs.pop_back();
+    if (secs.back() == '.') secs.pop_back();
+    exception_context ctx;
+    ctx.message = "The executor did not finishing joining its threads within " + secs + " seconds.";
+    call_exception_handler(ctx);
+    ex->shutdown(false);
 }
 
 // ---- file descriptor watches

@@ -64,7 +64,8 @@ void runner::close() {
                 }
             }
         }
-        loop.shutdown_default_executor();
+        // As asyncio.Runner (3.12): the executor's threads get thread_join_timeout seconds.
+        loop.shutdown_default_executor(thread_join_timeout);
         loop.close();
     }
     if (set_current_) set_event_loop(nullptr);

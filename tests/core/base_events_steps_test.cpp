@@ -1,7 +1,13 @@
 // Ports of CPython's loop-level test_asyncio cases (test_base_events.py, test_events.py:
 // HandleTests, TimerTests, AbstractEventLoopTests, PolicyTests) that the other core suites
 // do not already cover. Each TEST names the case it ports. Time is the virtual clock's.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <compare>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -298,6 +304,62 @@ TEST(BaseEventsSteps, DefaultExecutorAfterShutdownIsRefused) {
     loop.close();
 }
 
+// shutdown_default_executor(timeout) (asyncio 3.12): a job still running after `timeout`
+// seconds is reported to the exception handler (asyncio's RuntimeWarning) and the call
+// returns without waiting for it; the job's result still reaches the loop once it ends.
+TEST(BaseEventsSteps, ShutdownDefaultExecutorGivesUpAfterItsTimeout) {
+    test_loop loop;
+    handler_log log;
+    log.install(loop);
+    std::mutex m;
+    std::condition_variable cv;
+    bool release = false;
+    auto f = run_in_executor(loop, nullptr, [&] {
+        std::unique_lock lk(m);
+        cv.wait(lk, [&] { return release; });
+        return 4;
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    loop.shutdown_default_executor(0.05);
+    auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(waited, std::chrono::milliseconds(50));
+    EXPECT_LT(waited, std::chrono::seconds(30));
+    EXPECT_EQ(log.messages(),
+              std::vector<std::string>{"The executor did not finishing joining its threads within 0.05 seconds."});
+    EXPECT_FALSE(f.done());
+    {
+        std::lock_guard g(m);
+        release = true;
+    }
+    cv.notify_all();
+    EXPECT_EQ(loop.run_until_complete(f), 4);
+    EXPECT_EQ(runtime_error_of([&] { (void)run_in_executor(loop, nullptr, [] { return 2; }); }),
+              "Executor shutdown has been called");
+    loop.close();
+}
+
+// shutdown_default_executor(timeout) whose jobs end in time: it waits for them, reports
+// nothing; without a default executor it returns at once.
+TEST(BaseEventsSteps, ShutdownDefaultExecutorWithinItsTimeout) {
+    test_loop loop;
+    handler_log log;
+    log.install(loop);
+    std::atomic<bool> ran{false};
+    auto f = run_in_executor(loop, nullptr, [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        ran = true;
+        return 5;
+    });
+    loop.shutdown_default_executor(30);
+    EXPECT_TRUE(ran.load()) << "the executor's threads were joined";
+    EXPECT_TRUE(log.calls.empty());
+    EXPECT_EQ(loop.run_until_complete(f), 5);
+    test_loop other;
+    other.shutdown_default_executor(0);
+    other.close();
+    loop.close();
+}
+
 // test_close (run_in_executor after close): a closed loop has no default executor.
 TEST(BaseEventsSteps, RunInExecutorOnAClosedLoopIsRefused) {
     test_loop loop;
@@ -409,8 +471,8 @@ TEST(TimerSteps, WhenAndCancel) {
     loop.close();
 }
 
-// test_timer_comparison (equality only: duet does not order handles): a timer equals its
-// copies and no other timer, even one with the same deadline.
+// test_timer_comparison (equality): a timer equals its copies and no other timer, even
+// one with the same deadline.
 TEST(TimerSteps, EqualityIsIdentity) {
     test_loop loop;
     timer_handle a = loop.call_at(1, [] {});
@@ -419,6 +481,44 @@ TEST(TimerSteps, EqualityIsIdentity) {
     EXPECT_DOUBLE_EQ(a.when(), b.when());
     EXPECT_FALSE(a == b);
     EXPECT_TRUE(a == c);
+    loop.close();
+}
+
+// test_timer_comparison (ordering): timers compare by when() with <, <=, >, >= (asyncio's
+// TimerHandle); equal deadlines are equivalent (neither is less, both <= and >= hold)
+// while == stays identity. Sorting timers sorts them by deadline.
+TEST(TimerSteps, OrderedByWhen) {
+    test_loop loop;
+    loop.run_until_complete(sleep(2));
+    timer_handle early = loop.call_later(1, [] {});
+    timer_handle late = loop.call_later(10, [] {});
+    timer_handle same = loop.call_later(1, [] {});
+    EXPECT_TRUE(early < late);
+    EXPECT_TRUE(early <= late);
+    EXPECT_FALSE(early > late);
+    EXPECT_FALSE(early >= late);
+    EXPECT_TRUE(late > early);
+    EXPECT_TRUE(late >= early);
+    EXPECT_FALSE(late < early);
+    EXPECT_FALSE(late <= early);
+
+    EXPECT_DOUBLE_EQ(early.when(), same.when());
+    EXPECT_FALSE(early < same);
+    EXPECT_FALSE(same < early);
+    EXPECT_TRUE(early <= same);
+    EXPECT_TRUE(early >= same);
+    EXPECT_FALSE(early > same);
+    EXPECT_TRUE((early <=> same) == 0);  // (libc++ 13 has no std::is_eq)
+    EXPECT_FALSE(early == same);
+    EXPECT_TRUE(early != same);
+
+    same.cancel();
+    EXPECT_TRUE(same < late) << "a cancelled timer keeps its deadline";
+    std::vector<timer_handle> v{late, early, loop.call_at(0.5, [] {})};
+    std::sort(v.begin(), v.end());
+    EXPECT_DOUBLE_EQ(v[0].when(), 0.5);
+    EXPECT_TRUE(v[1] == early);
+    EXPECT_TRUE(v[2] == late);
     loop.close();
 }
 

@@ -101,6 +101,52 @@ TEST(RunnersSteps, RunSetsAndUnsetsTheCurrentLoop) {
     EXPECT_THROW(get_event_loop_policy().get_event_loop(), std::runtime_error);
 }
 
+// asyncio.run(main, loop_factory=) (3.12): the coroutine runs on the loop the factory
+// makes (made once), which run() shuts down as its own (a task left behind is cancelled
+// and its error reported to that loop's handler) and closes; the policy's current loop is
+// not touched. duet::run(main, factory) is the same with debug left alone.
+TEST(RunnersSteps, RunWithALoopFactory) {
+    policy_reset r;
+    set_event_loop_policy(std::make_unique<default_event_loop_policy>());
+    test_loop current;
+    set_event_loop(&current);
+    int calls = 0;
+    abstract_event_loop* made = nullptr;
+    auto factory = [&]() -> std::unique_ptr<abstract_event_loop> {
+        ++calls;
+        auto l = make_test_loop();
+        made = l.get();
+        return l;
+    };
+    handler_log log;
+    abstract_event_loop* ran_on = nullptr;
+    auto stubborn = []() -> coro<void> {
+        try {
+            co_await sleep(3600);
+        } catch (const cancelled_error&) {
+        }
+        throw std::runtime_error("left behind");
+    };
+    auto main_coro = [&]() -> coro<double> {
+        ran_on = &get_running_loop();
+        log.install(*ran_on);
+        (void)create_task(stubborn());
+        co_await sleep(5);
+        co_return get_running_loop().time();
+    };
+    EXPECT_DOUBLE_EQ(run(main_coro(), std::nullopt, factory), 5) << "the virtual clock of the factory's loop";
+    EXPECT_EQ(calls, 1);
+    EXPECT_EQ(ran_on, made);
+    EXPECT_EQ(log.messages(), std::vector<std::string>{"unhandled exception during duet::run() shutdown"});
+    EXPECT_EQ(&get_event_loop_policy().get_event_loop(), &current);
+
+    EXPECT_TRUE(run(loop_debug(), true, factory));
+    EXPECT_EQ(run(value_after(2, 9), factory), 9);
+    EXPECT_EQ(calls, 3);
+    EXPECT_EQ(&get_event_loop_policy().get_event_loop(), &current);
+    set_event_loop(nullptr);
+}
+
 // ---- asyncio.Runner (RunnerTests)
 
 // test_non_debug / test_debug: the runner's debug argument sets its loop's mode.
@@ -168,6 +214,37 @@ TEST(RunnersSteps, RunnerRunInAGivenContext) {
     EXPECT_EQ(ctx.run([] { return cvar.get(); }), 6);
     EXPECT_EQ(rn.run(set_to(7)), -1) << "the runner's context did not see ctx's values";
     EXPECT_EQ(cvar.get(), -1);
+}
+
+// Runner.run given an awaitable that is not a coroutine (asyncio 3.14, gh-120284; 3.12
+// and 3.13 raise ValueError): a future or task of the runner's loop is awaited by a
+// coroutine the run wraps it in, and its result returned or its exception raised; a
+// frameless awaitable (sleep()) runs as the coroutine it stands for.
+TEST(RunnersSteps, RunnerRunsAFutureATaskOrASleep) {
+    runner rn(make_test_loop);
+    auto& loop = rn.get_loop();
+    future<int> f = loop.create_future<int>();
+    loop.call_later(3, [f]() mutable { f.set_result(7); });
+    EXPECT_EQ(rn.run(f), 7);
+    EXPECT_DOUBLE_EQ(loop.time(), 3);
+
+    task<int> t = loop.create_task(value_after(2, 9));
+    EXPECT_EQ(rn.run(t), 9);
+    EXPECT_DOUBLE_EQ(loop.time(), 5);
+    EXPECT_EQ(rn.run(t), 9) << "a finished task: its result again";
+
+    future<void> failed = loop.create_future<void>();
+    loop.call_soon([failed]() mutable { failed.set_exception(std::domain_error("spam")); });
+    EXPECT_THROW(rn.run(failed), std::domain_error);
+
+    future<void> in_ctx = loop.create_future<void>();
+    loop.call_soon([in_ctx]() mutable { in_ctx.set_result(); });
+    context ctx;
+    rn.run(in_ctx, ctx);
+    EXPECT_TRUE(in_ctx.done());
+
+    rn.run(sleep(1));
+    EXPECT_DOUBLE_EQ(loop.time(), 6);
 }
 
 // test_recursive_run: Runner.run from inside one of its own runs raises RuntimeError, and

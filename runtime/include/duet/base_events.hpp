@@ -128,7 +128,7 @@ public:
     void call_exception_handler(const exception_context& ctx) noexcept override;
     void set_default_executor(std::shared_ptr<executor> ex) override;
     executor& default_executor() override;
-    void shutdown_default_executor() override;
+    void shutdown_default_executor(std::optional<double> timeout = std::nullopt) override;
     bool get_debug() const noexcept override { return debug_; }
     // Debug mode's ready batch (timing each callback), reached through detail::debug_ops.
     void run_batch_debug();
@@ -320,6 +320,9 @@ private:
     exception_handler exception_handler_;
     std::shared_ptr<executor> default_executor_;
     bool executor_shutdown_called_ = false;  // asyncio's _executor_shutdown_called
+    // The threads joining a default executor that shutdown_default_executor(timeout) gave up
+    // waiting for; joined by the destructor.
+    std::vector<std::thread> executor_joiners_;
 };
 
 // Tells `loop` that another thread will call its call_soon_threadsafe (or

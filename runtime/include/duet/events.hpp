@@ -398,7 +398,11 @@ public:
     virtual executor& default_executor() = 0;
     // Waits until the default executor's jobs have run and its threads ended; loop thread, not from a job.
     // Afterwards the loop makes no new default executor (asyncio's "Executor shutdown has been called").
-    virtual void shutdown_default_executor() = 0;
+    // With a timeout (seconds of real time, asyncio 3.12's `timeout`): if the threads have not ended by
+    // then, reports "The executor did not finishing joining its threads within <timeout> seconds." to the
+    // exception handler (asyncio's RuntimeWarning), tells the executor to stop without waiting, and
+    // returns; the loop's destructor waits for what is left.
+    virtual void shutdown_default_executor(std::optional<double> timeout = std::nullopt) = 0;
 
     // --- errors
     // Sets (null: restores the default) what call_exception_handler calls; loop thread; never raises.

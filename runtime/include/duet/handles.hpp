@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <compare>
 #include <cstdint>
 #include <exception>
 
@@ -89,6 +90,11 @@ public:
     using handle::handle;
     // The absolute loop time the callback is scheduled for.
     double when() const noexcept { return n_ ? n_->when_ : 0.0; }
+    // Ordered by when(), as asyncio's TimerHandle (<, <=, >, >=); == stays identity (the
+    // same scheduled callback), so two timers with equal deadlines are equivalent, not equal.
+    friend std::partial_ordering operator<=>(const timer_handle& a, const timer_handle& b) noexcept {
+        return a.when() <=> b.when();
+    }
 };
 
 }  // namespace duet
