@@ -57,22 +57,56 @@ struct lifo_store {
     std::size_t size() const noexcept { return items.size(); }
 };
 
-// Smallest first, like Python's heapq-based PriorityQueue.
+// Smallest first, with heapq's own sift steps (Python's PriorityQueue is a heapq heap):
+// items that compare equal come out in asyncio's order, the same on every target
+// (std::push_heap/pop_heap leave that order to the standard library, and libc++'s differs).
 template <class T, class Compare = std::less<T>>
 struct priority_store {
     std::vector<T> items;
-    static bool later(const T& a, const T& b) { return Compare{}(b, a); }
-    void push(T v) {
+    static bool less(const T& a, const T& b) { return Compare{}(a, b); }
+    void push(T v) {  // heapq.heappush
         items.push_back(std::move(v));
-        std::push_heap(items.begin(), items.end(), later);
+        sift_down(0, items.size() - 1);
     }
-    T pop() {
-        std::pop_heap(items.begin(), items.end(), later);
-        T v = std::move(items.back());
+    T pop() {  // heapq.heappop
+        T last = std::move(items.back());
         items.pop_back();
+        if (items.empty()) return last;
+        T v = std::move(items.front());
+        items.front() = std::move(last);
+        sift_up(0);
         return v;
     }
     std::size_t size() const noexcept { return items.size(); }
+
+private:
+    // heapq._siftdown: the item at pos moves up while it is smaller than its parent.
+    void sift_down(std::size_t start, std::size_t pos) {
+        T item = std::move(items[pos]);
+        while (pos > start) {
+            const std::size_t parent = (pos - 1) / 2;
+            if (!less(item, items[parent])) break;
+            items[pos] = std::move(items[parent]);
+            pos = parent;
+        }
+        items[pos] = std::move(item);
+    }
+    // heapq._siftup: the path of smaller children (the right one on a tie) moves up one
+    // level, down to a leaf; then the item moves up from that leaf.
+    void sift_up(std::size_t pos) {
+        const std::size_t end = items.size();
+        const std::size_t start = pos;
+        T item = std::move(items[pos]);
+        std::size_t child = 2 * pos + 1;
+        while (child < end) {
+            if (child + 1 < end && !less(items[child], items[child + 1])) ++child;
+            items[pos] = std::move(items[child]);
+            pos = child;
+            child = 2 * pos + 1;
+        }
+        items[pos] = std::move(item);
+        sift_down(start, pos);
+    }
 };
 
 // co_await q.get() / q.put(v): no coroutine frame. A queue with an item (or with room) is
