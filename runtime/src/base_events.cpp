@@ -438,10 +438,15 @@ void base_event_loop::start_task(detail::task_core* tc) {
     }
     tc->add_ref();  // for the scheduled step
     // As asyncio: an eager start needs a running loop; otherwise the first step is queued.
-    if (mode == task_start::eager && running_)
+    if (mode == task_start::eager && running_) {
         detail::task_core::wakeup_thunk(tc, true);
-    else
+        // As asyncio's eager start, whose step re-raises it: a base-tier exception the
+        // eager step ended with (KeyboardInterrupt, SystemExit) also leaves create_task.
+        // The caller (make_task) still holds the task.
+        if (std::exception_ptr e = tc->base_tier_error()) std::rethrow_exception(e);
+    } else {
         push_ready(&detail::task_core::wakeup_thunk, tc);
+    }
 }
 
 namespace {

@@ -154,6 +154,11 @@ void task_core::wakeup_thunk(void* self, bool run) noexcept {
     t->release();
 }
 
+std::exception_ptr task_core::base_tier_error() noexcept {
+    if (state_ != status::failed || !is_base_tier(*error_slot())) return nullptr;
+    return *error_slot();
+}
+
 void task_core::step() noexcept {
     if (done() || !root_) [[unlikely]] {
         step_after_done();

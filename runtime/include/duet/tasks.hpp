@@ -104,6 +104,9 @@ public:
     // Tasks are numbered as they are created (32 bits: unique among 4 billion tasks).
     std::uint32_t id() const noexcept { return id_; }
 
+    // The base-tier exception (see exceptions.md) the task failed with, or null.
+    std::exception_ptr base_tier_error() noexcept;
+
     // Runs the coroutine until it next suspends or ends.
     void step() noexcept;
     static void wakeup_thunk(void* self, bool run) noexcept;
