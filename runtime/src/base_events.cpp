@@ -558,7 +558,12 @@ void base_event_loop::shutdown_default_executor(std::optional<double> timeout) {
     executor_shutdown_called_ = true;
     auto ex = std::exchange(default_executor_, nullptr);
     if (!ex) return;
-    if (!timeout || !threads_supported()) {
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+    // No threads: nothing to join, and the joining code below stays out of the module.
+    (void)timeout;
+    ex->shutdown(true);
+#else
+    if (!timeout) {
         ex->shutdown(true);
         return;
     }
@@ -603,6 +608,7 @@ void base_event_loop::shutdown_default_executor(std::optional<double> timeout) {
     ctx.message = "The executor did not finishing joining its threads within " + secs + " seconds.";
     call_exception_handler(ctx);
     ex->shutdown(false);
+#endif
 }
 
 // ---- file descriptor watches
