@@ -418,6 +418,23 @@ int make_socket(int family, const socket_address* local, const socket_address* r
     return fd;
 }
 
+// Makes an opened endpoint's protocol and starts the endpoint; if the factory fails (or
+// makes no datagram_protocol), the endpoint is discarded and the error goes on.
+transport_and_protocol<datagram_transport, base_protocol> start_with_protocol(std::shared_ptr<udp_endpoint> ep,
+                                                                              protocol_factory& f) {
+    std::shared_ptr<base_protocol> p;
+    try {
+        p = f();
+        if (!dynamic_cast<datagram_protocol*>(p.get()))
+            throw std::invalid_argument("create_datagram_endpoint: the factory made no datagram_protocol");
+    } catch (...) {
+        ep->discard();
+        throw;
+    }
+    ep->start(p);
+    return {std::move(ep), std::move(p)};
+}
+
 // asyncio's create_datagram_endpoint(sock=): the endpoint adopts the caller's datagram
 // socket as it is (bound, connected or neither); no other option may be given.
 coro<transport_and_protocol<datagram_transport, base_protocol>> adopt_datagram_socket(uv_network& net,
@@ -504,17 +521,7 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> uv_network::crea
         ::close(fd);
         throw;
     }
-    std::shared_ptr<base_protocol> p;
-    try {
-        p = f();
-        if (!dynamic_cast<datagram_protocol*>(p.get()))
-            throw std::invalid_argument("create_datagram_endpoint: the factory made no datagram_protocol");
-    } catch (...) {
-        ep->discard();
-        throw;
-    }
-    ep->start(p);
-    co_return transport_and_protocol<datagram_transport, base_protocol>{std::move(ep), std::move(p)};
+    co_return start_with_protocol(std::move(ep), f);
 }
 
 namespace {
@@ -544,17 +551,7 @@ coro<transport_and_protocol<datagram_transport, base_protocol>> adopt_datagram_s
     socket_address peer = detail::peer_address_of(fd);
     auto ep = std::make_shared<udp_endpoint>(net, part);
     ep->open(fd, !peer.empty(), !peer.empty(), peer);  // on failure the fd stays the caller's
-    std::shared_ptr<base_protocol> p;
-    try {
-        p = f();
-        if (!dynamic_cast<datagram_protocol*>(p.get()))
-            throw std::invalid_argument("create_datagram_endpoint: the factory made no datagram_protocol");
-    } catch (...) {
-        ep->discard();
-        throw;
-    }
-    ep->start(p);
-    co_return transport_and_protocol<datagram_transport, base_protocol>{std::move(ep), std::move(p)};
+    co_return start_with_protocol(std::move(ep), f);
 }
 
 }  // namespace
