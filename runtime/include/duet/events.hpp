@@ -181,8 +181,7 @@ public:
         static_assert(is_stream_protocol<protocol_of_t<F>>, "create_connection needs a protocol or buffered_protocol");
         auto r = co_await network_for("create_connection")
                      .create_connection(erase(std::move(factory)), std::move(host), port, std::move(opts));
-        co_return transport_and_protocol<transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Wraps opts.sock, a stream socket the caller connected (asyncio's create_connection(sock=));
     // the transport owns it from then on. std::invalid_argument (the fd left alone) if it is
@@ -199,8 +198,7 @@ public:
     coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_accepted_socket(F factory, int fd) {
         static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_accepted_socket needs a stream protocol");
         auto r = co_await network_for("connect_accepted_socket").connect_accepted_socket(erase(std::move(factory)), fd);
-        co_return transport_and_protocol<transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Listens on opts.sock, a stream socket the caller bound (asyncio's create_server(sock=));
     // the server owns it from then on and sockets() reports its address.
@@ -238,8 +236,7 @@ public:
         static_assert(is_stream_protocol<protocol_of_t<F>>, "create_unix_connection needs a stream protocol");
         auto r = co_await network_for("create_unix_connection")
                      .create_unix_connection(erase(std::move(factory)), std::move(path), std::move(opts));
-        co_return transport_and_protocol<transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Wraps opts.sock, a connected AF_UNIX stream socket (asyncio's create_unix_connection(sock=)).
     template <protocol_factory_of F>
@@ -270,24 +267,21 @@ public:
                       "create_datagram_endpoint needs a datagram_protocol");
         auto r = co_await network_for("create_datagram_endpoint")
                      .create_datagram_endpoint(erase(std::move(factory)), std::move(opts));
-        co_return transport_and_protocol<datagram_transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Wraps the read end of a pipe (or any readable stream fd); the transport owns the fd from then on.
     template <protocol_factory_of F>
     coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_read_pipe(F factory, int fd) {
         static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_read_pipe needs a stream protocol");
         auto r = co_await network_for("connect_read_pipe").connect_read_pipe(erase(std::move(factory)), fd);
-        co_return transport_and_protocol<transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Wraps the write end of a pipe; the transport owns the fd from then on.
     template <protocol_factory_of F>
     coro<transport_and_protocol<transport, protocol_of_t<F>>> connect_write_pipe(F factory, int fd) {
         static_assert(is_stream_protocol<protocol_of_t<F>>, "connect_write_pipe needs a stream protocol");
         auto r = co_await network_for("connect_write_pipe").connect_write_pipe(erase(std::move(factory)), fd);
-        co_return transport_and_protocol<transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // --- DNS, off the loop thread; cancelling the await abandons the lookup (nothing completes later).
     // The addresses of host:service; std::system_error naming the host if it does not resolve.
@@ -341,8 +335,7 @@ public:
         for (auto& a : args) argv.push_back(std::move(a));
         auto r = co_await spawn_for("subprocess_exec")(*this, erase_subprocess(std::move(factory)), std::move(argv),
                                                        std::move(opts), "subprocess_exec");
-        co_return transport_and_protocol<subprocess_transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
     // Runs `cmd` through /bin/sh -c.
     template <protocol_factory_of F>
@@ -357,8 +350,7 @@ public:
         std::vector<std::string> argv{"/bin/sh", "-c", std::move(cmd)};
         auto r = co_await spawn_for("subprocess_shell")(*this, erase_subprocess(std::move(factory)), std::move(argv),
                                                         std::move(opts), "subprocess_shell");
-        co_return transport_and_protocol<subprocess_transport, protocol_of_t<F>>{
-            std::move(r.first), std::static_pointer_cast<protocol_of_t<F>>(std::move(r.second))};
+        co_return typed<protocol_of_t<F>>(std::move(r));
     }
 
     // --- futures and tasks
@@ -463,6 +455,11 @@ private:
     template <class F>
     static protocol_factory erase(F f) {
         return [f = std::move(f)]() mutable -> std::shared_ptr<base_protocol> { return f(); };
+    }
+    // The network layer hands back the protocol as its base class: the factory's own type again.
+    template <class P, class T, class B>
+    static transport_and_protocol<T, P> typed(std::pair<std::shared_ptr<T>, std::shared_ptr<B>> r) {
+        return {std::move(r.first), std::static_pointer_cast<P>(std::move(r.second))};
     }
     template <class F>
     static subprocess_protocol_factory erase_subprocess(F f) {
