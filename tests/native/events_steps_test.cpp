@@ -1455,14 +1455,7 @@ TEST_F(EventsSteps, InternalFdsCloseWithTheLoop) {
 class EventsStepsSignals : public EventsSteps {
 protected:
     void SetUp() override {
-        static const bool warm = [] {
-            event_loop l;
-            l.add_signal_handler(SIGUSR2, [] {});
-            l.remove_signal_handler(SIGUSR2);
-            l.close();
-            return true;
-        }();
-        (void)warm;
+        nettest::open_libuv_signal_fds();
         EventsSteps::SetUp();
     }
 };

@@ -5,8 +5,11 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <utility>
+
+#include <duet/event_loop.hpp>
 
 namespace duet::nettest {
 
@@ -14,6 +17,25 @@ inline int count_fds() {
     int n = 0;
     for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
     return n;
+}
+
+// libuv opens process-wide fds once: a pipe with the first loop, and its signal pipes with
+// the first signal watcher. Tests that count fds open them first (once per process).
+inline void open_libuv_process_fds() {
+    [[maybe_unused]] static const bool done = [] {
+        event_loop l;
+        l.close();
+        return true;
+    }();
+}
+inline void open_libuv_signal_fds() {
+    [[maybe_unused]] static const bool done = [] {
+        event_loop l;
+        l.add_signal_handler(SIGUSR2, [] {});
+        l.remove_signal_handler(SIGUSR2);
+        l.close();
+        return true;
+    }();
 }
 
 // An fd closed with the test.

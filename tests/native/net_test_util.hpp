@@ -144,11 +144,7 @@ protected:
     void SetUp() override {
         // libuv opens a process-wide pipe with its first loop (for signals): open it before
         // counting.
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.close();
-            return true;
-        }();
+        open_libuv_process_fds();
         fds_before_ = count_fds();
         loop_ = std::make_unique<event_loop>();
         loop_->set_exception_handler([this](abstract_event_loop&, const exception_context& c) {

@@ -26,17 +26,9 @@ int open_fd_count() {
     return nettest::count_fds();
 }
 
-// libuv opens its signal pipes once per process, with the first loop and the first signal
-// watcher: made here, before any count.
+// libuv's signal pipes are opened before any count.
 void warm_up() {
-    static bool done = [] {
-        event_loop loop;
-        loop.add_signal_handler(SIGUSR2, [] {});
-        loop.remove_signal_handler(SIGUSR2);
-        loop.close();
-        return true;
-    }();
-    (void)done;
+    nettest::open_libuv_signal_fds();
 }
 
 bool disposition_is_default(int sig) {

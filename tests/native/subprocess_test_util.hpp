@@ -68,11 +68,7 @@ protected:
     // From SetUp (check HasFatalFailure() after it).
     void open_loop() {
         // libuv opens a process-wide pipe with its first loop (for signals): open it first.
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.close();
-            return true;
-        }();
+        nettest::open_libuv_process_fds();
         ASSERT_FALSE(has_children()) << "a child was left by an earlier test";
         fds_before_ = count_fds();
         loop_ = std::make_unique<event_loop>();

@@ -29,11 +29,7 @@ namespace {
 class TransportContract : public net_test {
 protected:
     void SetUp() override {
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.close();
-            return true;
-        }();
+        nettest::open_libuv_process_fds();
         fds_at_start = count_fds();
         net_test::SetUp();
     }
@@ -292,13 +288,7 @@ class TransportContractSignals : public TransportContract {
 protected:
     void SetUp() override {
         // libuv opens its signal pipes with the first signal watcher: before any count.
-        [[maybe_unused]] static const bool warm = [] {
-            event_loop l;
-            l.add_signal_handler(SIGUSR2, [] {});
-            l.remove_signal_handler(SIGUSR2);
-            l.close();
-            return true;
-        }();
+        nettest::open_libuv_signal_fds();
         TransportContract::SetUp();
     }
     void TearDown() override {
