@@ -1,10 +1,22 @@
+#include <utility>
+
 #include <duet/gather.hpp>
 
 namespace duet::detail {
 
+gather_core::~gather_core() {
+    drop_children();
+}
+
+void gather_core::drop_children() noexcept {
+    for (auto& l : links_)
+        if (l.child) std::exchange(l.child, nullptr)->release();
+}
+
 bool gather_core::cancel(std::string msg) {
     if (done()) return false;
     bool any = false;
+    // Every position, as asyncio's _GatheringFuture.cancel: a child given twice is asked twice.
     for (auto& l : links_)
         if (l.child->cancel(msg)) any = true;
     if (any) {
@@ -14,23 +26,17 @@ bool gather_core::cancel(std::string msg) {
     return any;
 }
 
-void gather_core::start(const buffer_vector<future_core*>& children) {
-    links_.resize(children.size());
-    std::size_t i = 0;
-    for (future_core* c : children) {
-        child_link& l = links_[i++];
-        l.self = this;
-        l.child = c;
-        if (!c->done()) {
+void gather_core::start() {
+    for (auto& l : links_)
+        if (l.self && !l.child->done()) {
             add_ref();
-            c->add_observer(&l);
+            l.child->add_observer(&l);
         }
-    }
     // Children done already are processed now, in argument order (asyncio does the same);
     // nothing can finish the others meanwhile.
-    for (future_core* c : children)
-        if (c->done()) on_child_done(*c);
-    if (children.empty()) {
+    for (auto& l : links_)
+        if (l.self && l.child->done()) on_child_done(*l.child);
+    if (links_.empty()) {
         try {
             assemble();
         } catch (...) {
@@ -54,17 +60,15 @@ void gather_core::on_child_done(future_core& c) noexcept {
         if (!c.cancelled()) (void)c.exception();
         return;
     }
-    if (!return_exceptions_) {
+    if (!return_exceptions_ && !c.finished_with_result()) {
         if (c.cancelled()) {
             finish_with_exception(std::make_exception_ptr(c.make_cancelled_error()));
             return;
         }
-        if (auto e = c.exception()) {
-            finish_with_exception(std::move(e));
-            return;
-        }
+        finish_with_exception(c.exception());
+        return;
     }
-    if (nfinished_ < links_.size()) return;
+    if (nfinished_ < ndistinct_) return;
     if (cancel_requested_) {
         // Cancelled, but a child swallowed its cancellation: still a cancellation. The
         // children's outcomes count as looked at (asyncio collects them first).

@@ -11,7 +11,22 @@ namespace duet {
 namespace detail {
 
 namespace {
+// Task numbers come from a process-wide counter in blocks of 1024 per thread: unique, in
+// creation order within a thread, and no locked instruction per task.
 std::atomic<std::uint32_t> task_counter{0};
+constexpr std::uint32_t task_id_block = 1024;
+struct task_ids {
+    std::uint32_t next = 0, end = 0;
+};
+thread_local task_ids local_task_ids;
+std::uint32_t next_task_id() noexcept {
+    task_ids& ids = local_task_ids;
+    if (ids.next == ids.end) [[unlikely]] {
+        ids.next = task_counter.fetch_add(task_id_block, std::memory_order_relaxed) + 1;
+        ids.end = ids.next + task_id_block;
+    }
+    return ids.next++;
+}
 
 bool is_cancellation(const std::exception_ptr& e, std::string& msg) noexcept {
     try {
@@ -75,7 +90,7 @@ void forget_registry(base_event_loop& loop) noexcept {
 static_assert(sizeof(task_core) <= 88, "a task is most of what a suspended task costs: keep it in 88 bytes");
 
 task_core::task_core(base_event_loop* loop, co::coroutine_handle<> root) noexcept
-    : future_core(loop, true), done_link(waiting_task), root_(root), resume_(root), id_(++task_counter) {}
+    : future_core(loop, true), done_link(waiting_task), root_(root), resume_(root), id_(next_task_id()) {}
 
 abstract_event_loop& task_core::get_loop() const noexcept {
     return *loop_;
@@ -178,7 +193,7 @@ void task_core::step() noexcept {
     leave_fut_waiter();
     // No direct waiter is left here: wake_direct() and interrupt_direct_wait() clear it
     // before they schedule this step, and nothing else wakes a task parked on one.
-    intrusive_ptr<future_core> keep(this);
+    // (No reference of its own: its caller, wakeup_thunk, holds the scheduled step's.)
     if (!started_) {
         started_ = true;
         if (inject_cancel_) {
@@ -246,7 +261,6 @@ void task_core::finish_from_root() noexcept {
     root_.destroy();
     root_ = nullptr;
     unlink_task(*loop_, this);
-    std::string msg;
     if (!ex) {
         if (must_cancel_) {
             must_cancel_ = false;
@@ -254,7 +268,7 @@ void task_core::finish_from_root() noexcept {
         } else {
             finish_with_result();
         }
-    } else if (is_cancellation(ex, msg)) {
+    } else if (std::string msg; is_cancellation(ex, msg)) {
         cancel_self(std::move(msg));
     } else {
         // The task records a base-tier exception as its own (done, not cancelled) and

@@ -102,6 +102,7 @@ public:
     bool cancelled() const noexcept { return state_ == status::cancelled; }
     // Finished with an exception (not a cancellation).
     bool failed() const noexcept { return state_ == status::failed; }
+    bool finished_with_result() const noexcept { return state_ == status::finished; }
     bool is_task() const noexcept { return is_task_; }
     base_event_loop& loop() const noexcept { return *loop_; }
 

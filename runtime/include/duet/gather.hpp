@@ -69,13 +69,55 @@ class gather_core : public future_core {
 public:
     gather_core(base_event_loop* loop, bool return_exceptions) noexcept
         : future_core(loop, false), return_exceptions_(return_exceptions) {}
+    ~gather_core() override;
 
     bool cancel(std::string msg) override;
-    // Adopts the distinct children (in argument order), subscribes to those pending and
-    // processes those already done, in order.
-    void start(const buffer_vector<future_core*>& children);
 
 protected:
+    // One link per argument position (24 bytes: all that gather costs per child). It
+    // holds a reference to its child, which keeps it alive until the result is built. The
+    // first position of each distinct child is registered with it while it is pending
+    // (kind gather_child), and then holds a reference to this gather until it has run (or
+    // the child was dropped); a repeated child's later positions (self null) only hold
+    // their reference.
+    struct child_link : done_link {
+        child_link() noexcept : done_link(gather_child) {}
+        gather_core* self = nullptr;
+        future_core* child = nullptr;
+    };
+    // Sizes the links for `n` positions (the children then come through add_child).
+    void reserve_children(std::size_t n) { links_.reserve(n); }
+    // The next position: `c`, with a reference the link adopts; `first` unless an earlier
+    // position holds the same child.
+    void add_child(future_core* c, bool first) noexcept {
+        child_link& l = links_.emplace_back();
+        l.child = c;
+        if (first) {
+            l.self = this;
+            ++ndistinct_;
+        }
+    }
+    // Subscribes to the pending children and processes those already done, in order.
+    void start();
+    // The child at position i, its reference handed over (assemble's).
+    template <class T>
+    future<T> take_child(std::size_t i) noexcept {
+        return future<T>(intrusive_ptr<future_core>::adopt(std::exchange(links_[i].child, nullptr)));
+    }
+    std::size_t positions() const noexcept { return links_.size(); }
+    // Lets go of the children (the result is built).
+    void drop_children() noexcept;
+    // Clears the dedup marks of the children added so far when it goes out of scope.
+    struct marks_cleared {
+        explicit marks_cleared(gather_core* owner) noexcept : g(owner) {}
+        gather_core* g;
+        marks_cleared(const marks_cleared&) = delete;
+        marks_cleared& operator=(const marks_cleared&) = delete;
+        ~marks_cleared() {
+            for (auto& l : g->links_) l.child->set_mark(false);
+        }
+    };
+    marks_cleared mark_guard() noexcept { return marks_cleared(this); }
     // Every child is done and none failed (or return_exceptions): builds the result
     // into the slot and calls finish_with_result().
     virtual void assemble() = 0;
@@ -84,17 +126,8 @@ private:
     friend void gather_child_done(void* link, bool run) noexcept;
     void on_child_done(future_core& c) noexcept;
 
-    // One link per distinct child (24 bytes: what gather costs per child besides the
-    // derived class's result handle, which keeps the child alive). A pending child holds
-    // its link among its registrations (kind gather_child), and with it a reference to
-    // this gather until it has run (or the child was dropped).
-    struct child_link : done_link {
-        child_link() noexcept : done_link(gather_child) {}
-        gather_core* self = nullptr;
-        future_core* child = nullptr;
-    };
-
     buffer_vector<child_link> links_;
+    std::size_t ndistinct_ = 0;
     std::size_t nfinished_ = 0;
     std::string cancel_msg_;
     bool return_exceptions_;
@@ -126,6 +159,10 @@ public:
         : with_outcome<result_type, gather_core>(loop, ReturnExceptions) {}
     std::tuple<future<T>...> items;
     std::array<bool, sizeof...(T)> owned{};
+    using gather_core::add_child;
+    using gather_core::mark_guard;
+    using gather_core::reserve_children;
+    using gather_core::start;
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -134,6 +171,7 @@ private:
     void assemble() override {
         this->slot.construct_value(build(std::index_sequence_for<T...>{}));
         items = {};
+        this->drop_children();
         this->finish_with_result();
     }
     template <std::size_t... I>
@@ -159,23 +197,29 @@ public:
 
     gather_range_state(base_event_loop* loop, bool owned) noexcept
         : with_outcome<result_type, gather_core>(loop, ReturnExceptions), owned_(owned) {}
-    buffer_vector<future<T>> items;
+    using gather_core::add_child;
+    using gather_core::mark_guard;
+    using gather_core::reserve_children;
+    using gather_core::start;
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
 
 private:
+    // The results come straight from the links (no array of futures beside them); each
+    // child's reference is dropped as its result is taken.
     void assemble() override {
         result_type r;
-        r.reserve(items.size());
-        for (auto& f : items) {
+        const std::size_t n = this->positions();
+        r.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            future<T> f = this->template take_child<T>(i);
             if constexpr (ReturnExceptions)
                 r.push_back(outcome_of(f, owned_));
             else
                 r.push_back(take_child_value(f, owned_));
         }
         this->slot.construct_value(std::move(r));
-        items.clear();
         this->finish_with_result();
     }
     bool owned_;
@@ -210,12 +254,6 @@ future<T> gather_child(base_event_loop& loop, A&& a, bool& owned) {
     }
 }
 
-inline void add_unique(buffer_vector<future_core*>& v, future_core* c) {
-    for (auto* x : v)
-        if (x == c) return;
-    v.push_back(c);
-}
-
 template <bool RE, class... A>
 auto make_gather(A&&... aws) {
     using state = gather_tuple_state<RE, result_of_arg_t<A>...>;
@@ -226,10 +264,16 @@ auto make_gather(A&&... aws) {
     auto keep = intrusive_ptr<future_core>::adopt(st);
     [&]<std::size_t... I>(std::index_sequence<I...>) {
         ((std::get<I>(st->items) = gather_child<result_of_arg_t<A>>(*loop, std::forward<A>(aws), st->owned[I])), ...);
-        buffer_vector<future_core*> children;
-        children.reserve(sizeof...(A));
-        (add_unique(children, std::get<I>(st->items).core()), ...);
-        st->start(children);
+        std::array<future_core*, sizeof...(A)> cores{std::get<I>(st->items).core()...};
+        st->reserve_children(sizeof...(A));
+        for (std::size_t i = 0; i < cores.size(); ++i) {
+            bool first = true;
+            for (std::size_t j = 0; j < i; ++j)
+                if (cores[j] == cores[i]) first = false;
+            cores[i]->add_ref();
+            st->add_child(cores[i], first);
+        }
+        st->start();
     }
     (std::index_sequence_for<A...>{});
     return future<typename state::result_type>(std::move(keep));
@@ -252,25 +296,30 @@ auto make_gather_range(R&& range) {
     if (!loop) loop = &get_running_loop().base();
     auto* st = new state(loop, coros);
     auto keep = intrusive_ptr<future_core>::adopt(st);
-    if constexpr (std::ranges::sized_range<R>) st->items.reserve(std::ranges::size(range));
-    buffer_vector<future_core*> children;
-    children.reserve(st->items.capacity());
+    if constexpr (std::ranges::sized_range<R>) st->reserve_children(std::ranges::size(range));
     if constexpr (coros) {
+        // Each a new task: distinct, and its reference goes to its link.
         for (auto&& c : range) {
-            st->items.push_back(loop->create_task(std::move(c)));
-            children.push_back(st->items.back().core());
+            auto t = loop->create_task(std::move(c));
+            t.core()->add_ref();
+            st->add_child(t.core(), true);
         }
+        st->start();
     } else {
-        dedup_marks unmark(children);
-        for (const auto& f : range) {
-            st->items.push_back(future<T>(f));
-            if (!f.core()->marked()) {
-                children.push_back(f.core());
-                f.core()->set_mark(true);
+        // A future given twice is registered once (its first position). The marks are
+        // cleared (through the links: no list of its own) before the children can run.
+        {
+            auto unmark = st->mark_guard();
+            for (const auto& f : range) {
+                future_core* c = f.core();
+                c->add_ref();
+                const bool first = !c->marked();
+                c->set_mark(true);
+                st->add_child(c, first);
             }
         }
+        st->start();
     }
-    st->start(children);
     return future<typename state::result_type>(std::move(keep));
 }
 
