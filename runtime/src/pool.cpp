@@ -99,7 +99,11 @@ void release_buffer_pages(void*, std::size_t, std::size_t) noexcept {}
 pool_node* refill_pool(slab_source& src, std::size_t block, std::size_t per_slab, std::size_t slab_bytes) {
     {
         std::lock_guard g(src.mutex);
-        if (src.orphans) return static_cast<pool_node*>(std::exchange(src.orphans, nullptr));
+        if (!src.orphans.empty()) {
+            auto* head = static_cast<pool_node*>(src.orphans.back());
+            src.orphans.pop_back();
+            return head;
+        }
     }
     auto* slab = static_cast<unsigned char*>(allocate_slab(slab_bytes));
     pool_node* head = nullptr;
@@ -112,11 +116,17 @@ pool_node* refill_pool(slab_source& src, std::size_t block, std::size_t per_slab
 }
 
 void orphan_blocks(slab_source& src, pool_node* head) noexcept {
-    pool_node* tail = head;
-    while (tail->next) tail = tail->next;
     std::lock_guard g(src.mutex);
-    tail->next = static_cast<pool_node*>(src.orphans);
-    src.orphans = head;
+    try {
+        src.orphans.push_back(head);
+    } catch (...) {
+        // No room for one more list: the blocks are appended to the last one instead.
+        if (src.orphans.empty()) return;  // (nowhere to keep them: they stay unused)
+        pool_node* tail = head;
+        while (tail->next) tail = tail->next;
+        tail->next = static_cast<pool_node*>(src.orphans.back());
+        src.orphans.back() = head;
+    }
 }
 
 namespace {

@@ -412,6 +412,71 @@ TEST(Gather, TheSameTaskTwiceRunsOnce) {
     EXPECT_EQ(runs, 1);
 }
 
+// asyncio's _GatheringFuture.cancel asks every position: a task given twice is asked
+// twice (and a gather of the range form the same).
+TEST(Gather, CancellingAGatherAsksEveryPositionOfARepeatedTask) {
+    vloop loop;
+    probe p;
+    auto main_coro = [&]() -> coro<void> {
+        auto t = create_task(probed(p, 1, 7));
+        auto g = gather(t, t);
+        co_await sleep(0.1);
+        EXPECT_TRUE(g.cancel());
+        EXPECT_EQ(t.cancelling(), 2);
+        EXPECT_THROW(co_await g, cancelled_error);
+        EXPECT_TRUE(t.cancelled());
+
+        probe q;
+        auto u = create_task(probed(q, 1, 8));
+        std::vector<task<int>> three{u, u, u};
+        auto gr = gather(std::move(three));
+        co_await sleep(0.1);
+        EXPECT_TRUE(gr.cancel());
+        EXPECT_EQ(u.cancelling(), 3);
+        EXPECT_THROW(co_await gr, cancelled_error);
+        EXPECT_TRUE(q.cancelled);
+    };
+    loop.run_until_complete(main_coro());
+}
+
+// Once its result is built, a gather holds no reference to its children: a task's value
+// goes with the task's last handle, not with the gather's future.
+TEST(Gather, ADoneGatherLetsGoOfItsChildren) {
+    vloop loop;
+    auto make = []() -> coro<std::shared_ptr<int>> {
+        co_await sleep(0);
+        co_return std::make_shared<int>(5);
+    };
+    auto main_coro = [&]() -> coro<void> {
+        std::weak_ptr<int> seen_tuple, seen_range;
+        future<std::tuple<std::shared_ptr<int>, std::shared_ptr<int>>> g;
+        future<std::vector<std::shared_ptr<int>>> gr;
+        {
+            auto t = create_task(make());
+            g = gather(t, t);
+            auto [a, b] = co_await g;
+            EXPECT_EQ(a, b);
+            seen_tuple = t.result();
+        }
+        {
+            auto u = create_task(make());
+            std::vector<task<std::shared_ptr<int>>> two{u, u};
+            gr = gather(std::move(two));
+            co_await gr;
+            seen_range = u.result();
+        }
+        // The gathers' results hold copies: take them out. The gathers themselves are
+        // still alive, but they let go of their tasks when they finished.
+        EXPECT_FALSE(seen_tuple.expired());
+        (void)g.take_result();
+        (void)gr.take_result();
+        EXPECT_TRUE(g.done() && gr.done());
+        EXPECT_TRUE(seen_tuple.expired()) << "the tuple gather kept its child";
+        EXPECT_TRUE(seen_range.expired()) << "the range gather kept its child";
+    };
+    loop.run_until_complete(main_coro());
+}
+
 TEST(Gather, NestedGatherPropagatesACancellation) {
     vloop loop;
     auto main_coro = [&]() -> coro<void> {

@@ -32,7 +32,9 @@ inline constexpr bool pool_enabled = true;
 // Slabs are never returned: a pool only grows to its working size.
 struct slab_source {
     std::mutex mutex;
-    void* orphans = nullptr;  // an intrusive list of free blocks
+    // Free lists of exited threads, each kept whole: handing one over is O(1) however
+    // long it is (a thread that ran a million tasks leaves a million free blocks).
+    std::vector<void*> orphans;
 };
 
 // Memory for a new slab (never given back). Natively on Linux it comes from chunks the
@@ -95,8 +97,10 @@ class block_pool {
     // hold a whole number of them.
     static constexpr std::size_t slab_bytes = block >= 16384 ? block : 16384;
 
-    static slab_source& source() noexcept {
-        static slab_source s;
+    // Never destroyed: a thread may still exit (and hand its blocks over) after the
+    // statics of the program have gone.
+    static slab_source& source() {
+        static slab_source& s = *new slab_source;
         return s;
     }
 
