@@ -161,9 +161,11 @@ TEST(QueuesSteps, GetCancelledRace) {
         t1.cancel();
         co_await sleep(0);
         EXPECT_TRUE(t1.done());
+        EXPECT_TRUE(t1.cancelled());
         co_await q.put("a");
         co_await sleep(0);
         EXPECT_EQ("a", co_await t2);
+        EXPECT_TRUE(q.empty());
     }());
 }
 
@@ -178,6 +180,7 @@ TEST(QueuesSteps, GetWithWaitingPutters) {
         EXPECT_EQ(co_await q.get(), "b");
         co_await b;
         EXPECT_TRUE(a.done());
+        co_await a;
     }());
 }
 
@@ -215,6 +218,8 @@ TEST(QueuesSteps, CancelledGettersNotBeingHeld) {
         EXPECT_THROW(co_await wait_for(q.get(), 0.1), timeout_error);
         q.put_nowait(1);
         EXPECT_EQ(q.qsize(), 1u);
+        co_await sleep(0);
+        EXPECT_EQ(q.qsize(), 1u) << "a stale getter took the item";
         auto g = create_task(q.get());
         q.put_nowait(2);
         EXPECT_EQ(co_await g, 1);
@@ -255,6 +260,7 @@ TEST(QueuesSteps, BlockingPutWait) {
         co_await queue_put_task;
         EXPECT_TRUE(finished);
         EXPECT_DOUBLE_EQ(0.01, get_running_loop().time());
+        EXPECT_EQ(q.get_nowait(), 2);
     }());
 }
 
@@ -289,6 +295,7 @@ TEST(QueuesSteps, GetCancelDropOnePendingReader) {
         }
         // if we get 2, it means 1 got dropped!
         EXPECT_EQ(1, reader.result());
+        EXPECT_EQ(q.qsize(), 1u);
     }());
 }
 
@@ -311,6 +318,7 @@ TEST(QueuesSteps, GetCancelDropManyPendingReaders) {
         });
         // It is undefined in which order concurrent readers receive results.
         EXPECT_EQ((std::set<int>{reader2.result(), reader3.result()}), (std::set<int>{1, 2}));
+        EXPECT_TRUE(q.empty());
     }());
 }
 
@@ -397,10 +405,12 @@ TEST(QueuesSteps, PutCancelledRace) {
         put_c.cancel();
         co_await sleep(0);
         EXPECT_TRUE(put_c.done());
+        EXPECT_TRUE(put_c.cancelled());
         EXPECT_EQ(q.get_nowait(), "a");
         co_await sleep(0);
         EXPECT_EQ(q.get_nowait(), "b");
         co_await put_b;
+        EXPECT_TRUE(q.empty());
     }());
 }
 
@@ -436,6 +446,8 @@ TEST(QueuesSteps, WhyArePuttersWaiting) {
             co_return;
         });
         EXPECT_EQ(q.qsize(), 2u);
+        EXPECT_EQ(q.get_nowait(), 2);
+        EXPECT_EQ(q.get_nowait(), 3);
     }());
 }
 
@@ -572,7 +584,10 @@ TYPED_TEST(QueuesJoinSteps, TaskDone) {
             running = false;
             for (int i = 0; i < 2; ++i) q.put_nowait(0);
         });
+        // the workers' last two items are done too: join returns again
+        co_await q.join();
     }());
+    EXPECT_THROW(q.task_done(), std::invalid_argument);
 }
 
 // _QueueJoinTestMixin.test_join_empty_queue

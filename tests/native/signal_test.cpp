@@ -18,9 +18,12 @@
 #include <duet/event_loop.hpp>
 
 #include "fd_count.hpp"
+#include "signal_test_util.hpp"
 
 namespace duet::test {
 namespace {
+
+using nettest::disposition_is_default;
 
 int open_fd_count() {
     return nettest::count_fds();
@@ -29,12 +32,6 @@ int open_fd_count() {
 // libuv's signal pipes are opened before any count.
 void warm_up() {
     nettest::open_libuv_signal_fds();
-}
-
-bool disposition_is_default(int sig) {
-    struct sigaction old {};
-    ::sigaction(sig, nullptr, &old);
-    return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
 }
 
 class Signals : public ::testing::Test {
@@ -46,16 +43,7 @@ protected:
         EXPECT_TRUE(disposition_is_default(SIGUSR1));
     }
     // Runs the loop until stop() or 20 s (then fails).
-    void run_until_stopped() {
-        bool timed_out = false;
-        auto dog = loop().call_later(20.0, [&] {
-            timed_out = true;
-            loop().stop();
-        });
-        loop().run_forever();
-        dog.cancel();
-        EXPECT_FALSE(timed_out) << "the loop was not stopped";
-    }
+    void run_until_stopped() { nettest::run_until_stopped(loop()); }
     event_loop& loop() { return *loop_; }
     int fds_before_ = (warm_up(), open_fd_count());
     std::optional<event_loop> loop_{std::in_place};

@@ -20,6 +20,7 @@
 #include <duet/event_loop.hpp>
 
 #include "net_test_util.hpp"
+#include "signal_test_util.hpp"
 
 namespace duet::nettest {
 namespace {
@@ -278,12 +279,6 @@ TEST_F(TransportContract, CancelledGetaddrinfoRaisesCancelledErrorAndReportsNoth
 
 // ---- 4. signals: delivered on the loop thread, never inside the signal handler
 
-bool disposition_is_default(int sig) {
-    struct sigaction old {};
-    ::sigaction(sig, nullptr, &old);
-    return !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL;
-}
-
 class TransportContractSignals : public TransportContract {
 protected:
     void SetUp() override {
@@ -296,16 +291,7 @@ protected:
         EXPECT_TRUE(disposition_is_default(SIGUSR1));
     }
     // Runs the loop until stop() or 20 s (then fails).
-    void run_until_stopped() {
-        bool timed_out = false;
-        auto dog = loop().call_later(20.0, [&] {
-            timed_out = true;
-            loop().stop();
-        });
-        loop().run_forever();
-        dog.cancel();
-        EXPECT_FALSE(timed_out) << "the loop was not stopped";
-    }
+    void run_until_stopped() { nettest::run_until_stopped(loop()); }
 };
 
 TEST_F(TransportContractSignals, CallbackRunsLaterOnTheLoopNotInsideRaise) {
