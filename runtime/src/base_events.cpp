@@ -417,7 +417,7 @@ void base_event_loop::run_until_done(basic_future f) {
 void base_event_loop::start_task(detail::task_core* tc) {
     if (debug_) check_thread("create_task");
     try {
-        detail::link_task(*this, tc);
+        detail::register_new_task(*this, tc);
     } catch (...) {
         tc->discard_unstarted();
         throw;
@@ -502,8 +502,15 @@ void base_event_loop::call_exception_handler(const exception_context& ctx) noexc
 }
 
 void base_event_loop::release_pending() noexcept {
-    drop_queued();
     std::vector<detail::task_core*> owned;
+    // New tasks that never ran have no registry place yet: their first step is queued
+    // (found before the queue is dropped; the loop's reference keeps them alive).
+    ready_.for_each([&](const detail::ready_entry& e) {
+        if (e.fn != &detail::task_core::wakeup_thunk) return;
+        auto* t = static_cast<detail::task_core*>(e.arg);
+        if (t->awaiting_registry_place() && t->loop_owned()) owned.push_back(t);
+    });
+    drop_queued();
     for (detail::task_core* t : duet_tasks_)
         if (t->loop_owned()) owned.push_back(t);
     for (auto* t : owned) {

@@ -50,14 +50,36 @@ struct task_registry {
     static void unlink(abstract_task& t) noexcept { t.unlink(); }
     static abstract_task& from(task_link* l) noexcept { return static_cast<abstract_task&>(*l); }
 
+    // register_task: a place now.
     static void link(base_event_loop& loop, task_core& t) {
-        if (t.registered()) return;
+        if (t.has_registry_place()) return;
         auto& v = loop.duet_tasks_;
         v.push_back(&t);
+        if (t.reg_index_ == task_core::pending_registration) --loop.pending_registrations_;
+        t.reg_index_ = static_cast<std::uint32_t>(v.size() - 1);
+    }
+    // create_task: registered, with room for its place reserved.
+    static void link_new(base_event_loop& loop, task_core& t) {
+        auto& v = loop.duet_tasks_;
+        const std::size_t need = v.size() + loop.pending_registrations_ + 1;
+        if (need > v.capacity()) v.reserve(need < 8 ? 16 : 2 * need);
+        ++loop.pending_registrations_;
+        t.reg_index_ = task_core::pending_registration;
+    }
+    // A step left a new task suspended: it takes its place (in the room reserved for it).
+    static void settle(base_event_loop& loop, task_core& t) noexcept {
+        auto& v = loop.duet_tasks_;
+        if (!v.push_back_in_capacity(&t)) return;  // (cannot happen: the room is reserved)
+        --loop.pending_registrations_;
         t.reg_index_ = static_cast<std::uint32_t>(v.size() - 1);
     }
     static void unlink(base_event_loop& loop, task_core& t) noexcept {
-        if (!t.registered()) return;
+        if (t.reg_index_ == task_core::pending_registration) {
+            --loop.pending_registrations_;
+            t.reg_index_ = task_core::not_registered;
+            return;
+        }
+        if (!t.has_registry_place()) return;
         auto& v = loop.duet_tasks_;
         task_core* last = v.back();
         v[t.reg_index_] = last;
@@ -67,6 +89,7 @@ struct task_registry {
     }
     static void forget_all(base_event_loop& loop) noexcept {
         for (task_core* t : loop.duet_tasks_) t->reg_index_ = task_core::not_registered;
+        loop.pending_registrations_ = 0;
         loop.duet_tasks_.clear();
         for (task_link* l = loop.tasks_.next; l != &loop.tasks_;) {
             task_link* next = l->next;
@@ -78,6 +101,9 @@ struct task_registry {
 
 void link_task(base_event_loop& loop, task_core* t) {
     task_registry::link(loop, *t);
+}
+void register_new_task(base_event_loop& loop, task_core* t) {
+    task_registry::link_new(loop, *t);
 }
 void unlink_task(base_event_loop& loop, task_core* t) noexcept {
     task_registry::unlink(loop, *t);
@@ -99,7 +125,7 @@ abstract_event_loop& task_core::get_loop() const noexcept {
 task_core::~task_core() {
     if (detail::debug_tracking()) forget_site(static_cast<future_core*>(this), nullptr);
     // Registered means its loop is alive (a loop's destructor empties its registry).
-    if (registered()) unlink_task(*loop_, this);
+    if (reg_index_ != not_registered) unlink_task(*loop_, this);
     leave_fut_waiter();
     // A direct waiter lives in the frame: destroying the frame unlinks it.
     waiter_ = 0;
@@ -212,6 +238,10 @@ void task_core::step() noexcept {
         }
     }
     task_core* outer = lp.current_task_;
+    // A step inside another's (an eager task's first): the outer one, suspended in the
+    // middle of its step, takes its registry place now, where all_tasks looks for it.
+    if (outer && outer->reg_index_ == pending_registration) [[unlikely]]
+        task_registry::settle(lp, *outer);
     lp.current_task_ = this;
     {
         context_scope in_task_context(&ctx_);
@@ -222,6 +252,7 @@ void task_core::step() noexcept {
         finish_from_root();
         return;
     }
+    if (reg_index_ == pending_registration) task_registry::settle(lp, *this);
     if (must_cancel_ && fut_waiter()) {
         if (fut_waiter()->cancel(cold_ ? cold_->pending_cancel : std::string())) must_cancel_ = false;
     }
@@ -351,7 +382,7 @@ void task_core::last_release() noexcept {
             loop_->call_exception_handler(ctx);
         }
         if (--refs_ != 0) return;
-        if (registered()) unlink_task(*loop_, this);
+        if (reg_index_ != not_registered) unlink_task(*loop_, this);
         delete this;
         return;
     }
@@ -430,9 +461,22 @@ std::vector<task_ref> all_tasks() {
 std::vector<task_ref> all_tasks(abstract_event_loop& loop) {
     auto& b = loop.base();
     std::vector<task_ref> out;
-    out.reserve(b.duet_tasks_.size());
-    for (detail::task_core* t : b.duet_tasks_)
+    out.reserve(b.duet_tasks_.size() + b.pending_registrations_);
+    auto add = [&](detail::task_core* t) {
         if (!t->done()) out.emplace_back(basic_task(detail::intrusive_ptr<detail::future_core>(t)));
+    };
+    for (detail::task_core* t : b.duet_tasks_) add(t);
+    // New tasks without their place yet: the running one, and those whose first step is
+    // queued (once each: a new task has one queued step).
+    if (b.pending_registrations_ != 0) {
+        detail::task_core* running = b.current_task_;
+        if (running && running->awaiting_registry_place()) add(running);
+        b.queued().for_each([&](const detail::ready_entry& e) {
+            if (e.fn != &detail::task_core::wakeup_thunk) return;
+            auto* t = static_cast<detail::task_core*>(e.arg);
+            if (t != running && t->awaiting_registry_place()) add(t);
+        });
+    }
     for (detail::task_link* l = b.tasks_.next; l != &b.tasks_; l = l->next) {
         abstract_task& t = detail::task_registry::from(l);
         if (!t.done()) out.emplace_back(t);

@@ -1,8 +1,10 @@
 // The task registry (all_tasks, current_task, register/enter/leave/unregister_task),
 // third-party tasks, task factories that throw, and awaiting an untyped task.
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "test_loop.hpp"
 
@@ -89,6 +91,105 @@ TEST(TaskRegistry, DuetTasksAnswerThroughTheirReference) {
     EXPECT_THROW(loop.run_until_complete(t), cancelled_error);
     EXPECT_TRUE(r.done());
     EXPECT_FALSE(r.registered()) << "a task leaves the registry when it ends";
+}
+
+// A new task takes its registry place only when a step leaves it suspended; until then
+// all_tasks finds it through its queued first step, or as the running task.
+bool lists(const std::vector<task_ref>& all, const task_ref& t) {
+    for (auto& x : all)
+        if (x == t) return true;
+    return false;
+}
+
+TEST(TaskRegistry, NewTasksAreListedBeforeAndDuringTheirFirstStep) {
+    test_loop loop;
+    std::vector<task_ref> seen_inside;
+    task<void> b;
+    auto body = [&]() -> coro<void> {
+        seen_inside = all_tasks();
+        co_await sleep(10);
+    };
+    auto a = loop.create_task(sleep(10), "a");
+    b = loop.create_task(body(), "b");
+    auto c = loop.create_task(add_one(1), "c");
+    EXPECT_TRUE(task_ref(a).registered());
+    EXPECT_TRUE(task_ref(b).registered());
+    auto before = all_tasks(loop);
+    EXPECT_EQ(before.size(), 3u);
+    EXPECT_TRUE(lists(before, a) && lists(before, b) && lists(before, c));
+    EXPECT_EQ(loop.run_until_complete(c), 2);
+    // Inside b's first step: a (already suspended), b itself (running), c (queued).
+    EXPECT_EQ(seen_inside.size(), 3u);
+    EXPECT_TRUE(lists(seen_inside, a) && lists(seen_inside, b) && lists(seen_inside, c));
+    auto after = all_tasks(loop);
+    EXPECT_EQ(after.size(), 2u) << "c is done; a and b sleep";
+    EXPECT_TRUE(lists(after, a) && lists(after, b));
+    EXPECT_FALSE(task_ref(c).registered());
+    a.cancel();
+    b.cancel();
+    EXPECT_THROW(loop.run_until_complete(b), cancelled_error);
+    EXPECT_TRUE(all_tasks(loop).empty());
+}
+
+TEST(TaskRegistry, AnEagerTaskSeesItsCreatorDuringBothFirstSteps) {
+    test_loop loop;
+    loop.set_task_factory(&eager_task_factory);
+    std::vector<task_ref> seen;
+    std::optional<task_ref> creator;
+    auto child = [&]() -> coro<void> {
+        seen = all_tasks();
+        co_await sleep(1);
+    };
+    auto main_coro = [&]() -> coro<void> {
+        creator = current_task();
+        // Still in main's own first step: the eager child runs its first step right here.
+        auto t = create_task(child());
+        EXPECT_EQ(seen.size(), 2u);
+        EXPECT_TRUE(lists(seen, *creator)) << "the creator, in the middle of its first step";
+        EXPECT_TRUE(lists(seen, t));
+        co_await t;
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_TRUE(all_tasks(loop).empty());
+}
+
+TEST(TaskRegistry, UnregisteringANewTaskHidesItUntilRegisteredAgain) {
+    test_loop loop;
+    auto t = loop.create_task(sleep(10), "hidden");
+    unregister_task(t);
+    EXPECT_FALSE(task_ref(t).registered());
+    EXPECT_TRUE(all_tasks(loop).empty()) << "its queued first step does not list it";
+    loop.run_until_complete(sleep(0));
+    EXPECT_FALSE(task_ref(t).registered()) << "suspending does not register it again";
+    EXPECT_TRUE(all_tasks(loop).empty());
+    register_task(t);
+    ASSERT_EQ(all_tasks(loop).size(), 1u);
+    EXPECT_EQ(all_tasks(loop)[0], task_ref(t));
+    t.cancel();
+    EXPECT_THROW(loop.run_until_complete(t), cancelled_error);
+    EXPECT_TRUE(all_tasks(loop).empty());
+}
+
+TEST(TaskRegistry, ClosingTheLoopReleasesTasksThatNeverRan) {
+    auto guard = std::make_shared<int>(1);
+    std::weak_ptr<int> seen = guard;
+    auto holds = [](std::shared_ptr<int> g) -> coro<int> {
+        co_await sleep(1);
+        co_return *g;
+    };
+    std::vector<std::string> reports;
+    {
+        test_loop loop;
+        loop.set_exception_handler(
+            [&](abstract_event_loop&, const exception_context& ctx) { reports.push_back(ctx.message); });
+        auto never_ran = loop.create_task(holds(std::move(guard)));
+        EXPECT_FALSE(seen.expired());
+        loop.close();
+        EXPECT_TRUE(seen.expired()) << "closing the loop let go of the task's coroutine";
+        EXPECT_FALSE(never_ran.done());
+    }
+    ASSERT_EQ(reports.size(), 1u);
+    EXPECT_EQ(reports[0], "Task was destroyed but it is pending!");
 }
 
 TEST(TaskRegistry, ThirdPartyTaskIsListedAndCurrentWhileEntered) {

@@ -37,6 +37,9 @@ inline thread_local base_event_loop* running_base_loop = nullptr;
 // Puts a task in its loop's registry (may throw std::bad_alloc); unlink_task takes it
 // out; both do nothing if there is nothing to do.
 void link_task(base_event_loop& loop, task_core* t);
+// A new task: registered, its place taken when a step leaves it suspended (the room for
+// it is reserved now: may throw std::bad_alloc).
+void register_new_task(base_event_loop& loop, task_core* t);
 void unlink_task(base_event_loop& loop, task_core* t) noexcept;
 // Empties the registry (the loop is going away).
 void forget_registry(base_event_loop& loop) noexcept;
@@ -230,7 +233,10 @@ public:
     detail::task_core* current_task_ = nullptr;              // the duet task being stepped
     abstract_task* entered_task_ = nullptr;                  // a third-party task between enter/leave_task
     detail::trivial_vector<detail::task_core*> duet_tasks_;  // the registry: duet's tasks (see tasks.cpp)
-    detail::task_link tasks_{&tasks_, &tasks_};              // and the registered third-party ones
+    std::size_t pending_registrations_ = 0;                  // new tasks without their place yet (room is reserved)
+    // The ready queue, read-only (all_tasks looks there for new tasks).
+    const detail::ready_queue& queued() const noexcept { return ready_; }
+    detail::task_link tasks_{&tasks_, &tasks_};  // and the registered third-party ones
     // Whether `loop` is a live loop (futures that outlive their loop must not call it); any thread; never raises.
     static bool alive(const base_event_loop* loop) noexcept {
         // Repeated checks of one loop (a JS promise settling a future on every await) are

@@ -91,7 +91,11 @@ public:
     abstract_event_loop& get_loop() const noexcept;
     std::string get_name() const { return name(); }
     // In its loop's registry (all_tasks lists it while it is not done).
-    bool registered() const noexcept { return reg_index_ != not_registered; }
+    bool registered() const noexcept {
+        return reg_index_ < pending_registration || (reg_index_ == pending_registration && !done());
+    }
+    // A new task, registered but without its registry place yet (see reg_index_).
+    bool awaiting_registry_place() const noexcept { return reg_index_ == pending_registration; }
     bool loop_owned() const noexcept { return loop_owned_; }
     void set_loop_owned(bool on) noexcept { loop_owned_ = on; }
 
@@ -174,8 +178,14 @@ private:
         }
     }
     std::uint32_t id_;
+    // Its place in its loop's registry; or pending_registration: a new task, registered
+    // but given a place only when a step leaves it suspended, so that a task done in its
+    // first step never touches the registry (until then all_tasks finds it in the ready
+    // queue, or as the running task); or not_registered.
     static constexpr std::uint32_t not_registered = ~std::uint32_t{0};
-    std::uint32_t reg_index_ = not_registered;  // its place in its loop's registry
+    static constexpr std::uint32_t pending_registration = not_registered - 1;
+    std::uint32_t reg_index_ = not_registered;
+    bool has_registry_place() const noexcept { return reg_index_ < pending_registration; }
 };
 
 template <class T>

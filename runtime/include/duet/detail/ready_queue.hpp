@@ -28,6 +28,11 @@ public:
         buf_[tail_++ & (cap_ - 1)] = {fn, arg};
     }
     ready_entry pop() noexcept { return buf_[head_++ & (cap_ - 1)]; }
+    // Calls f(entry) for each queued entry, oldest first (all_tasks looks for new tasks).
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t i = head_; i != tail_; ++i) f(buf_[i & (cap_ - 1)]);
+    }
 
     // A batch: the entries queued when it began (asyncio's fairness rule), which can be
     // cut short after the entry running now (a base-tier exception stops the loop there).

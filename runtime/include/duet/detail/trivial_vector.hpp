@@ -41,6 +41,12 @@ public:
         if (size_ == cap_) grow(cap_ ? 2 * cap_ : 16);
         data_[size_++] = v;
     }
+    // Appends if there is room (see reserve); false, and nothing appended, if not.
+    bool push_back_in_capacity(const T& v) noexcept {
+        if (size_ == cap_) return false;
+        data_[size_++] = v;
+        return true;
+    }
     void pop_back() noexcept { --size_; }
     // Drops [first, end()) (std::vector::erase of a tail).
     void erase(T* first, T* last) noexcept {
