@@ -284,6 +284,8 @@ TARGETS = [
     Target("native", "subproc_conc", "tokio:subproc_conc", ">=", 1.0, "subproc_conc (pidfd) ≥ 1.0× tokio"),
     Target("wasm-node", "callsoon_chain", "node:nexttick_chain", ">=", 1.0,
            "wasm callsoon_chain ≥ 1.0× node nexttick_chain"),
+    Target("wasm-node", "spawn", "node:spawn", ">=", 1.5, "wasm spawn ≥ 1.5× node spawn"),
+    Target("wasm-node", "spawn_yield", "node:spawn_yield", ">=", 1.5, "wasm spawn_yield ≥ 1.5× node spawn_yield"),
     Target("native", "fiber_pingpong", "duet-native:pingpong_future", ">=", 0.5,
            "fiber_pingpong ≥ 0.5× duet's coroutine pingpong_future"),
     Target("native", "fiber_spawn", "asio:spawn", ">=", 1.0, "fiber_spawn ≥ 1.0× asio spawn (stackless)"),

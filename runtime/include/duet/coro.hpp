@@ -223,7 +223,7 @@ struct coro_promise : coro_promise_base {
 template <>
 struct coro_promise<void> : coro_promise_base {
     explicit coro_promise(DUET_PROMISE_SITE) : coro_promise_base(fn, file, line) {}
-    return_slot<void> result;
+    [[no_unique_address]] return_slot<void> result;  // empty: no room in the frame
     coro<void> get_return_object() noexcept;
     void return_void() noexcept {}
 };
