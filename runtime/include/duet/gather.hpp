@@ -87,10 +87,12 @@ protected:
     };
     // Sizes the links for `n` positions (the children then come through add_child).
     void reserve_children(std::size_t n) { links_.reserve(n); }
-    // The next position: `c`, with a reference the link adopts; `first` unless an earlier
-    // position holds the same child.
-    void add_child(future_core* c, bool first) noexcept {
+    // The next position: `c`, of which the link takes a reference; `first` unless an
+    // earlier position holds the same child. (May throw std::bad_alloc, before anything
+    // is taken, when the links were not sized beforehand.)
+    void add_child(future_core* c, bool first) {
         child_link& l = links_.emplace_back();
+        c->add_ref();
         l.child = c;
         if (first) {
             l.self = this;
@@ -270,7 +272,6 @@ auto make_gather(A&&... aws) {
             bool first = true;
             for (std::size_t j = 0; j < i; ++j)
                 if (cores[j] == cores[i]) first = false;
-            cores[i]->add_ref();
             st->add_child(cores[i], first);
         }
         st->start();
@@ -298,10 +299,9 @@ auto make_gather_range(R&& range) {
     auto keep = intrusive_ptr<future_core>::adopt(st);
     if constexpr (std::ranges::sized_range<R>) st->reserve_children(std::ranges::size(range));
     if constexpr (coros) {
-        // Each a new task: distinct, and its reference goes to its link.
+        // Each a new task, so distinct.
         for (auto&& c : range) {
             auto t = loop->create_task(std::move(c));
-            t.core()->add_ref();
             st->add_child(t.core(), true);
         }
         st->start();
@@ -312,10 +312,8 @@ auto make_gather_range(R&& range) {
             auto unmark = st->mark_guard();
             for (const auto& f : range) {
                 future_core* c = f.core();
-                c->add_ref();
-                const bool first = !c->marked();
+                st->add_child(c, !c->marked());
                 c->set_mark(true);
-                st->add_child(c, first);
             }
         }
         st->start();
