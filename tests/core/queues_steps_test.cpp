@@ -45,16 +45,22 @@ TEST(QueuesSteps, Full) {
     }());
 }
 
-// QueueBasicTests.test_order
-TEST(QueuesSteps, Order) {
+// test_order of each queue kind: 1, 3, 2 put, three gets, in the order `expected`.
+template <class Q>
+void expect_order(const std::vector<int>& expected) {
     test_loop loop;
-    queue<int> q;
+    Q q;
     loop.run_until_complete([&]() -> coro<void> {
         for (int i : {1, 3, 2}) co_await q.put(i);
         std::vector<int> items;
         for (int i = 0; i < 3; ++i) items.push_back(co_await q.get());
-        EXPECT_EQ(items, (std::vector<int>{1, 3, 2}));
+        EXPECT_EQ(items, expected);
     }());
+}
+
+// QueueBasicTests.test_order
+TEST(QueuesSteps, Order) {
+    expect_order<queue<int>>({1, 3, 2});
 }
 
 // QueueBasicTests.test_maxsize
@@ -490,26 +496,12 @@ TEST(QueuesSteps, CancelledPutAfterItsWakeUpRaisesCancelled) {
 
 // LifoQueueTests.test_order
 TEST(QueuesSteps, LifoOrder) {
-    test_loop loop;
-    lifo_queue<int> q;
-    loop.run_until_complete([&]() -> coro<void> {
-        for (int i : {1, 3, 2}) co_await q.put(i);
-        std::vector<int> items;
-        for (int i = 0; i < 3; ++i) items.push_back(co_await q.get());
-        EXPECT_EQ(items, (std::vector<int>{2, 3, 1}));
-    }());
+    expect_order<lifo_queue<int>>({2, 3, 1});
 }
 
 // PriorityQueueTests.test_order
 TEST(QueuesSteps, PriorityOrder) {
-    test_loop loop;
-    priority_queue<int> q;
-    loop.run_until_complete([&]() -> coro<void> {
-        for (int i : {1, 3, 2}) co_await q.put(i);
-        std::vector<int> items;
-        for (int i = 0; i < 3; ++i) items.push_back(co_await q.get());
-        EXPECT_EQ(items, (std::vector<int>{1, 2, 3}));
-    }());
+    expect_order<priority_queue<int>>({1, 2, 3});
 }
 
 // Not a CPython case: PriorityQueue is heapq's heap, so items that compare equal come out
