@@ -26,16 +26,23 @@ bool gather_core::cancel(std::string msg) {
     return any;
 }
 
-void gather_core::start() {
-    for (auto& l : links_)
-        if (l.self && !l.child->done()) {
+void gather_core::start(bool clear_marks) noexcept {
+    bool any_done = false;
+    for (auto& l : links_) {
+        if (clear_marks) l.child->set_mark(false);
+        if (!l.self) continue;
+        if (l.child->done()) {
+            any_done = true;
+        } else {
             add_ref();
             l.child->add_observer(&l);
         }
+    }
     // Children done already are processed now, in argument order (asyncio does the same);
     // nothing can finish the others meanwhile.
-    for (auto& l : links_)
-        if (l.self && l.child->done()) on_child_done(*l.child);
+    if (any_done)
+        for (auto& l : links_)
+            if (l.self && l.child->done()) on_child_done(*l.child);
     if (links_.empty()) {
         try {
             assemble();

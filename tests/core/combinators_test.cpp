@@ -500,6 +500,27 @@ TEST(Gather, FuturesOfDifferentLoopsAreRejected) {
     EXPECT_THROW(gather(a, b), std::invalid_argument);
 }
 
+TEST(Gather, ARangeWithFuturesOfDifferentLoopsIsRejectedAndLeavesThemAsTheyWere) {
+    test_loop loop;
+    test_loop other;
+    auto a = loop.create_future<int>();
+    auto b = loop.create_future<int>();
+    auto stranger = other.create_future<int>();
+    std::vector<future<int>> mixed{a, b, a, stranger};
+    EXPECT_THROW(gather(mixed), std::invalid_argument);
+    // The refused gather let go of a and b and cleared their marks: a gather of them
+    // still waits for a repeated future once, and finishes.
+    auto main_coro = [&]() -> coro<std::vector<int>> {
+        auto g = gather(std::vector<future<int>>{a, b, a});
+        b.set_result(2);
+        co_await sleep(0);
+        EXPECT_FALSE(g.done()) << "a is waited for";
+        a.set_result(1);
+        co_return co_await g;
+    };
+    EXPECT_EQ(loop.run_until_complete(main_coro()), (std::vector<int>{1, 2, 1}));
+}
+
 TEST(Gather, UnretrievedGatherFailureIsReported) {
     test_loop loop;
     handler_log log;

@@ -99,8 +99,10 @@ protected:
             ++ndistinct_;
         }
     }
-    // Subscribes to the pending children and processes those already done, in order.
-    void start();
+    // Subscribes to the pending children and processes those already done, in order;
+    // with `clear_marks`, also clears the children's dedup marks (see mark_guard), in the
+    // same pass: a pass over a million children is a sweep through memory.
+    void start(bool clear_marks = false) noexcept;
     // The child at position i, its reference handed over (assemble's).
     template <class T>
     future<T> take_child(std::size_t i) noexcept {
@@ -109,14 +111,17 @@ protected:
     std::size_t positions() const noexcept { return links_.size(); }
     // Lets go of the children (the result is built).
     void drop_children() noexcept;
-    // Clears the dedup marks of the children added so far when it goes out of scope.
+    // Clears the dedup marks of the children added so far when it goes out of scope,
+    // unless dismissed (start(true) clears them then).
     struct marks_cleared {
         explicit marks_cleared(gather_core* owner) noexcept : g(owner) {}
         gather_core* g;
         marks_cleared(const marks_cleared&) = delete;
         marks_cleared& operator=(const marks_cleared&) = delete;
+        void dismiss() noexcept { g = nullptr; }
         ~marks_cleared() {
-            for (auto& l : g->links_) l.child->set_mark(false);
+            if (g)
+                for (auto& l : g->links_) l.child->set_mark(false);
         }
     };
     marks_cleared mark_guard() noexcept { return marks_cleared(this); }
@@ -288,11 +293,11 @@ auto make_gather_range(R&& range) {
     constexpr bool coros = is_coro_v<E>;
     static_assert(!coros || !std::is_lvalue_reference_v<R>,
                   "gather: pass a range of coroutines as an rvalue (std::move it)");
+    // The loop: the first future's (every other one must share it), else the running one.
     base_event_loop* loop = nullptr;
     if constexpr (!coros) {
-        for (const auto& a : range) gather_pick_loop(loop, a);
-    } else if (!std::ranges::empty(range)) {
-        loop = &get_running_loop().base();
+        auto first = std::ranges::begin(range);
+        if (first != std::ranges::end(range)) gather_pick_loop(loop, *first);
     }
     if (!loop) loop = &get_running_loop().base();
     auto* st = new state(loop, coros);
@@ -306,17 +311,20 @@ auto make_gather_range(R&& range) {
         }
         st->start();
     } else {
-        // A future given twice is registered once (its first position). The marks are
-        // cleared (through the links: no list of its own) before the children can run.
-        {
-            auto unmark = st->mark_guard();
-            for (const auto& f : range) {
-                future_core* c = f.core();
-                st->add_child(c, !c->marked());
-                c->set_mark(true);
-            }
+        // One pass over the futures, one in start(): with many children, each pass is a
+        // sweep through memory. A future given twice is registered once (its first
+        // position); the marks are cleared (through the links: no list of its own) by
+        // start(), or by the guard if a future is refused (the children taken so far are
+        // released with the state).
+        auto unmark = st->mark_guard();
+        for (const auto& f : range) {
+            gather_pick_loop(loop, f);
+            future_core* c = f.core();
+            st->add_child(c, !c->marked());
+            c->set_mark(true);
         }
-        st->start();
+        unmark.dismiss();
+        st->start(true);
     }
     return future<typename state::result_type>(std::move(keep));
 }
