@@ -52,6 +52,59 @@ void gather_core::start(bool clear_marks) noexcept {
     }
 }
 
+void gather_core::add_and_subscribe(future_core* c) noexcept {
+    child_link& l = links_.emplace_back();  // sized beforehand: cannot throw
+    c->add_ref();
+    l.child = c;
+    if (c->done()) {
+        // Rare: found again through its mark (cleared by subscribed_all).
+        if (c->marked()) return;
+        c->set_mark(true);
+        any_done_at_start_ = true;
+    } else {
+        // A pending child subscribed to by an earlier position: nothing else runs during
+        // the pass, so that subscription is still its latest one.
+        const done_link* last = c->last_registration();
+        if (last && last->link_kind() == done_link::gather_child && static_cast<const child_link*>(last)->self == this)
+            return;
+        add_ref();
+        c->add_observer(&l);
+    }
+    l.self = this;
+    ++ndistinct_;
+}
+
+void gather_core::subscribed_all() noexcept {
+    if (any_done_at_start_) {
+        for (auto& l : links_) l.child->set_mark(false);
+        // In argument order (as start()); nothing can finish the pending ones meanwhile.
+        for (auto& l : links_)
+            if (l.self && l.child->done()) on_child_done(*l.child);
+    }
+    if (links_.empty()) {
+        try {
+            assemble();
+        } catch (...) {
+            finish_with_exception(std::current_exception());
+        }
+    }
+}
+
+void gather_core::abandon_subscriptions() noexcept {
+    // Latest first: each is then its child's latest registration.
+    for (auto it = links_.rbegin(); it != links_.rend(); ++it) {
+        if (!it->self) continue;
+        if (it->child->done()) {
+            it->child->set_mark(false);
+        } else {
+            it->child->remove_observer(&*it);
+            release();
+        }
+        it->self = nullptr;
+    }
+    ndistinct_ = 0;
+}
+
 void gather_child_done(void* link, bool run) noexcept {
     auto* l = static_cast<gather_core::child_link*>(static_cast<done_link*>(link));
     gather_core* self = l->self;

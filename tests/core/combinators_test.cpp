@@ -412,6 +412,39 @@ TEST(Gather, TheSameTaskTwiceRunsOnce) {
     EXPECT_EQ(runs, 1);
 }
 
+// Repeats found in one pass: a pending future through its latest registration (another
+// gather's, then this one's), a done one through its mark.
+TEST(Gather, ARangeRepeatingPendingAndDoneFuturesWaitsForEachOnce) {
+    test_loop loop;
+    auto p = loop.create_future<int>();
+    auto q = loop.create_future<int>();
+    auto d = loop.create_future<int>();
+    d.set_result(3);
+    const std::vector<future<int>> just_p{p};
+    const std::vector<future<int>> repeats{p, d, p, q, d, q};
+    std::vector<int> order;
+    std::vector<int> results;
+    std::vector<int> other_results;
+    auto main_coro = [&]() -> coro<void> {
+        auto other = gather(just_p);
+        q.add_done_callback([&](future<int>&) { order.push_back(0); });
+        auto g = gather(repeats);
+        q.add_done_callback([&](future<int>&) { order.push_back(2); });
+        g.add_done_callback([&](basic_future&) { order.push_back(1); });
+        q.set_result(2);
+        co_await sleep(0);
+        EXPECT_FALSE(g.done()) << "p is waited for";
+        p.set_result(1);
+        results = co_await g;
+        EXPECT_TRUE(other.done());
+        other_results = co_await other;
+    };
+    loop.run_until_complete(main_coro());
+    EXPECT_EQ(results, (std::vector<int>{1, 3, 1, 2, 3, 2}));
+    EXPECT_EQ(order, (std::vector<int>{0, 2, 1})) << "q's callbacks in registration order, then the gather's";
+    EXPECT_EQ(other_results, (std::vector<int>{1}));
+}
+
 // asyncio's _GatheringFuture.cancel asks every position: a task given twice is asked
 // twice (and a gather of the range form the same).
 TEST(Gather, CancellingAGatherAsksEveryPositionOfARepeatedTask) {

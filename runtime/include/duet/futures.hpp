@@ -138,6 +138,9 @@ public:
     // Registers an observer (a done_observer, or a gather_child link). It stays
     // registered until the future is done or dropped.
     void add_observer(done_link* o) noexcept { push_link(o); }
+    void remove_observer(done_link* o) noexcept { unlink(o); }
+    // The latest registration still pending, or null.
+    const done_link* last_registration() const noexcept { return tail_; }
 
     // A scratch mark for finding duplicates in one pass (gather, wait) without a hash set;
     // whoever sets it clears it before returning (see dedup_marks).

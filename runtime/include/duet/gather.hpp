@@ -99,6 +99,16 @@ protected:
             ++ndistinct_;
         }
     }
+    // The next position, for a gather whose links were sized for every position (so
+    // they never move): `c` is subscribed to at once if pending and not subscribed to by
+    // an earlier position; finish with subscribed_all(). One pass over the children
+    // instead of two (add, then start): with many, each pass is a sweep through memory.
+    void add_and_subscribe(future_core* c) noexcept;
+    // Every position is in: processes the children already done, in order.
+    void subscribed_all() noexcept;
+    // The positions could not all be added (an argument was refused): undoes the
+    // subscriptions and marks of add_and_subscribe (the state then goes with its children).
+    void abandon_subscriptions() noexcept;
     // Subscribes to the pending children and processes those already done, in order;
     // with `clear_marks`, also clears the children's dedup marks (see mark_guard), in the
     // same pass: a pass over a million children is a sweep through memory.
@@ -139,6 +149,8 @@ private:
     std::string cancel_msg_;
     bool return_exceptions_;
     bool cancel_requested_ = false;
+    // add_and_subscribe: a child was done already (and marked, for finding its repeats).
+    bool any_done_at_start_ = false;
 };
 
 // A child's result for the gathered value (see result_from: moved out of a task gather
@@ -204,10 +216,13 @@ public:
 
     gather_range_state(base_event_loop* loop, bool owned) noexcept
         : with_outcome<result_type, gather_core>(loop, ReturnExceptions), owned_(owned) {}
+    using gather_core::abandon_subscriptions;
+    using gather_core::add_and_subscribe;
     using gather_core::add_child;
     using gather_core::mark_guard;
     using gather_core::reserve_children;
     using gather_core::start;
+    using gather_core::subscribed_all;
 
     static void* operator new(std::size_t n) { return allocate_frame(n); }
     static void operator delete(void* p, std::size_t n) noexcept { deallocate_frame(p, n); }
@@ -310,12 +325,24 @@ auto make_gather_range(R&& range) {
             st->add_child(t.core(), true);
         }
         st->start();
+    } else if constexpr (std::ranges::sized_range<R>) {
+        // One pass over the futures (see add_and_subscribe). A future refused undoes it,
+        // and the children taken so far go with the state.
+        try {
+            for (const auto& f : range) {
+                gather_pick_loop(loop, f);
+                st->add_and_subscribe(f.core());
+            }
+        } catch (...) {
+            st->abandon_subscriptions();
+            throw;
+        }
+        st->subscribed_all();
     } else {
-        // One pass over the futures, one in start(): with many children, each pass is a
-        // sweep through memory. A future given twice is registered once (its first
-        // position); the marks are cleared (through the links: no list of its own) by
-        // start(), or by the guard if a future is refused (the children taken so far are
-        // released with the state).
+        // Links that may move as they grow: one pass to add them, one in start() to
+        // subscribe. A future given twice is registered once (its first position); the
+        // marks are cleared (through the links: no list of its own) by start(), or by the
+        // guard if a future is refused (the children taken so far go with the state).
         auto unmark = st->mark_guard();
         for (const auto& f : range) {
             gather_pick_loop(loop, f);
