@@ -208,7 +208,7 @@ void future_core::schedule_callbacks() noexcept {
                 break;
             }
             case done_link::gather_child:
-                loop.push_ready(&gather_child_done, l);
+                loop.push_ready(state_ == status::finished ? &gather_child_done_with_result : &gather_child_done, l);
                 break;
             default: {
                 auto* o = static_cast<done_observer*>(l);

@@ -9,6 +9,7 @@ gather_core::~gather_core() {
 }
 
 void gather_core::drop_children() noexcept {
+    if (took_every_child_) return;
     for (auto& l : links_)
         if (l.child) std::exchange(l.child, nullptr)->release();
 }
@@ -112,6 +113,18 @@ void gather_child_done(void* link, bool run) noexcept {
     self->release();
 }
 
+void gather_child_done_with_result(void* link, bool run) noexcept {
+    gather_core* self = static_cast<gather_core::child_link*>(static_cast<done_link*>(link))->self;
+    if (run) self->on_child_result();
+    self->release();
+}
+
+void gather_core::on_child_result() noexcept {
+    ++nfinished_;
+    if (done() || nfinished_ < ndistinct_) return;
+    on_every_child_done();
+}
+
 void gather_core::on_child_done(future_core& c) noexcept {
     ++nfinished_;
     if (done()) {
@@ -129,6 +142,10 @@ void gather_core::on_child_done(future_core& c) noexcept {
         return;
     }
     if (nfinished_ < ndistinct_) return;
+    on_every_child_done();
+}
+
+void gather_core::on_every_child_done() noexcept {
     if (cancel_requested_) {
         // Cancelled, but a child swallowed its cancellation: still a cancellation. The
         // children's outcomes count as looked at (asyncio collects them first).

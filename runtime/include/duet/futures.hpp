@@ -59,6 +59,9 @@ struct done_observer : done_link {
 
 // A gather_child link is done (run) or dropped unfinished (!run); defined in gather.cpp.
 void gather_child_done(void* link, bool run) noexcept;
+// The same, for a child that finished with a value: the gather then need not look at the
+// child (with many children, not reading them again saves a sweep through memory).
+void gather_child_done_with_result(void* link, bool run) noexcept;
 
 class future_core;
 using done_fn = small_callable<void(future_core&), 24>;

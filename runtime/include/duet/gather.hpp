@@ -121,6 +121,8 @@ protected:
     std::size_t positions() const noexcept { return links_.size(); }
     // Lets go of the children (the result is built).
     void drop_children() noexcept;
+    // take_child took every child: drop_children has nothing to do (and no pass to make).
+    void took_every_child() noexcept { took_every_child_ = true; }
     // Clears the dedup marks of the children added so far when it goes out of scope,
     // unless dismissed (start(true) clears them then).
     struct marks_cleared {
@@ -141,7 +143,12 @@ protected:
 
 private:
     friend void gather_child_done(void* link, bool run) noexcept;
+    friend void gather_child_done_with_result(void* link, bool run) noexcept;
     void on_child_done(future_core& c) noexcept;
+    // A child finished with a value (what on_child_done does then, without the child).
+    void on_child_result() noexcept;
+    // Every distinct child is done, none failed (or return_exceptions): the result.
+    void on_every_child_done() noexcept;
 
     buffer_vector<child_link> links_;
     std::size_t ndistinct_ = 0;
@@ -151,6 +158,7 @@ private:
     bool cancel_requested_ = false;
     // add_and_subscribe: a child was done already (and marked, for finding its repeats).
     bool any_done_at_start_ = false;
+    bool took_every_child_ = false;
 };
 
 // A child's result for the gathered value (see result_from: moved out of a task gather
@@ -241,6 +249,7 @@ private:
             else
                 r.push_back(take_child_value(f, owned_));
         }
+        this->took_every_child();
         this->slot.construct_value(std::move(r));
         this->finish_with_result();
     }
