@@ -1,3 +1,4 @@
+#include <ranges>
 #include <utility>
 
 #include <duet/gather.hpp>
@@ -93,15 +94,15 @@ void gather_core::subscribed_all() noexcept {
 
 void gather_core::abandon_subscriptions() noexcept {
     // Latest first: each is then its child's latest registration.
-    for (auto it = links_.rbegin(); it != links_.rend(); ++it) {
-        if (!it->self) continue;
-        if (it->child->done()) {
-            it->child->set_mark(false);
+    for (auto& l : std::ranges::reverse_view(links_)) {
+        if (!l.self) continue;
+        if (l.child->done()) {
+            l.child->set_mark(false);
         } else {
-            it->child->remove_observer(&*it);
+            l.child->remove_observer(&l);
             release();
         }
-        it->self = nullptr;
+        l.self = nullptr;
     }
     ndistinct_ = 0;
 }
