@@ -1,4 +1,3 @@
-#include <ranges>
 #include <utility>
 
 #include <duet/gather.hpp>
@@ -94,7 +93,8 @@ void gather_core::subscribed_all() noexcept {
 
 void gather_core::abandon_subscriptions() noexcept {
     // Latest first: each is then its child's latest registration.
-    for (auto& l : std::ranges::reverse_view(links_)) {
+    for (std::size_t i = links_.size(); i-- > 0;) {
+        child_link& l = links_[i];
         if (!l.self) continue;
         if (l.child->done()) {
             l.child->set_mark(false);
