@@ -1,7 +1,9 @@
 // The loop's ready ring after a burst, and the timer heap's order among equal deadlines
 // (issue 15: per-task memory).
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <vector>
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)
@@ -115,6 +117,32 @@ TEST(TimerHeap, EqualDeadlinesOfSleepsAndHandlesRunInSchedulingOrder) {
     };
     loop.run_until_complete(main());
     loop.close();
+}
+
+// Objects of a known size take blocks rounded only to what operator new guarantees: 8
+// bytes where that is its alignment (wasm32, where a task is 56 bytes), 16 elsewhere.
+TEST(FramePool, FixedSizeObjectsRoundToTheAllocatorsAlignment) {
+    struct alignas(8) fifty_six {
+        unsigned char bytes[56];
+    };
+    struct alignas(16) needs_sixteen {
+        unsigned char bytes[40];
+    };
+    const std::size_t step = __STDCPP_DEFAULT_NEW_ALIGNMENT__ <= 8 ? 8 : 16;
+    EXPECT_EQ(detail::fixed_class_size<fifty_six>(), step == 8 ? 56u : 64u);
+    EXPECT_EQ(detail::fixed_class_size<needs_sixteen>(), 48u) << "an over-aligned object keeps 16-byte steps";
+    // Blocks of the class are aligned for their object and do not overlap.
+    std::vector<void*> blocks;
+    for (int i = 0; i < 100; ++i) blocks.push_back(detail::allocate_fixed<fifty_six>());
+    std::sort(blocks.begin(), blocks.end());
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(blocks[i]) % alignof(fifty_six), 0u);
+        if (i > 0) {
+            EXPECT_GE(static_cast<unsigned char*>(blocks[i]) - static_cast<unsigned char*>(blocks[i - 1]), 56);
+        }
+        std::memset(blocks[i], 0xab, sizeof(fifty_six));
+    }
+    for (void* b : blocks) detail::deallocate_fixed<fifty_six>(b);
 }
 
 #if !defined(__EMSCRIPTEN__) || defined(__EMSCRIPTEN_PTHREADS__)

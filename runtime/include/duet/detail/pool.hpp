@@ -146,15 +146,27 @@ constexpr std::size_t pool_class_size(std::size_t n) noexcept {
     return n <= 256 ? (n + 15) / 16 * 16 : (n + 63) / 64 * 64;
 }
 
+// The class of an object whose size is known at compile time. Where operator new itself
+// only aligns to 8 (wasm32), an object that needs no more rounds to 8 bytes, not 16: a
+// task is 56 bytes there, and a burst of new tasks costs its bytes in fresh memory. (Frames
+// keep the 16-byte steps: their classes are a run-time table, and each class costs code.)
+template <class T>
+constexpr std::size_t fixed_class_size() noexcept {
+    if constexpr (__STDCPP_DEFAULT_NEW_ALIGNMENT__ <= 8 && alignof(T) <= 8 && sizeof(T) <= 256)
+        return (sizeof(T) + 7) / 8 * 8;
+    else
+        return pool_class_size(sizeof(T));
+}
+
 // Objects whose size is known at compile time go straight to their class's pool.
 template <class T>
 void* allocate_fixed() {
     static_assert(sizeof(T) <= frame_class_limit);
-    return block_pool<pool_class_size(sizeof(T))>::allocate();
+    return block_pool<fixed_class_size<T>()>::allocate();
 }
 template <class T>
 void deallocate_fixed(void* p) noexcept {
-    block_pool<pool_class_size(sizeof(T))>::deallocate(p);
+    block_pool<fixed_class_size<T>()>::deallocate(p);
 }
 
 // Coroutine frames (the size is a run-time argument of the promise's operator new).
