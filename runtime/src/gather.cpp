@@ -39,6 +39,10 @@ void gather_core::start(bool clear_marks) noexcept {
             l.child->add_observer(&l);
         }
     }
+    finish_starting(any_done);
+}
+
+void gather_core::finish_starting(bool any_done) noexcept {
     // Children done already are processed now, in argument order (asyncio does the same);
     // nothing can finish the others meanwhile.
     if (any_done)
@@ -76,19 +80,9 @@ void gather_core::add_and_subscribe(future_core* c) noexcept {
 }
 
 void gather_core::subscribed_all() noexcept {
-    if (any_done_at_start_) {
+    if (any_done_at_start_)
         for (auto& l : links_) l.child->set_mark(false);
-        // In argument order (as start()); nothing can finish the pending ones meanwhile.
-        for (auto& l : links_)
-            if (l.self && l.child->done()) on_child_done(*l.child);
-    }
-    if (links_.empty()) {
-        try {
-            assemble();
-        } catch (...) {
-            finish_with_exception(std::current_exception());
-        }
-    }
+    finish_starting(any_done_at_start_);
 }
 
 void gather_core::abandon_subscriptions() noexcept {

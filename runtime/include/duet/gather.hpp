@@ -145,6 +145,9 @@ private:
     friend void gather_child_done(void* link, bool run) noexcept;
     friend void gather_child_done_with_result(void* link, bool run) noexcept;
     void on_child_done(future_core& c) noexcept;
+    // The end of start() and subscribed_all(): the children found done, then an empty
+    // gather's result.
+    void finish_starting(bool any_done) noexcept;
     // A child finished with a value (what on_child_done does then, without the child).
     void on_child_result() noexcept;
     // Every distinct child is done, none failed (or return_exceptions): the result.
