@@ -68,7 +68,9 @@ void gather_core::add_and_subscribe(future_core* c) noexcept {
         any_done_at_start_ = true;
     } else {
         // A pending child subscribed to by an earlier position: nothing else runs during
-        // the pass, so that subscription is still its latest one.
+        // the pass, so that subscription is still its latest one. (Were the range's own
+        // iteration to register something on it in between, the child would only be
+        // subscribed to twice: counted twice, notified twice, with the same result.)
         const done_link* last = c->last_registration();
         if (last && last->link_kind() == done_link::gather_child && static_cast<const child_link*>(last)->self == this)
             return;
