@@ -438,6 +438,9 @@ TEST(Gather, ARangeRepeatingPendingAndDoneFuturesWaitsForEachOnce) {
         results = co_await g;
         EXPECT_TRUE(other.done());
         other_results = co_await other;
+        const std::vector<future<int>> just_d{d};
+        auto [done, pending] = co_await wait(just_d);
+        EXPECT_EQ(done.size(), 1u) << "no mark left on the future that was done already";
     };
     loop.run_until_complete(main_coro());
     EXPECT_EQ(results, (std::vector<int>{1, 3, 1, 2, 3, 2}));
@@ -538,12 +541,18 @@ TEST(Gather, ARangeWithFuturesOfDifferentLoopsIsRejectedAndLeavesThemAsTheyWere)
     test_loop other;
     auto a = loop.create_future<int>();
     auto b = loop.create_future<int>();
+    auto finished = loop.create_future<int>();
+    finished.set_result(3);
     auto stranger = other.create_future<int>();
-    std::vector<future<int>> mixed{a, b, a, stranger};
+    std::vector<future<int>> mixed{a, b, finished, a, finished, stranger};
     EXPECT_THROW(gather(mixed), std::invalid_argument);
-    // The refused gather let go of a and b and cleared their marks: a gather of them
-    // still waits for a repeated future once, and finishes.
+    // The refused gather let go of a and b and cleared every mark: wait() (which finds
+    // repeats by mark) sees the finished future, and a gather of a and b still waits for a
+    // repeated future once, and finishes.
+    const std::vector<future<int>> just_finished{finished};
     auto main_coro = [&]() -> coro<std::vector<int>> {
+        auto [done, pending] = co_await wait(just_finished);
+        EXPECT_EQ(done.size(), 1u) << "no mark left on the finished future";
         auto g = gather(std::vector<future<int>>{a, b, a});
         b.set_result(2);
         co_await sleep(0);
